@@ -1,0 +1,41 @@
+"""sketchart: Sketch-RNN for generative art and pen plotters.
+
+Importing ``sketchart`` never imports TensorFlow or Keras: the plotting side (vpype loads
+every plugin on every call) must stay fast. Names backed by the model are loaded lazily
+on first use (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sketchart.hparams import HParams, HParamsError
+
+try:
+    __version__ = version("sketchart")
+except PackageNotFoundError:  # running from a source tree without an install
+    __version__ = "0.0.0+unknown"
+
+# name -> module that defines it; imported on first attribute access
+_LAZY = {
+    "SketchRNN": "sketchart.model",
+    "load_model": "sketchart.store",
+    "sample": "sketchart.sample",
+    "encode": "sketchart.sample",
+    "decode": "sketchart.sample",
+    "reconstruct": "sketchart.sample",
+    "interpolate": "sketchart.sample",
+    "complete": "sketchart.sample",
+    "train": "sketchart.train",
+}
+
+__all__ = ["HParams", "HParamsError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sketchart' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

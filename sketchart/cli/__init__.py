@@ -1,0 +1,73 @@
+"""The ``sketchart`` command line (typer).
+
+Each command group lives in its own module with a ``register(app)`` function; command
+bodies import the heavy modules (Keras, TensorFlow) only when they run, so ``sketchart
+--help`` stays fast. Library errors (:class:`~sketchart.errors.SketchartError`,
+:class:`~sketchart.hparams.HParamsError`) are printed on one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from sketchart.errors import SketchartError
+from sketchart.hparams import HParamsError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sketchart",
+    help="Sketch-RNN for generative art and pen plotters: train, sample, plot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# modules that each add their commands to ``app``; missing ones are skipped so that
+# the CLI works while parts of the project are being built
+_COMMAND_MODULES = (
+    "sketchart.cli.dataset",
+    "sketchart.cli.convert",
+    "sketchart.cli.train",
+    "sketchart.cli.generate",
+    "sketchart.cli.models",
+    "sketchart.cli.plot",
+    "sketchart.cli.gallery",
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from sketchart import __version__
+
+        typer.echo(f"sketchart {__version__}")
+        raise typer.Exit()
+
+
+def _register_all() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors become one line on stderr and exit status 1."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except (SketchartError, HParamsError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
