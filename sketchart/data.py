@@ -1,0 +1,536 @@
+"""Sketch-rnn datasets: safe loading, validation, merging, and the numpy batch loader.
+
+The trainer uses three names from here:
+
+- :func:`load_datasets` reads one or more ``.npz`` files (magenta's ``data_set`` list) into
+  one :class:`SketchData` with a class label per sketch;
+- :func:`~sketchart.strokes.scale_factor` (re-exported) computes the normalising factor on
+  the training split;
+- :class:`BatchLoader` makes the reference's random training batches (or length-bucketed
+  ones) and evaluation batches covering a whole split, deterministically under a seed,
+  with a JSON-able RNG state for resuming.
+
+Files are read with :mod:`sketchart.npzsafe`, so no pickle code ever runs. NumPy only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sketchart.errors import SketchartError
+from sketchart.npzsafe import ALLOWED_STROKE_DTYPES, read_npz
+from sketchart.strokes import augment_strokes, pad_batch, random_scale, scale_factor
+
+__all__ = [
+    "SPLITS",
+    "SketchData",
+    "Batch",
+    "BatchLoader",
+    "load_npz",
+    "load_datasets",
+    "validate_strokes3",
+    "filter_by_length",
+    "split_counts",
+    "stratified_split",
+    "scale_factor",
+]
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class SketchData:
+    """Train/valid/test sketches with a class label per sketch.
+
+    Attributes:
+        train, valid, test: lists of ``float32 [n, 3]`` stroke-3 sketches.
+        train_labels, valid_labels, test_labels: ``int32 [len(split)]`` indices into
+            ``class_names``.
+        class_names: one name per class (by default the file's stem, e.g. ``"cat"``).
+        sources: the files read, in order.
+    """
+
+    train: list[np.ndarray]
+    valid: list[np.ndarray]
+    test: list[np.ndarray]
+    train_labels: np.ndarray
+    valid_labels: np.ndarray
+    test_labels: np.ndarray
+    class_names: list[str]
+    sources: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> tuple[list[np.ndarray], np.ndarray]:
+        """``(sketches, labels)`` of ``"train"``, ``"valid"`` or ``"test"``."""
+        if name not in SPLITS:
+            raise SketchartError(f"unknown split {name!r} (expected one of {', '.join(SPLITS)})")
+        return getattr(self, name), getattr(self, f"{name}_labels")
+
+    def max_len(self) -> int:
+        """Longest sketch over all splits (magenta sets ``max_seq_len`` to this)."""
+        return max((len(s) for name in SPLITS for s in getattr(self, name)), default=0)
+
+    def scale_factor(self) -> float:
+        """The normalising factor of the training split (see ``strokes.scale_factor``)."""
+        return scale_factor(self.train)
+
+
+def validate_strokes3(strokes3: Any, where: str) -> np.ndarray:
+    """Check one stored sketch and return it as ``float32 [n, 3]``.
+
+    Args:
+        strokes3: the array read from the file.
+        where: prefix for the error, e.g. ``"cat.npz: split 'train', sketch 12"``.
+
+    Raises:
+        SketchartError: not an array, wrong dtype or shape, empty, non-finite values, or a
+            pen column outside {0, 1}.
+    """
+    if not isinstance(strokes3, np.ndarray):
+        raise SketchartError(f"{where}: not an array ({type(strokes3).__name__})")
+    if strokes3.dtype not in ALLOWED_STROKE_DTYPES:
+        raise SketchartError(f"{where}: unsupported dtype {strokes3.dtype}")
+    if strokes3.ndim != 2 or strokes3.shape[1] != 3:
+        raise SketchartError(f"{where}: expected shape [n, 3], got {list(strokes3.shape)}")
+    if len(strokes3) == 0:
+        raise SketchartError(f"{where}: empty sketch")
+    if strokes3.dtype.kind == "f" and not np.isfinite(strokes3).all():
+        row = int(np.flatnonzero(~np.isfinite(strokes3).all(axis=1))[0])
+        raise SketchartError(f"{where}: non-finite value in row {row}")
+    pen = strokes3[:, 2]
+    bad = (pen != 0) & (pen != 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SketchartError(f"{where}: pen value {pen[row]} in row {row} (expected 0 or 1)")
+    return strokes3.astype(np.float32)
+
+
+def _labels_from_file(
+    arrays: dict[str, np.ndarray], split: str, count: int, n_classes: int, path: Path
+) -> np.ndarray:
+    key = f"{split}_labels"
+    if key not in arrays:
+        return np.zeros(count, dtype=np.int32)
+    labels = arrays[key]
+    if labels.shape != (count,) or labels.dtype.kind not in "iu":
+        raise SketchartError(f"{path}: {key} must be {count} integers, got {labels.shape}")
+    if count and (labels.min() < 0 or labels.max() >= n_classes):
+        raise SketchartError(f"{path}: {key} has labels outside 0..{n_classes - 1}")
+    return labels.astype(np.int32)
+
+
+def load_npz(path: str | os.PathLike[str]) -> SketchData:
+    """Read and validate one sketch-rnn ``.npz`` (no pickle code is executed).
+
+    The file needs the keys ``train``, ``valid`` and ``test``, each an object array of
+    ``[n, 3]`` integer or float sketches (int8/int16/float16/32/64 ...). Files written by
+    ``sketchart dataset build`` also carry ``<split>_labels`` and ``class_names``; without
+    them every sketch gets label 0 and the class is the file's stem.
+
+    Raises:
+        SketchartError: one line naming the file, split and sketch index.
+    """
+    path = Path(path)
+    arrays = read_npz(path)
+    missing = [s for s in SPLITS if s not in arrays]
+    if missing:
+        raise SketchartError(
+            f"{path}: missing key(s) {', '.join(missing)} (found {', '.join(sorted(arrays))})"
+        )
+    if "class_names" in arrays:
+        names = arrays["class_names"]
+        if names.ndim != 1 or names.dtype.kind != "U" or len(names) == 0:
+            raise SketchartError(f"{path}: class_names must be a 1-D array of strings")
+        class_names = [str(n) for n in names]
+    else:
+        class_names = [path.name[:-4] if path.name.endswith(".npz") else path.name]
+    result: dict[str, Any] = {}
+    for split in SPLITS:
+        arr = arrays[split]
+        if arr.ndim != 1:
+            raise SketchartError(f"{path}: split {split!r} must be a 1-D array of sketches")
+        if arr.dtype.hasobject:
+            sketches = [
+                validate_strokes3(s, f"{path}: split {split!r}, sketch {i}")
+                for i, s in enumerate(arr)
+            ]
+        else:
+            raise SketchartError(f"{path}: split {split!r} is not an array of sketches")
+        result[split] = sketches
+        result[f"{split}_labels"] = _labels_from_file(
+            arrays, split, len(sketches), len(class_names), path
+        )
+    return SketchData(**result, class_names=class_names, sources=[str(path)])
+
+
+def load_datasets(paths: Sequence[str | os.PathLike[str]]) -> SketchData:
+    """Several datasets as one (magenta's ``data_set`` list, e.g. ``cat.npz, bus.npz``).
+
+    Splits are concatenated in the order given; labels are offset so each file's classes
+    keep their own indices in the merged ``class_names``. The training split's
+    :func:`scale_factor` is then taken over all files together, as magenta does.
+
+    Raises:
+        SketchartError: no paths, or any file fails :func:`load_npz`.
+    """
+    if not paths:
+        raise SketchartError("no dataset files given")
+    parts = [load_npz(p) for p in paths]
+    merged: dict[str, Any] = {s: [] for s in SPLITS}
+    labels: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    class_names: list[str] = []
+    for part in parts:
+        offset = len(class_names)
+        class_names.extend(part.class_names)
+        for split in SPLITS:
+            sketches, lab = part.split(split)
+            merged[split].extend(sketches)
+            labels[split].append(lab + offset)
+    return SketchData(
+        **merged,
+        **{f"{s}_labels": np.concatenate(labels[s]).astype(np.int32) for s in SPLITS},
+        class_names=class_names,
+        sources=[src for part in parts for src in part.sources],
+    )
+
+
+def filter_by_length(
+    list_of_strokes3: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, max_len: int
+) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """Drop sketches longer than ``max_len`` (the reference's preprocess).
+
+    Returns:
+        ``(kept sketches, their labels, number dropped)``.
+    """
+    labels = np.asarray(labels, dtype=np.int32)
+    keep = [i for i, s in enumerate(list_of_strokes3) if len(s) <= max_len]
+    return [list_of_strokes3[i] for i in keep], labels[keep], len(list_of_strokes3) - len(keep)
+
+
+def _apportion(target: int, weights: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    # largest-remainder apportionment of ``target`` proportional to ``weights``, each share
+    # capped; what a capped class cannot take goes to the others
+    alloc = np.zeros(len(weights), dtype=np.int64)
+    for _ in range(len(weights) + 1):
+        left = target - alloc.sum()
+        room = caps - alloc
+        open_ = room > 0
+        if left <= 0 or not open_.any():
+            break
+        w = np.where(open_, weights, 0).astype(np.float64)
+        quota = left * w / w.sum()
+        add = np.minimum(np.floor(quota).astype(np.int64), room)
+        rest = left - add.sum()
+        frac = np.where(open_ & (add < room), quota - np.floor(quota), -1.0)
+        for i in np.argsort(-frac, kind="stable")[:rest]:
+            if frac[i] >= 0:
+                add[i] += 1
+        alloc += add
+    if alloc.sum() != target:
+        raise SketchartError(f"cannot place {target} sketches in the classes given")
+    return alloc
+
+
+def split_counts(
+    total: int, valid_fraction: float, test_fraction: float, multiple: int = 100
+) -> tuple[int, int, int]:
+    """``(train, valid, test)`` sizes, each a multiple of ``multiple`` (magenta's 100).
+
+    valid and test get their fraction of ``total`` rounded down to the multiple, but at
+    least one multiple; train gets what is left, rounded down. Leftover sketches are not
+    used.
+
+    Raises:
+        SketchartError: too few sketches for three non-empty splits.
+    """
+    if multiple < 1:
+        raise SketchartError(f"split multiple must be at least 1, got {multiple}")
+    if total < 3 * multiple:
+        raise SketchartError(
+            f"{total} sketches cannot make train/valid/test splits that are multiples of "
+            f"{multiple} (need at least {3 * multiple}; lower --multiple)"
+        )
+    valid = max(multiple, int(total * valid_fraction) // multiple * multiple)
+    test = max(multiple, int(total * test_fraction) // multiple * multiple)
+    train = (total - valid - test) // multiple * multiple
+    if train < multiple:
+        raise SketchartError(
+            f"{total} sketches leave no training split after {valid} valid and {test} test"
+        )
+    return train, valid, test
+
+
+def stratified_split(
+    classes: Sequence[Sequence[np.ndarray]],
+    *,
+    valid_fraction: float = 0.05,
+    test_fraction: float = 0.05,
+    multiple: int = 100,
+    seed: int = 0,
+) -> tuple[dict[str, tuple[list[np.ndarray], np.ndarray]], int]:
+    """Split per-class sketch lists into train/valid/test, stratified by class.
+
+    Split sizes come from :func:`split_counts`; each split's share of every class is
+    proportional to the class's size (largest remainder). Sketches are shuffled within
+    each class before assignment and within each split after, under ``seed``.
+
+    Returns:
+        ``({split: (sketches, labels)}, number of sketches left out)``.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = np.array([len(c) for c in classes], dtype=np.int64)
+    targets = dict(zip(("train", "valid", "test"),
+                       split_counts(int(sizes.sum()), valid_fraction, test_fraction, multiple)))
+    remaining = sizes.copy()
+    shares: dict[str, np.ndarray] = {}
+    for split in ("valid", "test", "train"):
+        shares[split] = _apportion(targets[split], sizes, remaining)
+        remaining -= shares[split]
+    out: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}
+    parts: dict[str, list[tuple[np.ndarray, int]]] = {s: [] for s in SPLITS}
+    for label, sketches in enumerate(classes):
+        order = rng.permutation(len(sketches))
+        start = 0
+        for split in ("valid", "test", "train"):
+            take = order[start : start + int(shares[split][label])]
+            start += len(take)
+            parts[split].extend((sketches[i], label) for i in take)
+    for split in SPLITS:
+        perm = rng.permutation(len(parts[split]))
+        items = [parts[split][i] for i in perm]
+        out[split] = ([s for s, _ in items], np.array([l for _, l in items], dtype=np.int32))
+    return out, int(remaining.sum())
+
+
+@dataclass
+class Batch:
+    """One model batch.
+
+    Attributes:
+        strokes5: ``float32 [B, max_seq_len + 1, 5]``, start token in row 0.
+        lengths: ``int32 [B]`` real points per sketch (after augmentation).
+        labels: ``int32 [B]`` class labels.
+        indices: ``int64 [B]`` positions in the loader's (length-sorted) sketch list.
+        num_real: rows that hold real data; an evaluation batch's tail may repeat sketches
+            to fill ``B`` rows, and those rows come after ``num_real``.
+        steps: rows the trainer needs: ``max_seq_len + 1``, or in bucketed mode the longest
+            length in the batch + 1 (``strokes5[:, :steps]``; the longest sketch then has no
+            end row, as a sketch of exactly ``max_seq_len`` never has).
+    """
+
+    strokes5: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray
+    indices: np.ndarray
+    num_real: int
+    steps: int
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``float32 [B]``: 1 for real rows, 0 for the filler rows of a last eval batch."""
+        m = np.zeros(len(self.lengths), dtype=np.float32)
+        m[: self.num_real] = 1.0
+        return m
+
+
+class BatchLoader:
+    """The reference's ``DataLoader`` in numpy, with an explicit seeded RNG.
+
+    Construction does the reference's ``preprocess``: sketches longer than ``max_seq_len``
+    are dropped (``num_dropped``), values clamped to ``[-limit, limit]``, converted to
+    float32, ``dx, dy`` divided by ``scale_factor``, then sorted by length (stable).
+
+    :meth:`random_batch` is the reference's ``random_batch``: the first ``batch_size``
+    entries of a fresh permutation each step; each sketch is randomly scaled (two uniform
+    draws, even with factor 0), then, if ``augment_stroke_prob > 0``, has points dropped,
+    then the batch is padded. With ``bucketed=True`` a batch is drawn from one of
+    ``num_buckets`` contiguous slices of the length-sorted list (bucket chosen with
+    probability proportional to its size, so every sketch stays equally likely), and
+    ``Batch.steps`` lets the trainer run only as many steps as the batch needs.
+
+    :meth:`eval_batches` walks the whole split in length order without augmentation.
+
+    Args:
+        list_of_strokes3: stroke-3 sketches (unnormalised, as stored).
+        labels: class label per sketch (default all 0).
+        batch_size: rows per batch.
+        max_seq_len: longest sketch kept; batches are ``[B, max_seq_len + 1, 5]``.
+        scale_factor: divide ``dx, dy`` by it (the *training* split's factor).
+        random_scale_factor: the reference's ``random_scale_factor`` (0.15 to train).
+        augment_stroke_prob: the reference's ``augment_stroke_prob`` (0.10 to train).
+        bucketed: draw length-bucketed batches (opt-in).
+        num_buckets: buckets for ``bucketed`` (fewer if the data cannot fill them).
+        seed: seed of the loader's ``numpy.random.Generator``.
+        limit: clamp bound (the reference's 1000).
+    """
+
+    def __init__(
+        self,
+        list_of_strokes3: Sequence[np.ndarray],
+        labels: Sequence[int] | np.ndarray | None = None,
+        *,
+        batch_size: int = 100,
+        max_seq_len: int = 250,
+        scale_factor: float = 1.0,
+        random_scale_factor: float = 0.0,
+        augment_stroke_prob: float = 0.0,
+        bucketed: bool = False,
+        num_buckets: int = 10,
+        seed: int | None = None,
+        limit: float = 1000.0,
+    ) -> None:
+        if batch_size < 1:
+            raise SketchartError(f"batch_size must be at least 1, got {batch_size}")
+        if max_seq_len < 1:
+            raise SketchartError(f"max_seq_len must be at least 1, got {max_seq_len}")
+        if not scale_factor > 0:
+            raise SketchartError(f"scale_factor must be positive, got {scale_factor}")
+        if labels is None:
+            labels = np.zeros(len(list_of_strokes3), dtype=np.int32)
+        if len(labels) != len(list_of_strokes3):
+            raise SketchartError(
+                f"{len(labels)} labels for {len(list_of_strokes3)} sketches"
+            )
+        self.batch_size = int(batch_size)
+        self.max_seq_len = int(max_seq_len)
+        self.scale_factor = float(scale_factor)
+        self.random_scale_factor = float(random_scale_factor)
+        self.augment_stroke_prob = float(augment_stroke_prob)
+        self.bucketed = bool(bucketed)
+        self.rng = np.random.default_rng(seed)
+
+        kept, kept_labels, self.num_dropped = filter_by_length(
+            list_of_strokes3, labels, self.max_seq_len
+        )
+        processed = []
+        for s in kept:
+            s = np.array(s, dtype=np.float32)
+            np.clip(s, -limit, limit, out=s)
+            s[:, 0:2] /= self.scale_factor
+            processed.append(s)
+        order = np.argsort([len(s) for s in processed], kind="stable")
+        self.strokes3: list[np.ndarray] = [processed[i] for i in order]
+        self.labels = kept_labels[order].astype(np.int32)
+        self.lengths = np.array([len(s) for s in self.strokes3], dtype=np.int32)
+        # buckets: contiguous slices of the length-sorted list, each >= batch_size
+        n = len(self.strokes3)
+        k = max(1, min(int(num_buckets), n // self.batch_size))
+        self._bucket_edges = np.linspace(0, n, k + 1).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.strokes3)
+
+    @property
+    def num_batches(self) -> int:
+        """Full batches per pass (the reference's ``num_batches``, remainder dropped)."""
+        return len(self.strokes3) // self.batch_size
+
+    @property
+    def num_eval_batches(self) -> int:
+        """Batches :meth:`eval_batches` yields (the last one may be partial)."""
+        return -(-len(self.strokes3) // self.batch_size)
+
+    def _make_batch(self, indices: np.ndarray, augment: bool, num_real: int) -> Batch:
+        sketches = []
+        for i in indices:
+            s = self.strokes3[int(i)]
+            if augment:
+                s = random_scale(s, self.random_scale_factor, self.rng)
+                if self.augment_stroke_prob > 0:
+                    s = augment_strokes(s, self.augment_stroke_prob, self.rng)
+            sketches.append(s)
+        strokes5, lengths = pad_batch(sketches, self.max_seq_len)
+        steps = int(lengths.max()) + 1 if self.bucketed else self.max_seq_len + 1
+        return Batch(
+            strokes5=strokes5,
+            lengths=lengths,
+            labels=self.labels[indices],
+            indices=np.asarray(indices, dtype=np.int64),
+            num_real=num_real,
+            steps=steps,
+        )
+
+    def random_batch(self) -> Batch:
+        """A training batch: random sketches, augmented (see the class docstring).
+
+        Raises:
+            SketchartError: fewer sketches than ``batch_size``.
+        """
+        n = len(self.strokes3)
+        if n < self.batch_size:
+            raise SketchartError(
+                f"{n} sketches (after dropping {self.num_dropped} longer than "
+                f"{self.max_seq_len}) cannot fill a batch of {self.batch_size}"
+            )
+        if self.bucketed:
+            sizes = np.diff(self._bucket_edges)
+            b = int(self.rng.choice(len(sizes), p=sizes / sizes.sum()))
+            lo = int(self._bucket_edges[b])
+            indices = lo + self.rng.permutation(int(sizes[b]))[: self.batch_size]
+        else:
+            indices = self.rng.permutation(n)[: self.batch_size]
+        return self._make_batch(indices, augment=True, num_real=self.batch_size)
+
+    def get_batch(self, idx: int) -> Batch:
+        """Batch ``idx`` of consecutive length-sorted sketches, unaugmented.
+
+        The last batch of a split whose size is not a multiple of ``batch_size`` is filled
+        by repeating sketches from the start; ``Batch.num_real`` says how many rows are real.
+        """
+        n = len(self.strokes3)
+        if not 0 <= idx < self.num_eval_batches:
+            raise SketchartError(f"batch {idx} out of range 0..{self.num_eval_batches - 1}")
+        start = idx * self.batch_size
+        real = np.arange(start, min(start + self.batch_size, n))
+        filler = np.arange(self.batch_size - len(real)) % n
+        return self._make_batch(np.concatenate([real, filler]), False, len(real))
+
+    def eval_batches(self) -> Iterator[Batch]:
+        """Every sketch once, in length order, in batches of ``batch_size`` rows.
+
+        Weight per-row results with ``Batch.mask`` (or use the first ``num_real`` rows) so
+        the filler rows of the last batch are not counted twice.
+        """
+        for idx in range(self.num_eval_batches):
+            yield self.get_batch(idx)
+
+    def get_state(self) -> dict[str, Any]:
+        """The RNG state as JSON-able data (big integers as decimal strings)."""
+        state = self.rng.bit_generator.state
+        return _jsonable(state)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`get_state`'s value, so the data order continues where it was."""
+        try:
+            restored = _from_jsonable(state)
+            if restored.get("bit_generator") != type(self.rng.bit_generator).__name__:
+                raise ValueError("different bit generator")
+            self.rng.bit_generator.state = restored
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise SketchartError(f"bad data loader state: {exc}") from None
+
+
+def _jsonable(value: Any) -> Any:
+    # PCG64 state integers exceed 2**64: strings keep them exact in any JSON reader
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return {"int": str(int(value))}
+    if isinstance(value, np.ndarray):
+        return {"array": [str(int(v)) for v in value.ravel()], "dtype": str(value.dtype)}
+    return value
+
+
+def _from_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"int"}:
+            return int(value["int"])
+        if set(value) == {"array", "dtype"}:
+            return np.array([int(v) for v in value["array"]], dtype=value["dtype"])
+        return {k: _from_jsonable(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,344 @@
+"""Import drawings to stroke-3: QuickDraw ndjson (raw or simplified), SVG, sketch-rnn npz.
+
+- :func:`read_ndjson` reads one QuickDraw ``.ndjson`` file. Raw drawings (strokes with
+  timestamps) go through Google's simplification first (:func:`~sketchart.simplify.
+  quickdraw_simplify`) so they land on the same 0-255 grid as the simplified files.
+- :func:`read_svg` reads one SVG through vpype's reader (paths, polylines, lines, circles
+  are flattened), aligned to the top-left and scaled so the larger side is ``size``.
+- :func:`collect_sources` turns files and folders into named classes of sketches, the
+  first step of ``sketchart dataset build``.
+
+Coordinates are rounded to integers *in absolute space* before taking offsets, so
+rounding errors do not accumulate along a sketch. An optional RDP pass (``rdp_epsilon``,
+data units, shapely) follows. Bad records raise a one-line
+:class:`~sketchart.errors.SketchartError` naming the file and line or index, or with
+``skip_bad`` are counted in :attr:`ImportResult.skipped` and described in ``problems``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sketchart.errors import SketchartError
+from sketchart.simplify import quickdraw_simplify, rdp_lines, rdp_strokes3
+from sketchart.strokes import lines_to_strokes3, strokes3_to_lines
+
+__all__ = [
+    "ImportResult",
+    "drawing_to_lines",
+    "lines_to_int_strokes3",
+    "read_ndjson",
+    "read_svg",
+    "read_svg_folder",
+    "collect_sources",
+]
+
+
+@dataclass
+class ImportResult:
+    """Sketches read from one source.
+
+    Attributes:
+        sketches: ``float32 [n, 3]`` stroke-3 sketches (integer-valued).
+        ids: one identifier per sketch (``key_id``, file name or ``file:index``).
+        skipped: bad records skipped (only with ``skip_bad``).
+        problems: the one-line message of each skipped record.
+    """
+
+    sketches: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def extend(self, other: ImportResult) -> None:
+        """Append another result's sketches and problems."""
+        self.sketches.extend(other.sketches)
+        self.ids.extend(other.ids)
+        self.skipped += other.skipped
+        self.problems.extend(other.problems)
+
+
+def lines_to_int_strokes3(
+    lines: Sequence[np.ndarray], rdp_epsilon: float | None = None
+) -> np.ndarray:
+    """Polylines to integer-valued stroke-3: RDP (optional), round absolute points, diff.
+
+    Raises:
+        SketchartError: no points at all.
+    """
+    if rdp_epsilon:
+        lines = rdp_lines(lines, rdp_epsilon)
+    rounded = [np.rint(np.asarray(line, dtype=np.float64)) for line in lines]
+    strokes3 = lines_to_strokes3(rounded)
+    if len(strokes3) == 0:
+        raise SketchartError("empty drawing")
+    return strokes3
+
+
+def drawing_to_lines(drawing: Any, *, simplify_raw: bool = True) -> list[np.ndarray]:
+    """A QuickDraw ``drawing`` value as polylines.
+
+    Simplified drawings are ``[[x...], [y...]]`` per stroke; raw ones add ``[t...]`` and
+    are simplified Google's way unless ``simplify_raw`` is false.
+
+    Raises:
+        SketchartError: the value is not a list of strokes of equal-length number lists.
+    """
+    if not isinstance(drawing, list) or not drawing:
+        raise SketchartError("'drawing' must be a non-empty list of strokes")
+    raw = False
+    for i, stroke in enumerate(drawing):
+        if not isinstance(stroke, list) or len(stroke) not in (2, 3):
+            raise SketchartError(f"stroke {i}: expected [[x...], [y...]] or [[x], [y], [t]]")
+        if not all(isinstance(c, list) for c in stroke):
+            raise SketchartError(f"stroke {i}: coordinates must be lists")
+        if len(stroke[0]) != len(stroke[1]) or not stroke[0]:
+            raise SketchartError(f"stroke {i}: x and y must be non-empty and equally long")
+        for c in stroke[:2]:
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c):
+                raise SketchartError(f"stroke {i}: coordinates must be numbers")
+        raw = raw or len(stroke) == 3
+    if raw and simplify_raw:
+        return [line.astype(np.float64) for line in quickdraw_simplify(drawing)]
+    lines = [np.column_stack([s[0], s[1]]).astype(np.float64) for s in drawing]
+    if not all(np.isfinite(line).all() for line in lines):
+        raise SketchartError("non-finite coordinates")
+    return lines
+
+
+def read_ndjson(
+    path: str | os.PathLike[str],
+    *,
+    rdp_epsilon: float | None = None,
+    skip_bad: bool = False,
+    simplify_raw: bool = True,
+    limit: int | None = None,
+    recognized_only: bool = False,
+) -> ImportResult:
+    """Read a QuickDraw ``.ndjson`` file (raw or simplified) as stroke-3 sketches.
+
+    Args:
+        path: one drawing per line, each a JSON object with a ``drawing`` key.
+        rdp_epsilon: extra RDP simplification in the drawing's units (after Google's for
+            raw drawings); ``None`` or 0 for none.
+        skip_bad: count and skip malformed lines instead of raising.
+        simplify_raw: apply Google's simplification to raw drawings.
+        limit: stop after this many sketches.
+        recognized_only: keep only drawings the game recognised.
+
+    Raises:
+        SketchartError: the file cannot be read, or (without ``skip_bad``) a malformed
+            line, named by file and line number.
+    """
+    path = Path(path)
+    result = ImportResult()
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise SketchartError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with fh:
+        for number, line in enumerate(fh, start=1):
+            if limit is not None and len(result.sketches) >= limit:
+                break
+            if not line.strip():
+                continue
+            try:
+                try:
+                    record = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise SketchartError(f"malformed JSON ({exc.msg})") from None
+                if not isinstance(record, dict) or "drawing" not in record:
+                    raise SketchartError("no 'drawing' key")
+                if recognized_only and not record.get("recognized", True):
+                    continue
+                lines = drawing_to_lines(record["drawing"], simplify_raw=simplify_raw)
+                strokes3 = lines_to_int_strokes3(lines, rdp_epsilon)
+            except SketchartError as exc:
+                message = f"{path}:{number}: {exc}"
+                if not skip_bad:
+                    raise SketchartError(message) from None
+                result.skipped += 1
+                result.problems.append(message)
+                continue
+            except UnicodeDecodeError:
+                raise SketchartError(f"{path}:{number}: not UTF-8 text") from None
+            result.sketches.append(strokes3)
+            result.ids.append(str(record.get("key_id", f"{path.name}:{number}")))
+    return result
+
+
+def read_svg(
+    path: str | os.PathLike[str],
+    *,
+    rdp_epsilon: float | None = None,
+    size: float | None = 255.0,
+    quantization: float = 0.5,
+) -> np.ndarray:
+    """One SVG file as one stroke-3 sketch (all layers, all shapes).
+
+    vpype's reader flattens paths, polylines, lines, rectangles and circles to polylines
+    (``quantization`` is the curve step in SVG pixels). The drawing is then aligned to the
+    top-left and, when ``size`` is given, scaled so its larger side is ``size`` (255, as
+    QuickDraw's grid), RDP-simplified, and rounded to integers.
+
+    Raises:
+        SketchartError: the file is missing, not SVG, or has no lines.
+    """
+    import vpype  # deferred: vpype pulls in shapely, svgelements and friends
+
+    path = Path(path)
+    try:
+        doc = vpype.read_multilayer_svg(str(path), quantization)
+    except FileNotFoundError:
+        raise SketchartError(f"{path}: no such file") from None
+    except Exception as exc:  # xml ParseError, svgelements errors: any bad SVG
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SketchartError(f"{path}: unreadable SVG ({detail})") from None
+    lines = [
+        np.column_stack([line.real, line.imag])
+        for layer in doc.layers.values()
+        for line in layer
+        if len(line)
+    ]
+    if not lines:
+        raise SketchartError(f"{path}: no lines in SVG")
+    points = np.concatenate(lines)
+    low = points.min(axis=0)
+    extent = (points - low).max()
+    scale = size / extent if size and extent > 0 else 1.0
+    lines = [(line - low) * scale for line in lines]
+    try:
+        return lines_to_int_strokes3(lines, rdp_epsilon)
+    except SketchartError as exc:
+        raise SketchartError(f"{path}: {exc}") from None
+
+
+def read_svg_folder(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    rdp_epsilon: float | None = None,
+    size: float | None = 255.0,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Several SVG files, one sketch each (see :func:`read_svg`); ``skip_bad`` as above."""
+    result = ImportResult()
+    for path in paths:
+        try:
+            result.sketches.append(read_svg(path, rdp_epsilon=rdp_epsilon, size=size))
+            result.ids.append(Path(path).name)
+        except SketchartError as exc:
+            if not skip_bad:
+                raise
+            result.skipped += 1
+            result.problems.append(str(exc))
+        if progress:
+            progress(1)
+    return result
+
+
+def _npz_classes(
+    path: Path, rdp_epsilon: float | None, skip_bad: bool
+) -> dict[str, ImportResult]:
+    # deferred import: data imports strokes/npzsafe only, but keep importers light
+    from sketchart.data import SPLITS, load_npz
+
+    data = load_npz(path)
+    out: dict[str, ImportResult] = {name: ImportResult() for name in data.class_names}
+    for split in SPLITS:
+        sketches, labels = data.split(split)
+        for i, (strokes3, label) in enumerate(zip(sketches, labels)):
+            target = out[data.class_names[label]]
+            try:
+                if rdp_epsilon or not np.array_equal(strokes3, np.rint(strokes3)):
+                    # float datasets (kanji.rdp100) are rounded in absolute space
+                    lines = strokes3_to_lines(strokes3)
+                    strokes3 = lines_to_int_strokes3(lines, rdp_epsilon)
+                target.sketches.append(np.asarray(strokes3, dtype=np.float32))
+                target.ids.append(f"{path.name}:{split}:{i}")
+            except SketchartError as exc:
+                message = f"{path}: split {split!r}, sketch {i}: {exc}"
+                if not skip_bad:
+                    raise SketchartError(message) from None
+                target.skipped += 1
+                target.problems.append(message)
+    return out
+
+
+def collect_sources(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    rdp_epsilon: float | None = None,
+    skip_bad: bool = False,
+    svg_size: float | None = 255.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, ImportResult]:
+    """Read ``dataset build`` sources into named classes.
+
+    - ``x.ndjson``: one class ``x``;
+    - ``x.npz``: its classes (``class_names`` if it has them, else ``x``), all splits pooled;
+    - ``x.svg``: a sketch of the class named after its folder;
+    - a folder: its ndjson and npz files as above, its SVG files as one class named after
+      the folder, and its sub-folders the same way, recursively.
+
+    Classes of the same name from several sources are merged.
+
+    Args:
+        progress: called with each file's name as it is read (a progress bar hook).
+
+    Raises:
+        SketchartError: a missing source, an unsupported file, or a bad record (without
+            ``skip_bad``).
+    """
+    classes: dict[str, ImportResult] = {}
+
+    def add(name: str, result: ImportResult) -> None:
+        classes.setdefault(name, ImportResult()).extend(result)
+
+    def visit_file(path: Path) -> None:
+        suffix = path.suffix.lower()
+        if progress:
+            progress(path.name)
+        if suffix == ".ndjson":
+            add(path.stem, read_ndjson(path, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad))
+        elif suffix == ".npz":
+            for name, result in _npz_classes(path, rdp_epsilon, skip_bad).items():
+                add(name, result)
+        elif suffix == ".svg":
+            folder = path.resolve().parent.name or "svg"
+            add(folder, read_svg_folder([path], rdp_epsilon=rdp_epsilon, size=svg_size,
+                                        skip_bad=skip_bad))
+        else:
+            raise SketchartError(f"{path}: unsupported source (ndjson, npz, svg or a folder)")
+
+    def visit_folder(folder: Path) -> None:
+        entries = sorted(folder.iterdir())
+        svgs = [p for p in entries if p.is_file() and p.suffix.lower() == ".svg"]
+        for p in entries:
+            if p.is_file() and p.suffix.lower() in (".ndjson", ".npz"):
+                visit_file(p)
+        if svgs:
+            if progress:
+                progress(f"{folder.name}/ ({len(svgs)} SVG)")
+            add(folder.name, read_svg_folder(svgs, rdp_epsilon=rdp_epsilon, size=svg_size,
+                                             skip_bad=skip_bad))
+        for p in entries:
+            if p.is_dir() and not p.name.startswith("."):
+                visit_folder(p)
+
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            visit_folder(path)
+        elif path.is_file():
+            visit_file(path)
+        else:
+            raise SketchartError(f"{path}: no such file or folder")
+    return classes
