@@ -1,0 +1,168 @@
+"""QuickDraw downloads by category name, against a local HTTP server (no internet)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sketchart.download import (
+    QUICKDRAW_CATEGORIES,
+    DownloadError,
+    category_name,
+    download_category,
+    resolve_data_set,
+)
+from sketchart.errors import SketchartError
+from sketchart.npzsafe import write_npz
+
+
+def _dataset_bytes(tmp_path: Path) -> bytes:
+    rng = np.random.default_rng(0)
+
+    def sketch(n: int) -> np.ndarray:
+        s = np.zeros((n, 3), np.int16)
+        s[:, :2] = rng.integers(-20, 20, size=(n, 2))
+        s[-1, 2] = 1
+        return s
+
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    path = src / "src.npz"
+    write_npz(path, {"train": [sketch(5), sketch(7)], "valid": [sketch(4)],
+                     "test": [sketch(6)]})
+    return path.read_bytes()
+
+
+class _Server:
+    """Serves ``files`` (URL path -> bytes); records the paths requested."""
+
+    def __init__(self, files: dict[str, bytes], lie_about_length: bool = False) -> None:
+        self.files = files
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                extra = 1000 if lie_about_length else 0
+                self.send_header("Content-Length", str(len(body) + extra))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sketchrnn"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
+    body = _dataset_bytes(tmp_path)
+    srv = _Server({"/sketchrnn/flamingo.npz": body,
+                   "/sketchrnn/hot%20air%20balloon.npz": body,
+                   "/sketchrnn/The%20Eiffel%20Tower.npz": body,
+                   "/sketchrnn/broken.npz": b"PK\x03\x04 not really a zip"})
+    monkeypatch.setenv("SKETCHART_DATA_URL", srv.url)
+    yield srv
+    srv.close()
+
+
+def test_category_names_are_normalised_like_googles_files() -> None:
+    assert len(QUICKDRAW_CATEGORIES) == 345
+    assert category_name("Flamingo") == "flamingo.npz"
+    assert category_name("hot_air_balloon.npz") == "hot air balloon.npz"
+    assert category_name("THE_EIFFEL_TOWER") == "The Eiffel Tower.npz"
+    assert category_name("cat.full.npz") == "cat.full.npz"
+    assert category_name("not_a_category.npz") is None
+
+
+def test_missing_category_is_downloaded_validated_and_reused(
+        server: _Server, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    path = resolve_data_set("flamingo.npz", data_dir, progress=False)
+    assert path == data_dir / "flamingo.npz"
+    from sketchart.data import load_npz
+
+    assert len(load_npz(path).train) == 2
+    assert sorted(p.name for p in data_dir.iterdir()) == ["flamingo.npz"]  # no temp left
+    # a second lookup finds the local file and does not download again
+    assert resolve_data_set("flamingo", data_dir, progress=False) == path
+    assert server.requests == ["/sketchrnn/flamingo.npz"]
+
+
+def test_names_with_spaces_and_capitals_map_to_googles_urls(
+        server: _Server, tmp_path: Path) -> None:
+    assert resolve_data_set("Hot_Air_Balloon.npz", tmp_path, progress=False).name == \
+        "hot air balloon.npz"
+    assert resolve_data_set("the_eiffel_tower", tmp_path, progress=False).name == \
+        "The Eiffel Tower.npz"
+
+
+def test_a_404_is_a_one_line_error_and_leaves_nothing(server: _Server, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="HTTP 404") as info:
+        download_category("zebra", tmp_path / "d", base_url=server.url, progress=False)
+    assert "\n" not in str(info.value)
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+def test_a_corrupt_download_is_refused_and_removed(server: _Server, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="not a valid dataset"):
+        download_category("broken.npz", tmp_path / "d", base_url=server.url, progress=False)
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+def test_a_truncated_download_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         ) -> None:
+    srv = _Server({"/sketchrnn/cat.npz": _dataset_bytes(tmp_path)}, lie_about_length=True)
+    try:
+        with pytest.raises(DownloadError):
+            download_category("cat", tmp_path / "d", base_url=srv.url, progress=False)
+    finally:
+        srv.close()
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="cannot download"):
+        download_category("cat", tmp_path, base_url="http://127.0.0.1:9/x", progress=False,
+                          timeout=5)
+
+
+def test_unknown_name_suggests_a_category(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          ) -> None:
+    monkeypatch.delenv("SKETCHART_DATA_URL", raising=False)
+    with pytest.raises(SketchartError, match="did you mean flamingo.npz"):
+        resolve_data_set("flamingoo.npz", tmp_path, progress=False)
+    with pytest.raises(SketchartError, match="no such file"):
+        resolve_data_set("some/where/mine.npz", tmp_path, progress=False)
+
+
+def test_local_files_win_over_downloads(tmp_path: Path, server: _Server) -> None:
+    local = tmp_path / "flamingo.npz"
+    local.write_bytes(_dataset_bytes(tmp_path))
+    assert resolve_data_set("flamingo.npz", tmp_path, progress=False) == local
+    assert server.requests == []
+
+
+def test_progress_goes_to_stderr(server: _Server, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    download_category("flamingo", tmp_path, base_url=server.url, progress=True)
+    err = capsys.readouterr().err
+    assert "flamingo.npz" in err and "MB" in err
