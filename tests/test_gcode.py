@@ -166,3 +166,32 @@ def test_parser_catches_a_path_drawn_without_lifting():
     bad = "G21\nG90\nG0 X1 Y1\nM3 S1000\nG1 X2 Y2 F100\nG0 X5 Y5\nM5\n"
     _, problems = parse_gcode(bad, config)
     assert len(problems) == 2  # XY before the first lift; rapid with the pen down
+
+
+def test_hpgl_pen_down_runs_match_the_paths(sheep_doc, tmp_path):
+    """``write -d hp7475a`` (vpype's own HPGL): one PD run per path, same drawn length."""
+    out = tmp_path / "sheep.hpgl"
+    doc = vpype_cli.execute(f"write -d hp7475a -p a4 --center --absolute -q {out}", sheep_doc)
+    text = out.read_text()
+    assert text.startswith("IN;")
+    unit_mm = 0.02488  # hp7475a plotter_unit_length
+    runs = []
+    pos = None
+    for cmd in text.strip().rstrip(";").split(";"):
+        if cmd[:2] not in ("PU", "PD"):
+            continue
+        numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", cmd[2:])]
+        pts = np.array(numbers).reshape(-1, 2) if numbers else np.zeros((0, 2))
+        if cmd.startswith("PU") and len(pts):
+            pos = pts[-1]
+        elif cmd.startswith("PD"):
+            assert pos is not None, "pen down before any pen-up move"
+            runs.append(np.vstack([pos, pts]))
+            pos = pts[-1]
+    paths = [line for lid in sorted(doc.layers) for line in doc.layers[lid]]
+    assert len(runs) == len(paths)
+    for run, line in zip(runs, paths, strict=True):
+        assert len(run) == len(line)
+        drawn = np.hypot(*np.diff(run, axis=0).T).sum() * unit_mm
+        # coordinates are rounded to whole plotter units (0.025 mm)
+        assert drawn == pytest.approx(np.abs(np.diff(line)).sum() / MM, abs=0.02 * len(line))
