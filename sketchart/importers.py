@@ -244,6 +244,15 @@ def read_svg_folder(
     return result
 
 
+def _round_absolute(strokes3: np.ndarray) -> np.ndarray:
+    # the same as lines_to_int_strokes3(strokes3_to_lines(.)) without RDP, vectorised
+    points = np.rint(np.cumsum(strokes3[:, 0:2].astype(np.float64), axis=0))
+    out = np.empty((len(strokes3), 3), dtype=np.float32)
+    out[:, 0:2] = np.diff(points, axis=0, prepend=0.0)
+    out[:, 2] = strokes3[:, 2]
+    return out
+
+
 def _npz_classes(
     path: Path, rdp_epsilon: float | None, skip_bad: bool
 ) -> dict[str, ImportResult]:
@@ -257,10 +266,11 @@ def _npz_classes(
         for i, (strokes3, label) in enumerate(zip(sketches, labels)):
             target = out[data.class_names[label]]
             try:
-                if rdp_epsilon or not np.array_equal(strokes3, np.rint(strokes3)):
+                if rdp_epsilon:
+                    strokes3 = lines_to_int_strokes3(strokes3_to_lines(strokes3), rdp_epsilon)
+                elif not np.array_equal(strokes3, np.rint(strokes3)):
                     # float datasets (kanji.rdp100) are rounded in absolute space
-                    lines = strokes3_to_lines(strokes3)
-                    strokes3 = lines_to_int_strokes3(lines, rdp_epsilon)
+                    strokes3 = _round_absolute(strokes3)
                 target.sketches.append(np.asarray(strokes3, dtype=np.float32))
                 target.ids.append(f"{path.name}:{split}:{i}")
             except SketchartError as exc:

@@ -1,0 +1,170 @@
+"""``sketchart dataset build/info/show`` on the real files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import shared_path
+from sketchart.cli import app, main
+from sketchart.data import load_npz
+from sketchart.npzsafe import read_npz
+
+runner = CliRunner()
+
+CATEGORIES = ["cat", "bus", "tree", "face", "house", "fish", "star", "sun", "car", "apple",
+              "bicycle", "dog", "flower", "moon", "owl", "pig", "rabbit", "snail", "train",
+              "umbrella"]
+
+
+@pytest.fixture(scope="module")
+def qd_folder(tmp_path_factory):
+    """20 simplified categories (links to ../shared, nothing copied)."""
+    folder = tmp_path_factory.mktemp("qd")
+    for name in CATEGORIES:
+        (folder / f"{name}.ndjson").symlink_to(
+            shared_path("data", "quickdraw", "simplified", f"{name}.ndjson")
+        )
+    return folder
+
+
+def _run_main(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    return exit_.value.code, capsys.readouterr()
+
+
+def test_build_from_ndjson_folder(qd_folder, tmp_path):
+    out = tmp_path / "qd.npz"
+    result = runner.invoke(app, ["dataset", "build", str(qd_folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "train 300, valid 100, test 100; 20 class(es)" in result.output
+    data = load_npz(out)
+    assert data.class_names == sorted(CATEGORIES)
+    assert (len(data.train), len(data.valid), len(data.test)) == (300, 100, 100)
+    # stratified: every class in every split, 5 of 25 per class in valid/test
+    for split in ("valid", "test"):
+        counts = np.bincount(data.split(split)[1], minlength=20)
+        assert counts.min() >= 4 and counts.max() <= 6
+    raw = read_npz(out)
+    assert raw["train"][0].dtype == np.int16
+    assert max(len(s) for s in data.train) <= 250
+
+
+def test_build_mixed_sources_with_rdp_and_max_len(tmp_path):
+    simplified = shared_path("data", "quickdraw", "simplified", "cat.ndjson")
+    raw = shared_path("data", "quickdraw", "raw", "dog.ndjson")
+    svgs = tmp_path / "circles"
+    svgs.mkdir()
+    for i in range(12):
+        (svgs / f"c{i}.svg").write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+            f'<circle cx="50" cy="50" r="{10 + 3 * i}"/><line x1="0" y1="0" x2="{i + 5}" '
+            'y2="90"/></svg>'
+        )
+    out = tmp_path / "mixed.npz"
+    args = ["dataset", "build", str(simplified), str(raw), str(svgs), "-o", str(out),
+            "--multiple", "5", "--max-seq-len", "60", "--rdp-epsilon", "1.5",
+            "--valid-fraction", "0.1", "--test-fraction", "0.1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = load_npz(out)
+    assert data.class_names == ["cat", "circles", "dog"]
+    assert set(data.train_labels.tolist()) == {0, 1, 2}
+    for split in ("train", "valid", "test"):
+        assert len(data.split(split)[0]) % 5 == 0
+    assert max(len(s) for name in ("train", "valid", "test") for s in data.split(name)[0]) <= 60
+    dropped = int(result.output.split("dropped ")[1].split()[0])
+    assert dropped > 0  # raw dogs are longer than 60 points at epsilon 1.5
+
+
+def test_build_from_npz_keeps_int16_and_reports(tmp_path, sheep_npz):
+    out = tmp_path / "sheep200.npz"
+    result = runner.invoke(
+        app, ["dataset", "build", str(sheep_npz), "-o", str(out), "--max-seq-len", "200"]
+    )
+    assert result.exit_code == 0, result.output
+    from sketchart.data import split_counts
+
+    data = load_npz(out)
+    source = load_npz(sheep_npz)
+    short = sum(len(s) <= 200 for name in ("train", "valid", "test")
+                for s in source.split(name)[0])
+    sizes = (len(data.train), len(data.valid), len(data.test))
+    assert sizes == split_counts(short, 0.05, 0.05)
+    assert f"dropped {8000 - short} longer than 200" in result.output
+    assert data.class_names == ["aaron_sheep"]
+    # sketches are carried over unchanged (integers already)
+    originals = {s.tobytes() for s in source.test}
+    assert sum(s.tobytes() in originals for s in data.test) > 0
+
+
+def test_bad_record_is_one_line_error_unless_skip_bad(tmp_path, capsys):
+    source = shared_path("data", "quickdraw", "simplified", "cat.ndjson").read_text()
+    lines = source.splitlines()
+    lines.insert(7, '{"drawing": "oops"}')
+    bad = tmp_path / "cat.ndjson"
+    bad.write_text("\n".join(lines * 14) + "\n")  # 350 good drawings and 14 bad lines
+    out = tmp_path / "o.npz"
+    code, captured = _run_main(["dataset", "build", str(bad), "-o", str(out)], capsys)
+    assert code == 1
+    error_lines = [ln for ln in captured.err.splitlines() if ln.startswith("Error:")]
+    assert error_lines == [f"Error: {bad}:8: 'drawing' must be a non-empty list of strokes"]
+    assert not out.exists()
+    result = runner.invoke(app, ["dataset", "build", str(bad), "-o", str(out), "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    assert "14 bad record(s) skipped" in result.output
+    assert f"skipped: {bad}:8:" in result.output
+
+
+def test_too_few_sketches_is_a_clear_error(tmp_path, capsys):
+    cat = shared_path("data", "quickdraw", "simplified", "cat.ndjson")
+    code, captured = _run_main(["dataset", "build", str(cat), "-o", str(tmp_path / "x.npz")],
+                               capsys)
+    assert code == 1
+    assert "25 sketches cannot make train/valid/test splits" in captured.err
+
+
+def test_info_on_sheep(sheep_npz):
+    result = runner.invoke(app, ["dataset", "info", str(sheep_npz)])
+    assert result.exit_code == 0, result.output
+    assert "scale factor (train): 18.5198" in result.output
+    assert "train       7400" in result.output
+    assert "0: aaron_sheep (7400/300/300)" in result.output
+
+
+def test_info_on_corrupt_file(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    code, captured = _run_main(["dataset", "info", str(bad)], capsys)
+    assert code == 1 and "bad.npz: truncated or corrupt" in captured.err
+
+
+def test_show_writes_a_grid(tmp_path):
+    import vpype
+
+    kanji = shared_path("data", "sketchrnn", "kanji.rdp100.npz")
+    out = tmp_path / "grid.svg"
+    result = runner.invoke(app, ["dataset", "show", str(kanji), "-n", "6", "-o", str(out),
+                                 "--seed", "2", "--cell", "50"])
+    assert result.exit_code == 0, result.output
+    doc = vpype.read_multilayer_svg(str(out), 0.5)
+    lines = [line for layer in doc.layers.values() for line in layer]
+    assert lines
+    # 6 sketches in a 3 x 2 grid of 50 px cells: everything inside 150 x 100
+    allp = np.concatenate(lines)
+    assert allp.real.min() >= 0 and allp.real.max() <= 150 + 1e-6
+    assert allp.imag.min() >= 0 and allp.imag.max() <= 100 + 1e-6
+    # each cell holds one sketch
+    cells = {(int(p.real // 50), int(p.imag // 50)) for p in allp}
+    assert len(cells) == 6
+    svg_text = out.read_text()
+    assert 'viewBox="0 0 150.0 100.0"' in svg_text
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["dataset", "--help"])
+    assert result.exit_code == 0
+    for name in ("build", "info", "show"):
+        assert name in result.output
