@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="first N pairs only")
     parser.add_argument(
-        "--shared", type=Path,
+        "--shared",
+        type=Path,
         default=Path(os.environ.get("SKETCHART_SHARED", DEFAULT_SHARED)),
         help="the shared/ folder",
     )

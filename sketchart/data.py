@@ -29,16 +29,16 @@ from sketchart.strokes import augment_strokes, pad_batch, random_scale, scale_fa
 
 __all__ = [
     "SPLITS",
-    "SketchData",
     "Batch",
     "BatchLoader",
-    "load_npz",
-    "load_datasets",
-    "validate_strokes3",
+    "SketchData",
     "filter_by_length",
+    "load_datasets",
+    "load_npz",
+    "scale_factor",
     "split_counts",
     "stratified_split",
-    "scale_factor",
+    "validate_strokes3",
 ]
 
 SPLITS = ("train", "valid", "test")
@@ -68,7 +68,9 @@ class SketchData:
     def split(self, name: str) -> tuple[list[np.ndarray], np.ndarray]:
         """``(sketches, labels)`` of ``"train"``, ``"valid"`` or ``"test"``."""
         if name not in SPLITS:
-            raise SketchartError(f"unknown split {name!r} (expected one of {', '.join(SPLITS)})")
+            raise SketchartError(
+                f"unknown split {name!r} (expected one of {', '.join(SPLITS)})"
+            )
         return getattr(self, name), getattr(self, f"{name}_labels")
 
     def max_len(self) -> int:
@@ -148,7 +150,7 @@ def load_npz(path: str | os.PathLike[str]) -> SketchData:
             raise SketchartError(f"{path}: class_names must be a 1-D array of strings")
         class_names = [str(n) for n in names]
     else:
-        class_names = [path.name[:-4] if path.name.endswith(".npz") else path.name]
+        class_names = [path.name.removesuffix(".npz")]
     result: dict[str, Any] = {}
     for split in SPLITS:
         arr = arrays[split]
@@ -284,8 +286,12 @@ def stratified_split(
     """
     rng = np.random.default_rng(seed)
     sizes = np.array([len(c) for c in classes], dtype=np.int64)
-    targets = dict(zip(("train", "valid", "test"),
-                       split_counts(int(sizes.sum()), valid_fraction, test_fraction, multiple)))
+    targets = dict(
+        zip(
+            ("train", "valid", "test"),
+            split_counts(int(sizes.sum()), valid_fraction, test_fraction, multiple),
+        )
+    )
     remaining = sizes.copy()
     shares: dict[str, np.ndarray] = {}
     for split in ("valid", "test", "train"):
@@ -393,9 +399,7 @@ class BatchLoader:
         if labels is None:
             labels = np.zeros(len(list_of_strokes3), dtype=np.int32)
         if len(labels) != len(list_of_strokes3):
-            raise SketchartError(
-                f"{len(labels)} labels for {len(list_of_strokes3)} sketches"
-            )
+            raise SketchartError(f"{len(labels)} labels for {len(list_of_strokes3)} sketches")
         self.batch_size = int(batch_size)
         self.max_seq_len = int(max_seq_len)
         self.scale_factor = float(scale_factor)

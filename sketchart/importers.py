@@ -27,17 +27,17 @@ from typing import Any
 import numpy as np
 
 from sketchart.errors import SketchartError
-from sketchart.simplify import quickdraw_simplify, rdp_lines, rdp_strokes3
+from sketchart.simplify import quickdraw_simplify, rdp_lines
 from sketchart.strokes import lines_to_strokes3, strokes3_to_lines
 
 __all__ = [
     "ImportResult",
+    "collect_sources",
     "drawing_to_lines",
     "lines_to_int_strokes3",
     "read_ndjson",
     "read_svg",
     "read_svg_folder",
-    "collect_sources",
 ]
 
 
@@ -198,7 +198,9 @@ def read_svg(
         doc = vpype.read_multilayer_svg(str(path), quantization)
     except FileNotFoundError:
         raise SketchartError(f"{path}: no such file") from None
-    except Exception as exc:  # xml ParseError, svgelements errors: any bad SVG
+    # svgelements and ElementTree raise many unrelated types for a bad file; any of them
+    # means the SVG is unreadable, and the user needs the file name, not a traceback
+    except Exception as exc:  # noqa: BLE001
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SketchartError(f"{path}: unreadable SVG ({detail})") from None
     lines = [
@@ -323,8 +325,12 @@ def collect_sources(
                 add(name, result)
         elif suffix == ".svg":
             folder = path.resolve().parent.name or "svg"
-            add(folder, read_svg_folder([path], rdp_epsilon=rdp_epsilon, size=svg_size,
-                                        skip_bad=skip_bad))
+            add(
+                folder,
+                read_svg_folder(
+                    [path], rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad
+                ),
+            )
         else:
             raise SketchartError(f"{path}: unsupported source (ndjson, npz, svg or a folder)")
 
@@ -337,8 +343,12 @@ def collect_sources(
         if svgs:
             if progress:
                 progress(f"{folder.name}/ ({len(svgs)} SVG)")
-            add(folder.name, read_svg_folder(svgs, rdp_epsilon=rdp_epsilon, size=svg_size,
-                                             skip_bad=skip_bad))
+            add(
+                folder.name,
+                read_svg_folder(
+                    svgs, rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad
+                ),
+            )
         for p in entries:
             if p.is_dir() and not p.name.startswith("."):
                 visit_folder(p)

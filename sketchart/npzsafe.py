@@ -33,8 +33,8 @@ from sketchart.errors import SketchartError
 __all__ = [
     "ALLOWED_STROKE_DTYPES",
     "RestrictedUnpickler",
-    "read_npz",
     "read_npy",
+    "read_npz",
     "write_npz",
 ]
 
@@ -187,9 +187,19 @@ def read_npy(data: bytes, where: str = "<npy>") -> np.ndarray:
             arr = RestrictedUnpickler(io.BytesIO(data[offset:]), encoding="latin1").load()
         except pickle.UnpicklingError as exc:
             raise SketchartError(f"{where}: unsafe or corrupt pickle: {exc}") from None
-        except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
-                struct.error, MemoryError) as exc:
-            raise SketchartError(f"{where}: corrupt pickle data ({type(exc).__name__})") from None
+        except (
+            EOFError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            AttributeError,
+            struct.error,
+            MemoryError,
+        ) as exc:
+            raise SketchartError(
+                f"{where}: corrupt pickle data ({type(exc).__name__})"
+            ) from None
         if not isinstance(arr, np.ndarray) or arr.shape != shape:
             raise SketchartError(f"{where}: pickle does not hold a {list(shape)} array")
         return arr
@@ -223,7 +233,7 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
-                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                key = info.filename.removesuffix(".npy")
                 out[key] = read_npy(zf.read(info), f"{path}:{key}")
             return out
     except FileNotFoundError:

@@ -25,11 +25,11 @@ from sketchart.errors import SketchartError
 from sketchart.strokes import lines_to_strokes3, strokes3_to_lines
 
 __all__ = [
-    "rdp_points",
+    "quickdraw_simplify",
     "rdp_lines",
+    "rdp_points",
     "rdp_strokes3",
     "resample",
-    "quickdraw_simplify",
 ]
 
 Method = Literal["shapely", "classic"]

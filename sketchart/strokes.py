@@ -22,20 +22,20 @@ import numpy as np
 from sketchart.errors import SketchartError
 
 __all__ = [
-    "START_TOKEN",
     "END_ROW",
-    "strokes3_to_strokes5",
-    "pad_batch",
-    "strokes5_to_strokes3",
-    "strokes3_to_lines",
-    "lines_to_strokes3",
-    "bounds",
-    "fit_to_box",
-    "clamp",
-    "scale_factor",
-    "normalize",
-    "random_scale",
+    "START_TOKEN",
     "augment_strokes",
+    "bounds",
+    "clamp",
+    "fit_to_box",
+    "lines_to_strokes3",
+    "normalize",
+    "pad_batch",
+    "random_scale",
+    "scale_factor",
+    "strokes3_to_lines",
+    "strokes3_to_strokes5",
+    "strokes5_to_strokes3",
 ]
 
 #: Row 0 of every model batch: the decoder's first input ``S0``.
@@ -276,9 +276,7 @@ def random_scale(
     return out
 
 
-def augment_strokes(
-    strokes3: np.ndarray, prob: float, rng: np.random.Generator
-) -> np.ndarray:
+def augment_strokes(strokes3: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
     """Randomly drop points, as the reference's ``augment_strokes``.
 
     A point may be dropped only when it and the last *kept* point are both pen-down and it

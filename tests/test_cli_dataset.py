@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import shared_path
 from typer.testing import CliRunner
 
-from conftest import shared_path
 from sketchart.cli import app, main
 from sketchart.data import load_npz
 from sketchart.npzsafe import read_npz
 
 runner = CliRunner()
 
-CATEGORIES = ["cat", "bus", "tree", "face", "house", "fish", "star", "sun", "car", "apple",
-              "bicycle", "dog", "flower", "moon", "owl", "pig", "rabbit", "snail", "train",
-              "umbrella"]
+CATEGORIES = [
+    "cat",
+    "bus",
+    "tree",
+    "face",
+    "house",
+    "fish",
+    "star",
+    "sun",
+    "car",
+    "apple",
+    "bicycle",
+    "dog",
+    "flower",
+    "moon",
+    "owl",
+    "pig",
+    "rabbit",
+    "snail",
+    "train",
+    "umbrella",
+]
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +83,25 @@ def test_build_mixed_sources_with_rdp_and_max_len(tmp_path):
             'y2="90"/></svg>'
         )
     out = tmp_path / "mixed.npz"
-    args = ["dataset", "build", str(simplified), str(raw), str(svgs), "-o", str(out),
-            "--multiple", "5", "--max-seq-len", "60", "--rdp-epsilon", "1.5",
-            "--valid-fraction", "0.1", "--test-fraction", "0.1"]
+    args = [
+        "dataset",
+        "build",
+        str(simplified),
+        str(raw),
+        str(svgs),
+        "-o",
+        str(out),
+        "--multiple",
+        "5",
+        "--max-seq-len",
+        "60",
+        "--rdp-epsilon",
+        "1.5",
+        "--valid-fraction",
+        "0.1",
+        "--test-fraction",
+        "0.1",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     data = load_npz(out)
@@ -74,7 +109,9 @@ def test_build_mixed_sources_with_rdp_and_max_len(tmp_path):
     assert set(data.train_labels.tolist()) == {0, 1, 2}
     for split in ("train", "valid", "test"):
         assert len(data.split(split)[0]) % 5 == 0
-    assert max(len(s) for name in ("train", "valid", "test") for s in data.split(name)[0]) <= 60
+    assert (
+        max(len(s) for name in ("train", "valid", "test") for s in data.split(name)[0]) <= 60
+    )
     dropped = int(result.output.split("dropped ")[1].split()[0])
     assert dropped > 0  # raw dogs are longer than 60 points at epsilon 1.5
 
@@ -89,8 +126,9 @@ def test_build_from_npz_keeps_int16_and_reports(tmp_path, sheep_npz):
 
     data = load_npz(out)
     source = load_npz(sheep_npz)
-    short = sum(len(s) <= 200 for name in ("train", "valid", "test")
-                for s in source.split(name)[0])
+    short = sum(
+        len(s) <= 200 for name in ("train", "valid", "test") for s in source.split(name)[0]
+    )
     sizes = (len(data.train), len(data.valid), len(data.test))
     assert sizes == split_counts(short, 0.05, 0.05)
     assert f"dropped {8000 - short} longer than 200" in result.output
@@ -120,8 +158,9 @@ def test_bad_record_is_one_line_error_unless_skip_bad(tmp_path, capsys):
 
 def test_too_few_sketches_is_a_clear_error(tmp_path, capsys):
     cat = shared_path("data", "quickdraw", "simplified", "cat.ndjson")
-    code, captured = _run_main(["dataset", "build", str(cat), "-o", str(tmp_path / "x.npz")],
-                               capsys)
+    code, captured = _run_main(
+        ["dataset", "build", str(cat), "-o", str(tmp_path / "x.npz")], capsys
+    )
     assert code == 1
     assert "25 sketches cannot make train/valid/test splits" in captured.err
 
@@ -146,8 +185,22 @@ def test_show_writes_a_grid(tmp_path):
 
     kanji = shared_path("data", "sketchrnn", "kanji.rdp100.npz")
     out = tmp_path / "grid.svg"
-    result = runner.invoke(app, ["dataset", "show", str(kanji), "-n", "6", "-o", str(out),
-                                 "--seed", "2", "--cell", "50"])
+    result = runner.invoke(
+        app,
+        [
+            "dataset",
+            "show",
+            str(kanji),
+            "-n",
+            "6",
+            "-o",
+            str(out),
+            "--seed",
+            "2",
+            "--cell",
+            "50",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = vpype.read_multilayer_svg(str(out), 0.5)
     lines = [line for layer in doc.layers.values() for line in layer]

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from sketchart.data import (
     BatchLoader,
     load_datasets,
@@ -64,7 +64,10 @@ def _write(tmp_path, train):
 @pytest.mark.parametrize(
     "sketch,match",
     [
-        (np.array([[1.0, np.nan, 0], [1, 1, 1]]), r"split 'train', sketch 1: non-finite value in row 0"),
+        (
+            np.array([[1.0, np.nan, 0], [1, 1, 1]]),
+            r"split 'train', sketch 1: non-finite value in row 0",
+        ),
         (np.array([[1.0, 1, 2]]), r"split 'train', sketch 1: pen value 2.0 in row 0"),
         (np.zeros((0, 3)), r"split 'train', sketch 1: empty sketch"),
         (np.zeros((4, 2)), r"split 'train', sketch 1: expected shape \[n, 3\], got \[4, 2\]"),
@@ -113,8 +116,12 @@ def test_multiclass_file_labels_offset_when_merged(tmp_path, sheep_npz):
     path = write_npz(
         tmp_path / "two.npz",
         {"train": [one] * 4, "valid": [one], "test": [one]},
-        {"train_labels": np.array([0, 1, 1, 0]), "valid_labels": np.array([1]),
-         "test_labels": np.array([0]), "class_names": np.array(["cat", "bus"])},
+        {
+            "train_labels": np.array([0, 1, 1, 0]),
+            "valid_labels": np.array([1]),
+            "test_labels": np.array([0]),
+            "class_names": np.array(["cat", "bus"]),
+        },
     )
     data = load_datasets([sheep_npz, path])
     assert data.class_names == ["aaron_sheep", "cat", "bus"]
@@ -123,7 +130,12 @@ def test_multiclass_file_labels_offset_when_merged(tmp_path, sheep_npz):
 
 
 def _loader(sheep, **kw):
-    args = dict(batch_size=100, max_seq_len=250, scale_factor=sheep.scale_factor(), seed=1)
+    args = {
+        "batch_size": 100,
+        "max_seq_len": 250,
+        "scale_factor": sheep.scale_factor(),
+        "seed": 1,
+    }
     args.update(kw)
     return BatchLoader(sheep.train, sheep.train_labels, **args)
 
@@ -193,8 +205,9 @@ def test_deterministic_under_seed_and_state_resume(sheep):
 
 
 def test_eval_batches_cover_the_split_once(sheep):
-    loader = BatchLoader(sheep.test, sheep.test_labels, batch_size=64,
-                         scale_factor=sheep.scale_factor())
+    loader = BatchLoader(
+        sheep.test, sheep.test_labels, batch_size=64, scale_factor=sheep.scale_factor()
+    )
     batches = list(loader.eval_batches())
     assert len(batches) == loader.num_eval_batches == 5
     assert [b.num_real for b in batches] == [64, 64, 64, 64, 44]
@@ -206,8 +219,9 @@ def test_eval_batches_cover_the_split_once(sheep):
     b0 = batches[0]
     for row in range(3):
         i = b0.indices[row]
-        np.testing.assert_array_equal(strokes5_to_strokes3(b0.strokes5[row, 1:]),
-                                      loader.strokes3[i])
+        np.testing.assert_array_equal(
+            strokes5_to_strokes3(b0.strokes5[row, 1:]), loader.strokes3[i]
+        )
 
 
 def test_bucketed_batches_have_similar_lengths_and_uniform_use(sheep):
@@ -216,7 +230,7 @@ def test_bucketed_batches_have_similar_lengths_and_uniform_use(sheep):
     for _ in range(60):
         batch = loader.random_batch()
         assert batch.steps == batch.lengths.max() + 1
-        assert batch.strokes5[:, batch.steps:, 4].all()  # nothing but padding is cut
+        assert batch.strokes5[:, batch.steps :, 4].all()  # nothing but padding is cut
         spans.append(np.ptp(loader.lengths[batch.indices]))
         seen[batch.indices] += 1
     full = _loader(sheep).random_batch()
@@ -236,7 +250,7 @@ def test_split_counts_and_stratified_split():
     sizes = {k: len(v[0]) for k, v in splits.items()}
     assert sizes == {"train": 3200, "valid": 400, "test": 400}
     assert left == 4034 - 4000
-    for name, (sketches, labels) in splits.items():
+    for _, labels in splits.values():
         share = np.bincount(labels, minlength=3) / len(labels)
         np.testing.assert_allclose(share, [700 / 4034, 2100 / 4034, 1234 / 4034], atol=0.01)
     # no sketch in two splits

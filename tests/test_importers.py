@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from sketchart.errors import SketchartError
 from sketchart.importers import (
     collect_sources,
@@ -72,7 +72,7 @@ def test_rdp_epsilon_shortens(tmp_path):
 
 
 def test_malformed_lines_error_or_skip(tmp_path):
-    path, records = _simplified_records("face")
+    _, records = _simplified_records("face")
     lines = [json.dumps(r) for r in records[:5]]
     lines.insert(2, "{not json")
     lines.insert(4, json.dumps({"word": "face"}))
@@ -85,7 +85,12 @@ def test_malformed_lines_error_or_skip(tmp_path):
     assert "\n" not in str(err.value)
     result = read_ndjson(bad, skip_bad=True)
     assert len(result.sketches) == 5 and result.skipped == 4
-    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in result.problems] == ["3", "5", "6", "9"]
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in result.problems] == [
+        "3",
+        "5",
+        "6",
+        "9",
+    ]
     assert "no 'drawing' key" in result.problems[1]
     assert "stroke 0" in result.problems[2]
     with pytest.raises(SketchartError, match="cannot read"):

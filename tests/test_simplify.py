@@ -6,11 +6,11 @@ import importlib.util
 
 import numpy as np
 import pytest
+from conftest import ROOT, shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import ROOT, shared_path
 from sketchart.errors import SketchartError
 from sketchart.simplify import (
     quickdraw_simplify,
@@ -25,7 +25,9 @@ CATEGORIES = ["cat", "bicycle", "tree", "face", "house", "bus", "fish", "star", 
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("bench_simplify", ROOT / "benchmarks" / "simplify.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_simplify", ROOT / "benchmarks" / "simplify.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -63,9 +65,13 @@ def test_rdp_keeps_closed_strokes_and_dots():
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(
-        hnp.arrays(np.float64, st.tuples(st.integers(1, 30), st.just(2)),
-                   elements=st.integers(-300, 300).map(float)),
-        min_size=1, max_size=6,
+        hnp.arrays(
+            np.float64,
+            st.tuples(st.integers(1, 30), st.just(2)),
+            elements=st.integers(-300, 300).map(float),
+        ),
+        min_size=1,
+        max_size=6,
     ),
     st.floats(0.0, 20.0),
     st.sampled_from(["shapely", "classic"]),

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["register", "dataset_app"]
+__all__ = ["dataset_app", "register"]
 
 dataset_app = typer.Typer(
     help="Build, inspect and preview sketch-rnn .npz datasets.", no_args_is_help=True
@@ -82,7 +82,10 @@ def build(
             bar.update(1)
 
         classes = collect_sources(
-            sources, rdp_epsilon=rdp_epsilon or None, skip_bad=skip_bad, svg_size=svg_size,
+            sources,
+            rdp_epsilon=rdp_epsilon or None,
+            skip_bad=skip_bad,
+            svg_size=svg_size,
             progress=step,
         )
     names = sorted(classes)
@@ -95,8 +98,11 @@ def build(
         too_long += dropped
         per_class.append(kept)
     splits, left_out = stratified_split(
-        per_class, valid_fraction=valid_fraction, test_fraction=test_fraction,
-        multiple=multiple, seed=seed,
+        per_class,
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        multiple=multiple,
+        seed=seed,
     )
     import numpy as np
 
@@ -109,7 +115,9 @@ def build(
         },
     )
     skipped = sum(classes[n].skipped for n in names)
-    counts = ", ".join(f"{split} {len(splits[split][0])}" for split in ("train", "valid", "test"))
+    counts = ", ".join(
+        f"{split} {len(splits[split][0])}" for split in ("train", "valid", "test")
+    )
     typer.echo(f"wrote {output}: {counts}; {len(names)} class(es)")
     typer.echo(
         f"dropped {too_long} longer than {max_seq_len} points, {left_out} left out to keep "
