@@ -1,0 +1,435 @@
+"""Recurrent cells of magenta's sketch_rnn (``rnn.py``) as Keras 3 layers.
+
+Three cells, each reproducing the reference's arithmetic exactly:
+
+* :class:`LSTMCell` -- gates ``i, j, f, o`` (``j`` is the candidate), forget bias added
+  inside the sigmoid at run time, state ``[c, h]``;
+* :class:`LayerNormLSTMCell` -- no bias, per-gate layer norm of the pre-activations and a
+  layer norm of ``c`` before the output ``tanh`` (epsilon 1e-3), state ``[h, c]``;
+* :class:`HyperLSTMCell` -- a small layer-norm LSTM (256 units, embedding 32) whose output
+  scales (and for the recurrent part also shifts) each gate's contributions; state
+  ``[h, hyper_h, c, hyper_c]``.
+
+Weights keep the reference's layout (separate ``W_xh``, ``W_hh``, ``bias``; gates in the
+order i, j, f, o; forget bias *not* folded into the bias) so that converters from TF1
+checkpoints and sketch-rnn-js files stay one-to-one.
+
+Recurrent dropout is "without memory loss" (Semeniuta et al. 2016): a fresh mask per step
+and per example on the candidate ``tanh(j)`` only, as the reference's ``tf.nn.dropout``
+inside the cell.
+
+The cells are split in two phases so that the model can run them fast: ``project_inputs``
+computes every input-dependent matrix product for all time steps at once (one matmul
+before the recurrence, teacher forcing), and ``step`` does the per-step recurrent work.
+``call`` chains both for a single step (sampling, tests).
+
+All maths is ``keras.ops``: the same code runs on the TensorFlow and JAX backends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+from keras import ops
+
+__all__ = [
+    "CELL_CLASSES",
+    "HyperLSTMCell",
+    "LSTMCell",
+    "LayerNormLSTMCell",
+    "PerGateOrthogonal",
+    "SketchCell",
+    "make_cell",
+]
+
+#: Layer-norm epsilon of the reference (``rnn.layer_norm_all`` / ``rnn.layer_norm``).
+LN_EPSILON = 1e-3
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class PerGateOrthogonal(keras.initializers.Initializer):
+    """The reference's ``lstm_ortho_initializer``: one independent orthogonal block per gate.
+
+    ``shape`` is ``[n, 4 * n]``; each ``[n, n]`` block is an orthogonal matrix (the
+    reference orthogonalises each gate separately rather than the whole matrix).
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+
+    def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
+        rows, cols = int(shape[0]), int(shape[1])
+        block = cols // 4
+        blocks = []
+        for k in range(4):
+            seed = None if self.seed is None else self.seed + k
+            init = keras.initializers.Orthogonal(seed=seed)
+            blocks.append(init((rows, block), dtype=dtype))
+        return ops.concatenate(blocks, axis=1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+def _layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
+    """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its own."""
+    shape = ops.shape(x)
+    xr = ops.reshape(x, (-1, gates, units))
+    mean = ops.mean(xr, axis=2, keepdims=True)
+    var = ops.mean(ops.square(xr - mean), axis=2, keepdims=True)
+    xr = (xr - mean) * ops.rsqrt(var + LN_EPSILON)
+    return ops.reshape(xr, shape) * gamma + beta
+
+
+def _layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
+    """``rnn.layer_norm`` over the last axis (biased variance, epsilon 1e-3)."""
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    shifted = x - mean
+    var = ops.mean(ops.square(shifted), axis=-1, keepdims=True)
+    return gamma * shifted * ops.rsqrt(var + LN_EPSILON) + beta
+
+
+class SketchCell(keras.layers.Layer):
+    """Common part of the three cells: config, dropout masks, one-step ``call``.
+
+    Args:
+        units: number of hidden units ``H``.
+        input_dim: size of the per-step input; when given the weights are built at once.
+        use_recurrent_dropout: drop the candidate ``tanh(j)`` when called with
+            ``training=True``.
+        recurrent_dropout_prob: *keep* probability (magenta's meaning).
+        forget_bias: added inside the forget-gate sigmoid at run time (1.0 in magenta).
+        seed: seed of the dropout-mask generator.
+    """
+
+    #: index, in ``state_size``, of the state part that is the output ``h``
+    output_index = 0
+
+    def __init__(
+        self,
+        units: int,
+        input_dim: int | None = None,
+        use_recurrent_dropout: bool = False,
+        recurrent_dropout_prob: float = 0.9,
+        forget_bias: float = 1.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.input_dim = None if input_dim is None else int(input_dim)
+        self.use_recurrent_dropout = bool(use_recurrent_dropout)
+        self.recurrent_dropout_prob = float(recurrent_dropout_prob)
+        self.forget_bias = float(forget_bias)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        if self.input_dim is not None:
+            self.build((None, self.input_dim))
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            input_dim=self.input_dim,
+            use_recurrent_dropout=self.use_recurrent_dropout,
+            recurrent_dropout_prob=self.recurrent_dropout_prob,
+            forget_bias=self.forget_bias,
+            seed=self.seed,
+        )
+        return config
+
+    # ------------------------------------------------------------------- state
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        """Sizes of the state parts, in the reference's concatenation order."""
+        raise NotImplementedError
+
+    def output_of(self, state: Sequence[Any]) -> Any:
+        """The output ``h`` held in ``state`` (the reference's ``get_output``)."""
+        return state[self.output_index]
+
+    def zero_state(self, batch_size: int, dtype: str | None = None) -> list[Any]:
+        """All-zero state (the reference's ``cell.zero_state``)."""
+        return [ops.zeros((batch_size, n), dtype=dtype or self.compute_dtype)
+                for n in self.state_size]
+
+    def split_state(self, flat: Any) -> list[Any]:
+        """Split a ``[B, sum(state_size)]`` tensor (the reference's layout) into parts."""
+        parts, start = [], 0
+        for n in self.state_size:
+            parts.append(flat[:, start:start + n])
+            start += n
+        return parts
+
+    # ------------------------------------------------------------------ maths
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        """Every product with the input weights, for inputs ``x [..., k]``.
+
+        ``x`` may be a slice of the full input: it meets rows ``offset:offset+k`` of the
+        input weights (the model projects the stroke and z parts separately). The results
+        of two slices add up to the projection of the whole input.
+        """
+        raise NotImplementedError
+
+    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
+             ) -> tuple[Any, list[Any]]:
+        """One recurrence step from projected inputs; returns ``(h, new_state)``.
+
+        ``keep_mask [B, H]`` (already divided by the keep probability) multiplies the
+        candidate; ``None`` means no recurrent dropout.
+        """
+        raise NotImplementedError
+
+    def dropout_masks(self, batch_size: int, steps: int | None, training: bool) -> Any:
+        """Recurrent-dropout masks ``[steps, B, H]`` (or ``[B, H]`` if ``steps`` is None).
+
+        Returns ``None`` when dropout is off or ``training`` is false. Masks are drawn up
+        front so the recurrence stays a pure function of its inputs; they are
+        independent per step and per example, exactly like a dropout op inside the cell.
+        """
+        if not (training and self.use_recurrent_dropout and self.recurrent_dropout_prob < 1):
+            return None
+        shape = (batch_size, self.units) if steps is None else (steps, batch_size, self.units)
+        keep = self.recurrent_dropout_prob
+        u = keras.random.uniform(shape, seed=self.seed_generator)
+        return ops.cast(u < keep, self.compute_dtype) / keep
+
+    def call(self, inputs: Any, states: Sequence[Any], training: bool = False,
+             ) -> tuple[Any, list[Any]]:
+        """One step: ``inputs [B, input_dim]``, ``states`` a list -> ``(h, new_states)``."""
+        mask = self.dropout_masks(ops.shape(inputs)[0], None, bool(training))
+        return self.step(self.project_inputs(inputs), list(states), mask)
+
+    def _candidate(self, j: Any, keep_mask: Any) -> Any:
+        g = ops.tanh(j)
+        return g if keep_mask is None else g * keep_mask
+
+    def _check_built_input(self, input_shape: Any) -> int:
+        dim = int(input_shape[-1])
+        if self.input_dim is not None and dim != self.input_dim:
+            raise ValueError(f"{self.name}: input_dim {self.input_dim} but built with {dim}")
+        self.input_dim = dim
+        return dim
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class LSTMCell(SketchCell):
+    """magenta's ``LSTMCell``: ``[i,j,f,o] = [x,h] @ [W_xh; W_hh] + bias``; state ``[c, h]``."""
+
+    output_index = 1
+
+    def build(self, input_shape: Any) -> None:
+        dim = self._check_built_input(input_shape)
+        n = 4 * self.units
+        self.W_xh = self.add_weight(name="W_xh", shape=(dim, n),
+                                    initializer="glorot_uniform")
+        self.W_hh = self.add_weight(name="W_hh", shape=(self.units, n),
+                                    initializer=PerGateOrthogonal())
+        self.bias = self.add_weight(name="bias", shape=(n,), initializer="zeros")
+        self.built = True
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return (self.units, self.units)
+
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        w = self.W_xh[offset:offset + ops.shape(x)[-1]]
+        xw = ops.matmul(x, w)
+        # the bias rides with the input projection: added once, outside the recurrence
+        return [xw + self.bias if use_bias else xw]
+
+    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
+             ) -> tuple[Any, list[Any]]:
+        c, h = state
+        hidden = projected[0] + ops.matmul(h, self.W_hh)
+        i, j, f, o = ops.split(hidden, 4, axis=-1)
+        g = self._candidate(j, keep_mask)
+        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_h = ops.tanh(new_c) * ops.sigmoid(o)
+        return new_h, [new_c, new_h]
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class LayerNormLSTMCell(SketchCell):
+    """magenta's ``LayerNormLSTMCell``: no bias, per-gate LN, LN on ``c``; state ``[h, c]``."""
+
+    output_index = 0
+
+    def build(self, input_shape: Any) -> None:
+        dim = self._check_built_input(input_shape)
+        n = 4 * self.units
+        self.W_xh = self.add_weight(name="W_xh", shape=(dim, n),
+                                    initializer="glorot_uniform")
+        self.W_hh = self.add_weight(name="W_hh", shape=(self.units, n),
+                                    initializer=PerGateOrthogonal())
+        self.ln_all_gamma = self.add_weight(name="ln_all_gamma", shape=(n,),
+                                            initializer="ones")
+        self.ln_all_beta = self.add_weight(name="ln_all_beta", shape=(n,), initializer="zeros")
+        self.ln_c_gamma = self.add_weight(name="ln_c_gamma", shape=(self.units,),
+                                          initializer="ones")
+        self.ln_c_beta = self.add_weight(name="ln_c_beta", shape=(self.units,),
+                                         initializer="zeros")
+        self.built = True
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return (self.units, self.units)
+
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        # the reference has no bias here ("live life without garbage"): use_bias is moot
+        return [ops.matmul(x, self.W_xh[offset:offset + ops.shape(x)[-1]])]
+
+    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
+             ) -> tuple[Any, list[Any]]:
+        h, c = state
+        pre = projected[0] + ops.matmul(h, self.W_hh)
+        pre = _layer_norm_gates(pre, self.ln_all_gamma, self.ln_all_beta, 4, self.units)
+        i, j, f, o = ops.split(pre, 4, axis=-1)
+        g = self._candidate(j, keep_mask)
+        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_h = ops.tanh(_layer_norm(new_c, self.ln_c_gamma, self.ln_c_beta)) * ops.sigmoid(o)
+        return new_h, [new_h, new_c]
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class HyperLSTMCell(SketchCell):
+    """magenta's ``HyperLSTMCell`` with its fixed defaults (layer norm on, 256 hyper units,
+    embedding 32, no recurrent dropout in the hyper cell); state ``[h, hyper_h, c, hyper_c]``.
+
+    The eight ``hyper_norm`` blocks are stored stacked by gate (index 0..3 = i, j, f, o):
+    ``hyper_x_zw_w [hyper_units, 4, emb]``, ``hyper_x_zw_b [4, emb]``,
+    ``hyper_x_alpha [4, emb, H]`` for the input contributions and the same three plus
+    ``hyper_h_zb [hyper_units, 4, emb]`` and ``hyper_h_beta [4, emb, H]`` for the recurrent
+    ones. The hyper cell's weights are the ``hyper_*`` weights of a layer-norm LSTM whose
+    input is ``[x, h]``.
+    """
+
+    output_index = 0
+
+    def __init__(self, units: int, input_dim: int | None = None,
+                 hyper_num_units: int = 256, hyper_embedding_size: int = 32,
+                 **kwargs: Any) -> None:
+        self.hyper_num_units = int(hyper_num_units)
+        self.hyper_embedding_size = int(hyper_embedding_size)
+        super().__init__(units, input_dim=input_dim, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(hyper_num_units=self.hyper_num_units,
+                      hyper_embedding_size=self.hyper_embedding_size)
+        return config
+
+    def build(self, input_shape: Any) -> None:
+        dim = self._check_built_input(input_shape)
+        units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
+        add = self.add_weight
+        self.W_xh = add(name="W_xh", shape=(dim, 4 * units), initializer="glorot_uniform")
+        self.W_hh = add(name="W_hh", shape=(units, 4 * units), initializer=PerGateOrthogonal())
+        self.bias = add(name="bias", shape=(4 * units,), initializer="zeros")
+        # the hyper cell: a layer-norm LSTM over [x, h]
+        self.hyper_W_xh = add(name="hyper_W_xh", shape=(dim + units, 4 * hu),
+                              initializer="glorot_uniform")
+        self.hyper_W_hh = add(name="hyper_W_hh", shape=(hu, 4 * hu),
+                              initializer=PerGateOrthogonal())
+        self.hyper_ln_all_gamma = add(name="hyper_ln_all_gamma", shape=(4 * hu,),
+                                      initializer="ones")
+        self.hyper_ln_all_beta = add(name="hyper_ln_all_beta", shape=(4 * hu,),
+                                     initializer="zeros")
+        self.hyper_ln_c_gamma = add(name="hyper_ln_c_gamma", shape=(hu,), initializer="ones")
+        self.hyper_ln_c_beta = add(name="hyper_ln_c_beta", shape=(hu,), initializer="zeros")
+        # hyper_norm blocks; init as the reference: zw 0 / bias 1, alpha 0.1/emb, zb N(0,.01)
+        alpha_init = keras.initializers.Constant(0.1 / emb)
+        self.hyper_x_zw_w = add(name="hyper_x_zw_w", shape=(hu, 4, emb), initializer="zeros")
+        self.hyper_x_zw_b = add(name="hyper_x_zw_b", shape=(4, emb), initializer="ones")
+        self.hyper_x_alpha = add(name="hyper_x_alpha", shape=(4, emb, units),
+                                 initializer=alpha_init)
+        self.hyper_h_zw_w = add(name="hyper_h_zw_w", shape=(hu, 4, emb), initializer="zeros")
+        self.hyper_h_zw_b = add(name="hyper_h_zw_b", shape=(4, emb), initializer="ones")
+        self.hyper_h_alpha = add(name="hyper_h_alpha", shape=(4, emb, units),
+                                 initializer=alpha_init)
+        self.hyper_h_zb = add(name="hyper_h_zb", shape=(hu, 4, emb),
+                              initializer=keras.initializers.RandomNormal(stddev=0.01))
+        self.hyper_h_beta = add(name="hyper_h_beta", shape=(4, emb, units),
+                                initializer="zeros")
+        # main-cell layer norms (use_layer_norm=True in the reference)
+        self.ln_all_gamma = add(name="ln_all_gamma", shape=(4 * units,), initializer="ones")
+        self.ln_all_beta = add(name="ln_all_beta", shape=(4 * units,), initializer="zeros")
+        self.ln_c_gamma = add(name="ln_c_gamma", shape=(units,), initializer="ones")
+        self.ln_c_beta = add(name="ln_c_beta", shape=(units,), initializer="zeros")
+        self.built = True
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return (self.units, self.hyper_num_units, self.units, self.hyper_num_units)
+
+    def output_of(self, state: Sequence[Any]) -> Any:
+        return state[0]
+
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        k = ops.shape(x)[-1]
+        # x's share of the main W_xh (modulated per step, so no bias here) and of the
+        # hyper cell's input weights (whose input is [x, h]: x takes the first rows)
+        return [ops.matmul(x, self.W_xh[offset:offset + k]),
+                ops.matmul(x, self.hyper_W_xh[offset:offset + k])]
+
+    def _hyper_scale(self, hyper_out: Any, zw_w: Any, zw_b: Any, alpha: Any) -> Any:
+        """``alpha [B, 4, H]`` of four ``hyper_norm`` blocks at once."""
+        hu, emb = self.hyper_num_units, self.hyper_embedding_size
+        zw = ops.matmul(hyper_out, ops.reshape(zw_w, (hu, 4 * emb)))
+        zw = ops.reshape(zw, (-1, 4, emb)) + zw_b
+        return ops.einsum("bgk,gkh->bgh", zw, alpha)
+
+    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
+             ) -> tuple[Any, list[Any]]:
+        units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
+        h, hyper_h, c, hyper_c = state
+        xw, x_hyper = projected
+        # hyper cell (layer-norm LSTM, never recurrent dropout) on [x, h]
+        pre = (x_hyper + ops.matmul(h, self.hyper_W_xh[-units:])
+               + ops.matmul(hyper_h, self.hyper_W_hh))
+        pre = _layer_norm_gates(pre, self.hyper_ln_all_gamma, self.hyper_ln_all_beta, 4, hu)
+        hi, hj, hf, ho = ops.split(pre, 4, axis=-1)
+        new_hyper_c = (hyper_c * ops.sigmoid(hf + self.forget_bias)
+                       + ops.sigmoid(hi) * ops.tanh(hj))
+        new_hyper_h = (ops.tanh(_layer_norm(new_hyper_c, self.hyper_ln_c_gamma,
+                                            self.hyper_ln_c_beta)) * ops.sigmoid(ho))
+        # main cell: hyper-modulated input and recurrent contributions, per gate
+        alpha_x = self._hyper_scale(new_hyper_h, self.hyper_x_zw_w, self.hyper_x_zw_b,
+                                    self.hyper_x_alpha)
+        alpha_h = self._hyper_scale(new_hyper_h, self.hyper_h_zw_w, self.hyper_h_zw_b,
+                                    self.hyper_h_alpha)
+        zb = ops.reshape(ops.matmul(new_hyper_h, ops.reshape(self.hyper_h_zb, (hu, 4 * emb))),
+                         (-1, 4, emb))
+        beta_h = ops.einsum("bgk,gkh->bgh", zb, self.hyper_h_beta)
+        xg = ops.reshape(xw, (-1, 4, units))
+        hg = ops.reshape(ops.matmul(h, self.W_hh), (-1, 4, units))
+        gates = alpha_x * xg + (alpha_h * hg + beta_h) + ops.reshape(self.bias, (4, units))
+        pre = ops.reshape(gates, (-1, 4 * units))
+        pre = _layer_norm_gates(pre, self.ln_all_gamma, self.ln_all_beta, 4, units)
+        i, j, f, o = ops.split(pre, 4, axis=-1)
+        g = self._candidate(j, keep_mask)
+        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_h = ops.tanh(_layer_norm(new_c, self.ln_c_gamma, self.ln_c_beta)) * ops.sigmoid(o)
+        return new_h, [new_h, new_hyper_h, new_c, new_hyper_c]
+
+
+#: cell name (hparams ``enc_model`` / ``dec_model``) -> class
+CELL_CLASSES: dict[str, type[SketchCell]] = {
+    "lstm": LSTMCell,
+    "layer_norm": LayerNormLSTMCell,
+    "hyper": HyperLSTMCell,
+}
+
+
+def make_cell(kind: str, units: int, input_dim: int, **kwargs: Any) -> SketchCell:
+    """Build the cell named ``kind`` (``lstm``, ``layer_norm``, ``hyper``)."""
+    from sketchart.errors import SketchartError
+
+    try:
+        cls = CELL_CLASSES[kind]
+    except KeyError:
+        raise SketchartError(
+            f"unknown cell {kind!r}: expected one of {', '.join(CELL_CLASSES)}") from None
+    return cls(units, input_dim=input_dim, **kwargs)

@@ -1,0 +1,290 @@
+"""The Sketch-RNN model (Ha & Eck 2017) as a backend-agnostic Keras 3 model.
+
+Same architecture, initialisation and numbers as magenta's ``sketch_rnn/model.py``:
+
+* encoder: a bidirectional RNN over the *targets* (the batch without its start token) and
+  the real lengths; the backward direction reads the reversed valid prefix, each
+  direction's state stops changing after the sketch's last point; ``[h_fw, h_bw]`` gives
+  ``mu`` and ``presig`` (weights ``N(0, 0.001)``), ``z = mu + exp(presig / 2) * eps``;
+* decoder: initial state ``tanh(W z + b)`` split in the cell's state layout (zeros for the
+  decoder-only model), input ``[strokes5_{t-1}, z]`` at every step, always ``N_max`` steps;
+* head: ``[3 + 6M]`` outputs = pen logits then blocks pi, mu_x, mu_y, log sigma_x,
+  log sigma_y, correlation (``losses.split_mixture``).
+
+Work that is constant is done once: z's share of the decoder's input projection once per
+sketch, and the input projections of all teacher-forced steps in one matmul before the
+recurrence (same numbers, fewer FLOPs). The recurrence itself runs through
+``sketchart.backend.scan`` (``tf.while_loop`` on TensorFlow, ``lax.scan`` on JAX).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+from keras import ops
+
+from sketchart.backend import scan
+from sketchart.cells import SketchCell, make_cell
+from sketchart.hparams import HParams
+from sketchart.losses import MixtureParams, compute_losses, split_mixture
+
+__all__ = ["MixtureParams", "SketchRNN", "compute_losses"]
+
+
+def _dense(units: int, input_dim: int, name: str, kernel: Any, bias: Any) -> keras.layers.Dense:
+    layer = keras.layers.Dense(units, kernel_initializer=kernel, bias_initializer=bias,
+                               name=name)
+    layer.build((None, input_dim))
+    return layer
+
+
+def _time_major(x: Any) -> Any:
+    return ops.transpose(x, (1, 0, 2))
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class SketchRNN(keras.Model):
+    """Sketch-RNN: conditional VAE (``hps.conditional``) or decoder-only model.
+
+    Args:
+        hps: hyperparameters (an :class:`HParams` or a dict of magenta names).
+        seed: seed of the latent-noise and dropout generators (None: random).
+
+    The weights are created in ``__init__`` (no build step). ``model.meta`` holds the
+    model directory's metadata (``sketchart.modeldir.ModelMeta``) once loaded or saved.
+    """
+
+    def __init__(self, hps: HParams | dict[str, Any] | None = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if hps is None:
+            hps = HParams()
+        elif isinstance(hps, dict):
+            hps = HParams.from_dict(hps)
+        self.hps = hps
+        self.seed = seed
+        self.meta: Any = None
+
+        def cell_seed(k: int) -> int | None:
+            return None if seed is None else seed + k
+
+        dropout = {"use_recurrent_dropout": hps.use_recurrent_dropout,
+                   "recurrent_dropout_prob": hps.recurrent_dropout_prob}
+        gauss = keras.initializers.RandomNormal(stddev=0.001)
+        if hps.conditional:
+            self.enc_fw = make_cell(hps.enc_model, hps.enc_rnn_size, 5, name="enc_fw",
+                                    seed=cell_seed(1), **dropout)
+            self.enc_bw = make_cell(hps.enc_model, hps.enc_rnn_size, 5, name="enc_bw",
+                                    seed=cell_seed(2), **dropout)
+            self.enc_mu = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_mu", gauss, "zeros")
+            self.enc_presig = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_presig", gauss,
+                                     "zeros")
+        dec_input = 5 + hps.z_size if hps.conditional else 5
+        self.decoder = make_cell(hps.dec_model, hps.dec_rnn_size, dec_input, name="decoder",
+                                 seed=cell_seed(3), **dropout)
+        if hps.conditional:
+            self.dec_init = _dense(sum(self.decoder.state_size), hps.z_size, "dec_init",
+                                   gauss, "zeros")
+        # magenta's output_w and output_b have no initializer: TF1's glorot_uniform for both
+        n_out = 3 + 6 * hps.num_mixture
+        self.dec_output = _dense(n_out, hps.dec_rnn_size, "dec_output", "glorot_uniform",
+                                 "glorot_uniform")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "hps": self.hps.to_dict(), "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SketchRNN:
+        config = dict(config)
+        hps = HParams.from_dict(config.pop("hps"), source="SketchRNN config")
+        return cls(hps=hps, **config)
+
+    # ----------------------------------------------------------------- encoder
+    def encode(self, strokes5_targets: Any, lengths: Any, training: bool = False,
+               ) -> tuple[Any, Any]:
+        """``(mu, presig)`` ``[B, z_size]`` of a batch of sketches.
+
+        Args:
+            strokes5_targets: ``[B, N, 5]`` sketches *without* the start token
+                (``batch[:, 1:]``); padding beyond ``lengths`` is never read.
+            lengths: ``[B]`` real number of points per sketch.
+            training: apply recurrent dropout (when the hparams ask for it).
+        """
+        last_h = self.encoder_features(strokes5_targets, lengths, training=training)
+        return self.enc_mu(last_h), self.enc_presig(last_h)
+
+    def encoder_features(self, strokes5_targets: Any, lengths: Any, training: bool = False,
+                         ) -> Any:
+        """``[h_fw, h_bw]`` ``[B, 2 * enc_rnn_size]``: each direction's final output."""
+        if not self.hps.conditional:
+            raise ValueError("encode: this is a decoder-only model (conditional=False)")
+        x = ops.cast(ops.convert_to_tensor(strokes5_targets), self.compute_dtype)
+        lengths = ops.cast(ops.convert_to_tensor(lengths), "int32")
+        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        t = ops.arange(steps, dtype="int32")[None, :]
+        valid = t < lengths[:, None]  # [B, N]
+        # reverse each sketch's valid prefix, leave the padding in place
+        # (tf.reverse_sequence, as bidirectional_dynamic_rnn does)
+        rev_index = ops.where(valid, lengths[:, None] - 1 - t, t)
+        x_rev = ops.take_along_axis(x, ops.expand_dims(rev_index, -1), axis=1)
+
+        fw, bw = self.enc_fw, self.enc_bw
+        xp_fw = [_time_major(p) for p in fw.project_inputs(x)]
+        xp_bw = [_time_major(p) for p in bw.project_inputs(x_rev)]
+        n_proj, n_state = len(xp_fw), len(fw.state_size)
+        valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
+        masks = [fw.dropout_masks(batch, steps, training),
+                 bw.dropout_masks(batch, steps, training)]
+
+        def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], None]:
+            keep = xt[2 * n_proj]
+            _, new_fw = fw.step(xt[:n_proj], carry[:n_state], xt[2 * n_proj + 1])
+            _, new_bw = bw.step(xt[n_proj:2 * n_proj], carry[n_state:], xt[2 * n_proj + 2])
+            # past a sketch's end its state is copied through (dynamic_rnn with lengths)
+            new = [ops.where(keep, n, o) for n, o in zip(new_fw + new_bw, carry)]
+            return new, None
+
+        init = fw.zero_state(batch) + bw.zero_state(batch)
+        final, _ = scan(step, init, [*xp_fw, *xp_bw, valid_tm, *masks])
+        return ops.concatenate(
+            [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1)
+
+    def sample_z(self, mu: Any, presig: Any, eps: Any = None) -> Any:
+        """``z = mu + exp(presig / 2) * eps``, ``eps ~ N(0, I)`` unless given."""
+        if eps is None:
+            eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
+        return mu + ops.exp(presig / 2.0) * eps
+
+    # ----------------------------------------------------------------- decoder
+    def initial_state(self, z: Any = None, batch_size: int | None = None) -> list[Any]:
+        """The decoder's initial state: ``tanh(W z + b)`` split in the cell's layout
+        (conditional), zeros of ``batch_size`` rows (decoder-only)."""
+        if self.hps.conditional:
+            if z is None:
+                raise ValueError("initial_state: a conditional model needs z")
+            flat = ops.tanh(self.dec_init(ops.cast(z, self.compute_dtype)))
+            return self.decoder.split_state(flat)
+        if batch_size is None:
+            if z is None:
+                raise ValueError("initial_state: give batch_size (or z) for a decoder-only "
+                                 "model")
+            batch_size = ops.shape(z)[0]
+        return self.decoder.zero_state(batch_size)
+
+    def _dropout(self, x: Any, keep: float, training: bool, use: bool) -> Any:
+        if not (training and use and keep < 1.0):
+            return x
+        u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
+        return x * ops.cast(u < keep, x.dtype) / keep
+
+    def decode(self, strokes5_inputs: Any, z: Any, state: Sequence[Any],
+               training: bool = False) -> tuple[MixtureParams, list[Any], Any]:
+        """Teacher-forced decoder: ``(params [B, N, ...], final_state, outputs [B, N, H])``.
+
+        ``strokes5_inputs`` is ``batch[:, :N]`` (starts with the start token); ``z`` is
+        ignored by a decoder-only model.
+        """
+        hps, cell = self.hps, self.decoder
+        x = ops.cast(ops.convert_to_tensor(strokes5_inputs), self.compute_dtype)
+        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        use_in = hps.use_input_dropout
+        if hps.conditional and not (training and use_in):
+            # z is the same at every step: project it once per sketch
+            xp = cell.project_inputs(x, 0, use_bias=True)
+            zp = cell.project_inputs(ops.cast(z, self.compute_dtype), 5, use_bias=False)
+            xp = [a + ops.expand_dims(b, 1) for a, b in zip(xp, zp)]
+        else:
+            if hps.conditional:
+                z_tiled = ops.repeat(ops.expand_dims(ops.cast(z, self.compute_dtype), 1), steps, axis=1)
+                x = ops.concatenate([x, z_tiled], axis=-1)
+            # input dropout (magenta's DropoutWrapper): a fresh mask per step and example
+            x = self._dropout(x, hps.input_dropout_prob, training, use_in)
+            xp = cell.project_inputs(x)
+        xp = [_time_major(p) for p in xp]
+        n_proj = len(xp)
+        masks = cell.dropout_masks(batch, steps, training)
+
+        def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], Any]:
+            h, new = cell.step(xt[:n_proj], carry, xt[n_proj])
+            return new, h
+
+        state = list(state)
+        final, hs = scan(step, state, [*xp, masks], y_like=cell.output_of(state))
+        outputs = ops.transpose(hs, (1, 0, 2))  # [B, N, H]
+        outputs = self._dropout(outputs, hps.output_dropout_prob, training,
+                                hps.use_output_dropout)
+        params = split_mixture(self.dec_output(outputs), hps.num_mixture)
+        return params, list(final), outputs
+
+    def decoder_step(self, x_t: Any, state: Sequence[Any], z: Any = None,
+                     training: bool = False) -> tuple[MixtureParams, list[Any]]:
+        """One autoregressive step: ``x_t [B, 5]`` -> ``(params [B, ...], new_state)``.
+
+        Pure ``keras.ops`` on the same cell as training, so a sampler can compile a loop
+        around it (``tf.function`` / ``jax.jit``).
+        """
+        hps, cell = self.hps, self.decoder
+        x = ops.cast(x_t, self.compute_dtype)
+        if hps.conditional:
+            x = ops.concatenate([x, ops.cast(z, self.compute_dtype)], axis=-1)
+        x = self._dropout(x, hps.input_dropout_prob, training, hps.use_input_dropout)
+        mask = cell.dropout_masks(ops.shape(x)[0], None, training)
+        h, new_state = cell.step(cell.project_inputs(x), list(state), mask)
+        h = self._dropout(h, hps.output_dropout_prob, training, hps.use_output_dropout)
+        return split_mixture(self.dec_output(h), hps.num_mixture), new_state
+
+    # -------------------------------------------------------------------- call
+    def call(self, inputs: dict[str, Any], training: bool = False, eps: Any = None,
+             ) -> dict[str, Any]:
+        """Encode (conditional), then decode with teacher forcing.
+
+        Args:
+            inputs: ``{"strokes5": [B, N+1, 5], "lengths": [B]}`` (the reference's
+                padded batch, start token in row 0).
+            training: dropout on (as the hparams ask).
+            eps: ``[B, z_size]`` noise for ``z`` (default: drawn from ``N(0, I)``).
+
+        Returns:
+            dict with ``params`` (:class:`MixtureParams` over ``[B, N, ...]``),
+            ``initial_state``, ``final_state`` (lists in the cell's layout), ``z``, and for
+            a conditional model ``mu`` and ``presig``.
+        """
+        strokes5 = ops.cast(ops.convert_to_tensor(inputs["strokes5"]), self.compute_dtype)
+        steps = ops.shape(strokes5)[1] - 1
+        out: dict[str, Any] = {}
+        if self.hps.conditional:
+            mu, presig = self.encode(strokes5[:, 1:], inputs["lengths"], training=training)
+            z = self.sample_z(mu, presig, eps)
+            out.update(mu=mu, presig=presig)
+            state = self.initial_state(z)
+        else:
+            batch = ops.shape(strokes5)[0]
+            z = ops.zeros((batch, self.hps.z_size), dtype=self.compute_dtype)
+            state = self.initial_state(batch_size=batch)
+        params, final, _ = self.decode(strokes5[:, :steps], z, state, training=training)
+        out.update(z=z, params=params, initial_state=state, final_state=final)
+        return out
+
+    def losses_for(self, inputs: dict[str, Any], kl_weight: Any, training: bool = False,
+                   eps: Any = None, loss_training: bool = True) -> dict[str, Any]:
+        """Run the model on a batch and return :func:`compute_losses` plus the outputs.
+
+        ``loss_training`` selects the pen-loss masking (True: over all steps, as the
+        reference in training and in its validation).
+        """
+        outputs = self(inputs, training=training, eps=eps)
+        strokes5 = ops.cast(ops.convert_to_tensor(inputs["strokes5"]), self.compute_dtype)
+        losses = compute_losses(outputs, strokes5[:, 1:], self.hps, kl_weight,
+                                training=loss_training)
+        return {**losses, "outputs": outputs}
+
+
+def cell_of(model: SketchRNN, role: str) -> SketchCell:
+    """The cell playing ``role`` (``encoder_fw``, ``encoder_bw``, ``decoder``)."""
+    return {"encoder_fw": getattr(model, "enc_fw", None),
+            "encoder_bw": getattr(model, "enc_bw", None),
+            "decoder": model.decoder}[role]

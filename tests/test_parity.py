@@ -1,0 +1,219 @@
+"""Parity with magenta's sketch_rnn on the reference fixtures (``../shared/fixtures``).
+
+Each fixture holds the reference's weights, a 4-sketch batch and its outputs and
+gradients (see ``../shared/README.md``). The imported model must reproduce them:
+
+* r_cost, kl_cost, cost within 1e-5 relative;
+* mixture parameters within 1e-4 of each array's largest magnitude (lstm fixtures and
+  the converted checkpoint); decoder states and every gradient within 1e-4 (lstm) or
+  1e-3 (layer_norm, hyper) of each array's largest magnitude.
+
+The layer-norm and HyperLSTM decoders with random weights amplify float32 rounding (the
+README: an independent float64 implementation matches the layer_norm fixture's final
+state only to about 1e-4). Our own float64 run of the layer_norm fixture lands at 2.5e-4
+(relative to the largest value) on the correlations, so no implementation can meet 1e-4
+on its mixture parameters; for those two fixtures the mixture parameters get the
+states' tolerance, 1e-3.
+
+**The fixture's eps.** The reference fed ``batch_z = mu`` but its gradient still flows
+through ``z = mu + exp(presig/2) * eps`` with the ``eps`` its graph drew in that run:
+the gradients of ``presig`` are ``dcost/dz * exp(presig/2) / 2 * eps``. That eps is TF's
+Philox normal stream with seeds ``(0, seed2)`` (4 for lstm and layer_norm, 14 for hyper),
+found by recovering eps from the fixture's gradients. The test reproduces it with
+``z = mu + s - stop_gradient(s)``, ``s = exp(presig/2) * eps``: forward value ``mu``,
+gradient as in the reference.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+
+pytestmark = pytest.mark.parity
+
+#: fixture -> (hparam overrides, seed2 of the fixture's eps, state/gradient tolerance,
+#: mixture-parameter tolerance)
+FIXTURES: dict[str, tuple[dict[str, Any], int | None, float, float]] = {
+    "lstm": ({}, 4, 1e-4, 1e-4),
+    "lstm_kl_tolerance0": ({"kl_tolerance": 0.0}, 4, 1e-4, 1e-4),
+    "layer_norm": ({"enc_model": "layer_norm", "dec_model": "layer_norm"}, 4, 1e-3, 1e-3),
+    "hyper": ({"enc_model": "hyper", "dec_model": "hyper"}, 14, 1e-3, 1e-3),
+    "lstm_unconditional": ({"conditional": False}, None, 1e-4, 1e-4),
+}
+MIXTURE_KEYS = ("pi", "mu1", "mu2", "sigma1", "sigma2", "corr", "pen_logits")
+COST_RTOL = 1e-5
+
+#: worst error per fixture, printed at the end of the module
+WORST: dict[str, dict[str, float]] = {}
+
+
+def rel_err(ours: Any, ref: np.ndarray) -> float:
+    """max |ours - ref| relative to the largest |ref| (absolute when ref is all zero)."""
+    ours = np.asarray(ours, dtype=np.float64).reshape(ref.shape)
+    scale = float(np.abs(ref).max()) or 1.0
+    return float(np.abs(ours - ref).max() / scale)
+
+
+def fixture_eps(seed2: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The reference run's eps: TF's stateful normal stream with seeds (0, seed2)."""
+    import tensorflow as tf
+
+    # a fresh graph and session: an eager stateful op would continue its stream on a
+    # second call in the same process
+    with tf.Graph().as_default():
+        op = tf.raw_ops.RandomStandardNormal(shape=list(shape), dtype=tf.float32, seed=0,
+                                             seed2=seed2)
+        with tf.compat.v1.Session() as session:
+            return session.run(op)
+
+
+def mixture_arrays(params: Any) -> dict[str, np.ndarray]:
+    pi = np.asarray(params.pi_logits, dtype=np.float64)
+    pi = np.exp(pi - pi.max(-1, keepdims=True))
+    pi /= pi.sum(-1, keepdims=True)
+    return {"pi": pi, "mu1": params.mu_x, "mu2": params.mu_y, "sigma1": params.sigma_x,
+            "sigma2": params.sigma_y, "corr": params.rho, "pen_logits": params.pen_logits}
+
+
+def build_model(name: str, data: Any) -> Any:
+    from sketchart.convert import load_reference_weights
+    from sketchart.hparams import HParams
+    from sketchart.model import SketchRNN
+
+    overrides = FIXTURES[name][0]
+    hps = HParams(max_seq_len=data["input_data"].shape[1] - 1, batch_size=4,
+                  use_recurrent_dropout=False, **overrides)
+    model = SketchRNN(hps)
+    load_reference_weights(model, {k[2:]: data[k] for k in data.files if k.startswith("w:")},
+                           source=name)
+    return model
+
+
+def run_reference_batch(model: Any, data: Any, eps: np.ndarray | None) -> dict[str, Any]:
+    """Forward and gradients of ``cost`` the way the fixture was made (see module doc)."""
+    from keras import ops
+
+    from sketchart.backend import value_and_grad
+    from sketchart.losses import compute_losses
+
+    hps = model.hps
+    batch = data["input_data"]
+    lengths = data["sequence_lengths"].astype(np.int32)
+    kl_weight = float(data["kl_weight"]) if "kl_weight" in data.files else 0.01
+
+    def fn(strokes5: Any, lens: Any, noise: Any) -> tuple[Any, Any]:
+        targets = strokes5[:, 1:]
+        out: dict[str, Any] = {}
+        if hps.conditional:
+            mu, presig = model.encode(targets, lens)
+            spread = ops.exp(presig / 2.0) * noise
+            z = mu + spread - ops.stop_gradient(spread)  # value mu, gradient with eps
+            state = model.initial_state(z)
+            out.update(mu=mu, presig=presig)
+        else:
+            z = None
+            state = model.initial_state(batch_size=ops.shape(strokes5)[0])
+        params, final, _ = model.decode(strokes5[:, :-1], z, state)
+        out.update(params=params, initial_state=state, final_state=final)
+        losses = compute_losses(out, targets, hps, kl_weight, training=True)
+        return losses["cost"], {**out, **losses}
+
+    step = value_and_grad(model, fn)
+    noise = eps if eps is not None else np.zeros((batch.shape[0], hps.z_size), np.float32)
+    _, aux, grads = step(batch, lengths, noise)
+    aux = {k: v for k, v in aux.items()}
+    grads_by_path = {v.path: np.asarray(g) for v, g in zip(model.trainable_variables, grads)}
+    return {"aux": aux, "grads": grads_by_path}
+
+
+@pytest.fixture(scope="module", params=list(FIXTURES))
+def fixture_run(request: pytest.FixtureRequest) -> tuple[str, Any, Any, dict[str, Any]]:
+    name = request.param
+    data = np.load(shared_path("fixtures", "reference", f"{name}.npz"))
+    model = build_model(name, data)
+    seed2 = FIXTURES[name][1]
+    eps = None
+    if model.hps.conditional:
+        eps = fixture_eps(seed2, data["mu"].shape)  # type: ignore[arg-type]
+    return name, data, model, run_reference_batch(model, data, eps)
+
+
+def _record(name: str, key: str, err: float) -> None:
+    WORST.setdefault(name, {})
+    WORST[name][key] = max(WORST[name].get(key, 0.0), err)
+
+
+def test_costs(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
+    name, data, model, run = fixture_run
+    aux = run["aux"]
+    for key in ("r_cost", "kl_cost", "cost"):
+        if key not in data.files:
+            continue
+        ref = float(data[key])
+        err = abs(float(aux[key]) - ref) / abs(ref)
+        _record(name, "cost_rel", err)
+        assert err < COST_RTOL, f"{name}: {key} {float(aux[key])} vs reference {ref}"
+
+
+def test_latent_and_mixture(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
+    name, data, model, run = fixture_run
+    aux = run["aux"]
+    tol = FIXTURES[name][3]
+    if model.hps.conditional:
+        for key in ("mu", "presig"):
+            err = rel_err(aux[key], data[key])
+            _record(name, "mu_presig", err)
+            assert err < FIXTURES[name][2], f"{name}: {key} off by {err:.2e}"
+    for key, ours in mixture_arrays(aux["params"]).items():
+        err = rel_err(ours, data[key])
+        _record(name, "mixture", err)
+        assert err < tol, f"{name}: mixture {key} off by {err:.2e} (tolerance {tol})"
+
+
+def test_decoder_states(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
+    name, data, model, run = fixture_run
+    tol = FIXTURES[name][2]
+    for key in ("initial_state", "final_state"):
+        ours = np.concatenate([np.asarray(s) for s in run["aux"][key]], axis=-1)
+        err = rel_err(ours, data[key])
+        _record(name, "states", err)
+        assert err < tol, f"{name}: {key} off by {err:.2e} (tolerance {tol})"
+
+
+def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
+    from sketchart.convert import reference_names
+
+    name, data, model, run = fixture_run
+    tol = FIXTURES[name][2]
+    grads = run["grads"]
+    checked = 0
+    for ref in reference_names(model.hps):
+        ours = grads[ref.path]
+        if ref.index is not None:
+            ours = np.take(ours, ref.index, axis=ref.axis)
+        err = rel_err(ours, data[f"g:{ref.name}:0"])
+        _record(name, "gradients", err)
+        assert err < tol, f"{name}: gradient of {ref.name} off by {err:.2e} (tolerance {tol})"
+        checked += 1
+    # every gradient in the fixture was compared
+    assert checked == sum(1 for k in data.files if k.startswith("g:"))
+
+
+def test_print_worst_errors() -> None:
+    """Print the worst error per fixture (run with -s to see it)."""
+    if not WORST:
+        pytest.skip("no parity fixture ran")
+    import keras
+
+    print(f"\nworst errors on {keras.backend.backend()} (relative to each array's max):")
+    for name, errs in WORST.items():
+        print(f"  {name:20s} " + "  ".join(f"{k}={v:.1e}" for k, v in errs.items()))
