@@ -54,6 +54,7 @@ class SketchData:
             ``class_names``.
         class_names: one name per class (by default the file's stem, e.g. ``"cat"``).
         sources: the files read, in order.
+        skipped: one-line messages of bad sketches left out (``skip_bad`` only).
     """
 
     train: list[np.ndarray]
@@ -64,6 +65,7 @@ class SketchData:
     test_labels: np.ndarray
     class_names: list[str]
     sources: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     def split(self, name: str) -> tuple[list[np.ndarray], np.ndarray]:
         """``(sketches, labels)`` of ``"train"``, ``"valid"`` or ``"test"``."""
@@ -126,13 +128,18 @@ def _labels_from_file(
     return labels.astype(np.int32)
 
 
-def load_npz(path: str | os.PathLike[str]) -> SketchData:
+def load_npz(path: str | os.PathLike[str], *, skip_bad: bool = False) -> SketchData:
     """Read and validate one sketch-rnn ``.npz`` (no pickle code is executed).
 
     The file needs the keys ``train``, ``valid`` and ``test``, each an object array of
     ``[n, 3]`` integer or float sketches (int8/int16/float16/32/64 ...). Files written by
     ``sketchart dataset build`` also carry ``<split>_labels`` and ``class_names``; without
     them every sketch gets label 0 and the class is the file's stem.
+
+    Args:
+        path: the ``.npz`` file.
+        skip_bad: leave out bad sketches (listed in ``SketchData.skipped``) instead of
+            raising; a bad file (keys, corrupt data) still raises.
 
     Raises:
         SketchartError: one line naming the file, split and sketch index.
@@ -152,22 +159,24 @@ def load_npz(path: str | os.PathLike[str]) -> SketchData:
     else:
         class_names = [path.name.removesuffix(".npz")]
     result: dict[str, Any] = {}
+    skipped: list[str] = []
     for split in SPLITS:
         arr = arrays[split]
-        if arr.ndim != 1:
+        if arr.ndim != 1 or not arr.dtype.hasobject:
             raise SketchartError(f"{path}: split {split!r} must be a 1-D array of sketches")
-        if arr.dtype.hasobject:
-            sketches = [
-                validate_strokes3(s, f"{path}: split {split!r}, sketch {i}")
-                for i, s in enumerate(arr)
-            ]
-        else:
-            raise SketchartError(f"{path}: split {split!r} is not an array of sketches")
+        labels = _labels_from_file(arrays, split, len(arr), len(class_names), path)
+        sketches, keep = [], []
+        for i, s in enumerate(arr):
+            try:
+                sketches.append(validate_strokes3(s, f"{path}: split {split!r}, sketch {i}"))
+                keep.append(i)
+            except SketchartError as exc:
+                if not skip_bad:
+                    raise
+                skipped.append(str(exc))
         result[split] = sketches
-        result[f"{split}_labels"] = _labels_from_file(
-            arrays, split, len(sketches), len(class_names), path
-        )
-    return SketchData(**result, class_names=class_names, sources=[str(path)])
+        result[f"{split}_labels"] = labels[keep]
+    return SketchData(**result, class_names=class_names, sources=[str(path)], skipped=skipped)
 
 
 def load_datasets(paths: Sequence[str | os.PathLike[str]]) -> SketchData:
@@ -198,6 +207,7 @@ def load_datasets(paths: Sequence[str | os.PathLike[str]]) -> SketchData:
         **{f"{s}_labels": np.concatenate(labels[s]).astype(np.int32) for s in SPLITS},
         class_names=class_names,
         sources=[src for part in parts for src in part.sources],
+        skipped=[message for part in parts for message in part.skipped],
     )
 
 

@@ -261,8 +261,12 @@ def _npz_classes(
     # deferred import: data imports strokes/npzsafe only, but keep importers light
     from sketchart.data import SPLITS, load_npz
 
-    data = load_npz(path)
+    data = load_npz(path, skip_bad=skip_bad)
     out: dict[str, ImportResult] = {name: ImportResult() for name in data.class_names}
+    if data.skipped:
+        # bad sketches are counted against the file's first class
+        out[data.class_names[0]].skipped += len(data.skipped)
+        out[data.class_names[0]].problems.extend(data.skipped)
     for split in SPLITS:
         sketches, labels = data.split(split)
         for i, (strokes3, label) in enumerate(zip(sketches, labels)):

@@ -156,6 +156,25 @@ def test_bad_record_is_one_line_error_unless_skip_bad(tmp_path, capsys):
     assert f"skipped: {bad}:8:" in result.output
 
 
+def test_skip_bad_in_npz_source(tmp_path, sheep_npz, capsys):
+    from sketchart.npzsafe import read_npz as raw_read
+
+    arrays = raw_read(sheep_npz)
+    train = arrays["train"].copy()
+    train[5] = np.zeros((0, 3), np.int16)  # an empty sketch
+    bad = tmp_path / "sheep_bad.npz"
+    np.savez(bad, train=train, valid=arrays["valid"], test=arrays["test"])
+    out = tmp_path / "o.npz"
+    code, captured = _run_main(["dataset", "build", str(bad), "-o", str(out)], capsys)
+    assert code == 1
+    assert f"Error: {bad}: split 'train', sketch 5: empty sketch" in captured.err
+    result = runner.invoke(app, ["dataset", "build", str(bad), "-o", str(out), "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    assert "1 bad record(s) skipped" in result.output
+    data = load_npz(out)
+    assert len(data.train) + len(data.valid) + len(data.test) == 7900
+
+
 def test_too_few_sketches_is_a_clear_error(tmp_path, capsys):
     cat = shared_path("data", "quickdraw", "simplified", "cat.ndjson")
     code, captured = _run_main(

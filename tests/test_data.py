@@ -80,6 +80,31 @@ def test_bad_sketches_name_file_split_index(tmp_path, sketch, match):
     assert "\n" not in str(err.value)
 
 
+def test_skip_bad_leaves_out_bad_sketches_with_their_labels(tmp_path):
+    good = np.array([[1, 1, 1]])
+    one = _objects([good])
+    other = np.array([[2, 3, 1]])
+    train = _objects([good, np.array([[np.inf, 0, 1]]), other, np.array([[1, 1, 5]])])
+    np.savez(
+        tmp_path / "d.npz",
+        train=train,
+        valid=one,
+        test=one,
+        train_labels=np.array([0, 1, 1, 0]),
+        valid_labels=np.array([0]),
+        test_labels=np.array([1]),
+        class_names=np.array(["a", "b"]),
+    )
+    with pytest.raises(SketchartError, match="sketch 1: non-finite"):
+        load_npz(tmp_path / "d.npz")
+    data = load_npz(tmp_path / "d.npz", skip_bad=True)
+    assert len(data.train) == 2 and data.train_labels.tolist() == [0, 1]
+    np.testing.assert_array_equal(data.train[1], other)
+    assert len(data.skipped) == 2
+    assert "sketch 1: non-finite" in data.skipped[0]
+    assert "sketch 3: pen value 5" in data.skipped[1]
+
+
 def test_missing_keys_and_non_sketch_arrays(tmp_path):
     path = write_npz(tmp_path / "k.npz", {"train": [np.ones((2, 3))]}, dtype="int16")
     with pytest.raises(SketchartError, match="k.npz: missing key.*valid, test"):
