@@ -283,6 +283,7 @@ def layout_document(
     layers: str = "single",
     colors: str | Sequence[str] | None = None,
     name: str = "sketch",
+    name_suffix: str = "",
     pen_width: float | None = None,
     first_layer_id: int = 1,
     optimize: bool = False,
@@ -313,6 +314,8 @@ def layout_document(
         layers: one of :data:`LAYER_MODES`.
         colors: comma-separated pen colours (default :data:`DEFAULT_PALETTE`).
         name: base of the layer names.
+        name_suffix: appended to every layer name (the plugin puts the seed there, so that
+            a plain ``write`` keeps it in the SVG's layer labels).
         pen_width: pen width in px, or None to leave it unset.
         first_layer_id: id of the first layer written.
         optimize: run :func:`optimize_document` on the result.
@@ -368,7 +371,7 @@ def layout_document(
             for k, line in enumerate(lines):
                 groups[k % n_pens][1].append(line)
     for k, (layer_name, lines) in enumerate(groups):
-        lc = _new_layer(layer_name, palette[k % len(palette)], pen_width, lines)
+        lc = _new_layer(layer_name + name_suffix, palette[k % len(palette)], pen_width, lines)
         doc.add(lc, first_layer_id + k, with_metadata=True)
     if optimize:
         optimize_document(doc, seed=optimize_seed)

@@ -110,6 +110,11 @@ def _record(document: vp.Document, **props: Any) -> None:
     layout.set_sketch_metadata(document, **props, version=__version__)
 
 
+def _label(seed: int, temperature: float) -> str:
+    """Layer-name suffix: plain ``write`` keeps layer names, so the SVG says how to remake it."""
+    return f" (seed {seed}, T={temperature:g})"
+
+
 def _page(
     page_size: tuple[float, float] | None, landscape: bool
 ) -> tuple[float, float] | None:
@@ -337,6 +342,7 @@ def sketchrnn_sample(
             layers=layers,
             colors=colors if colors is not None else (None if layers != "single" else "black"),
             name=name or _model_name(net, model_name),
+            name_suffix=_label(seed, temperature),
             pen_width=pen_width,
             optimize=optimize,
             optimize_seed=seed,
@@ -495,7 +501,7 @@ def _endpoint_z(net: Any, document: vp.Document, spec: str, max_len: int | None)
     type=vpype_cli.TextType(),
     default=None,
     help="ROWSxCOLUMNS grid from four corners (top-left, top-right, bottom-left, "
-    "bottom-right endpoints), bilinear in latent space.",
+    "bottom-right endpoints), bilinear in latent space (--method does not apply).",
 )
 @click.option(
     "--size",
@@ -583,20 +589,24 @@ def sketchrnn_interpolate(
         # random points of the prior, reproducible through the sampling seed
         endpoints = tuple(f"seed:{seed + k + 1}" for k in range(wanted))
     page = _page(page_size, landscape)
-    from sketchart.sample import decode, interpolate, interpolate_grid
+    from sketchart.sample import grid as latent_grid
+    from sketchart.sample import interpolate
 
     with _user_errors():
         zs = [_endpoint_z(net, document, spec, _max_seq_len(net)) for spec in endpoints]
+        common = {
+            "temperature": temperature,
+            "greedy": greedy,
+            "seed": seed,
+            "max_len": max_len,
+        }
         if shape:
             rows, cols = shape
-            z = np.asarray(interpolate_grid(*zs, rows=rows, columns=cols, method=method))
-            z = z.reshape(rows * cols, -1)
+            table = latent_grid(net, zs, rows=rows, cols=cols, **common)
+            sketches = [sketch for row in table for sketch in row]
         else:
             rows, cols = 1, steps
-            z = np.asarray(interpolate(zs[0], zs[1], steps, method=method))
-        sketches = decode(
-            net, z, temperature=temperature, greedy=greedy, seed=seed, max_len=max_len
-        )
+            sketches = interpolate(net, zs[0], zs[1], steps=steps, method=method, **common)
         built = layout.layout_document(
             sketches,
             size=size,
@@ -607,6 +617,7 @@ def sketchrnn_interpolate(
             layers={"per-cell": "per-sketch"}.get(layers, layers),
             colors=colors if colors is not None else (None if layers != "single" else "black"),
             name=name or _model_name(net, model_name),
+            name_suffix=_label(seed, temperature),
             pen_width=pen_width,
             optimize=optimize,
             optimize_seed=seed,
@@ -704,6 +715,7 @@ def _variation_layers(
     colors: str | None,
     pen_width: float,
     base: str,
+    suffix: str,
     optimize: bool,
     seed: int,
 ) -> None:
@@ -715,7 +727,8 @@ def _variation_layers(
             if len(line) >= 2:
                 lc.append(line[:, 0] + 1j * line[:, 1])
         lc.set_property(
-            vp.METADATA_FIELD_NAME, f"{base} {k + 1}" if len(per_variation) > 1 else base
+            vp.METADATA_FIELD_NAME,
+            (f"{base} {k + 1}" if len(per_variation) > 1 else base) + suffix,
         )
         lc.set_property(vp.METADATA_FIELD_COLOR, palette[k % len(palette)])
         lc.set_property(vp.METADATA_FIELD_PEN_WIDTH, float(pen_width))
@@ -806,6 +819,7 @@ def sketchrnn_reconstruct(
         colors,
         pen_width,
         name or f"{_model_name(net, model_name)} reconstruction",
+        _label(seed, temperature),
         optimize,
         seed,
     )
@@ -868,7 +882,9 @@ def sketchrnn_complete(
         drawings = _source_drawings(document, layer, svg, whole_layer, margin)
         per_variation: list[list[np.ndarray]] = [[] for _ in range(variations)]
         for i, (what, lines) in enumerate(drawings):
-            partial, frame = _to_model_strokes(lines, what, _max_seq_len(net))
+            # a conditional model encodes the partial drawing, so it must fit max_seq_len
+            limit = _max_seq_len(net) if _is_conditional(net) else None
+            partial, frame = _to_model_strokes(lines, what, limit)
             continuations = complete(
                 net,
                 partial,
@@ -877,6 +893,7 @@ def sketchrnn_complete(
                 greedy=greedy,
                 seed=seed + i,
                 max_len=max_len,
+                include_partial=False,
             )
             start = np.cumsum(partial[:, :2], axis=0)[-1]
             for k, strokes3 in enumerate(continuations):
@@ -887,6 +904,7 @@ def sketchrnn_complete(
         colors,
         pen_width,
         name or f"{_model_name(net, model_name)} completion",
+        _label(seed, temperature),
         optimize,
         seed,
     )
