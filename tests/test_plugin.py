@@ -264,7 +264,7 @@ def test_grid_that_does_not_fit_the_page(flamingo):
 
 
 def test_interpolate_with_decoder_only_model(flamingo):
-    line = _invoke_error(f"sketchrnn-interpolate -m {flamingo} seed:1 seed:2")
+    line = _invoke_error(f"sketchrnn-interpolate -m {flamingo} -e seed:1 -e seed:2")
     assert "decoder-only" in line
 
 
@@ -279,7 +279,7 @@ def test_unknown_colour(flamingo):
 def test_interpolate_seeds_row(sheep_vae, tmp_path):
     out = tmp_path / "morph.svg"
     doc = _run(
-        f"sketchrnn-interpolate -m {sheep_vae} seed:1 seed:2 --steps 5 -t 0.2 --seed 0 "
+        f"sketchrnn-interpolate -m {sheep_vae} -e seed:1 -e seed:2 --steps 5 -t 0.2 --seed 0 "
         f"write {out}"
     )
     assert list(doc.layers) == [1]
@@ -309,9 +309,13 @@ def test_interpolate_between_layers_and_svg(sheep_vae, sheep_test, tmp_path):
     single = layout.layout_document(sheep_test[2:3], size=30 * MM)
     with open(svg, "w") as fp:
         vp.write_svg(fp, single)
-    doc = _run(f"sketchrnn-interpolate -m {sheep_vae} 1 layer:2 --steps 3 --seed 1", source)
+    doc = _run(
+        f"sketchrnn-interpolate -m {sheep_vae} -e 1 -e layer:2 --steps 3 --seed 1", source
+    )
     assert sorted(doc.layers) == [1, 2, 3]
-    doc = _run(f"sketchrnn-interpolate -m {sheep_vae} 1 {svg} --steps 3 --seed 1", source)
+    doc = _run(
+        f"sketchrnn-interpolate -m {sheep_vae} -e 1 -e {svg} --steps 3 --seed 1", source
+    )
     assert sorted(doc.layers) == [1, 2, 3]
 
 

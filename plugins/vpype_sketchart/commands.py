@@ -480,7 +480,15 @@ def _endpoint_z(net: Any, document: vp.Document, spec: str, max_len: int | None)
 
 
 @click.command("sketchrnn-interpolate")
-@click.argument("endpoints", nargs=-1, type=vpype_cli.TextType())
+@click.option(
+    "-e",
+    "--endpoint",
+    "endpoints",
+    multiple=True,
+    type=vpype_cli.TextType(),
+    help="A drawing to interpolate from/to (twice; four times with --grid): an SVG file, "
+    "a layer (3 or layer:3) or a point of the prior (seed:N).",
+)
 @_apply(_MODEL_OPTIONS)
 @click.option(
     "--steps",
@@ -558,15 +566,16 @@ def sketchrnn_interpolate(
 ) -> vp.Document:
     """Morph between drawings through a conditional model's latent space.
 
-    ENDPOINTS are two drawings (four with --grid), each an SVG file, a layer of the
-    current document (3 or layer:3) or a point of the prior (seed:N). Without endpoints,
-    random points of the prior are used. Needs a conditional (VAE) model.
+    The endpoints (-e, twice; four times with --grid: top-left, top-right, bottom-left,
+    bottom-right) are each an SVG file, a layer of the current document (3 or layer:3) or a
+    point of the prior (seed:N). Without endpoints, random points of the prior are used.
+    Needs a conditional (VAE) model.
 
     Examples:
 
     \b
-        vpype sketchrnn-interpolate -m runs/sheep seed:1 seed:2 --steps 10 write morph.svg
-        vpype read two.svg sketchrnn-interpolate -m runs/sheep 1 2 write morph.svg
+        vpype sketchrnn-interpolate -m runs/sheep -e seed:1 -e seed:2 --steps 10 write m.svg
+        vpype read two.svg sketchrnn-interpolate -m runs/sheep -e 1 -e 2 write morph.svg
         vpype sketchrnn-interpolate -m runs/sheep --grid 4x5 write grid.svg
     """
     _check_temperature(temperature)
@@ -574,7 +583,7 @@ def sketchrnn_interpolate(
     wanted = 4 if shape else 2
     if endpoints and len(endpoints) != wanted:
         raise click.UsageError(
-            f"give {wanted} endpoints{' for --grid' if shape else ''}, got {len(endpoints)}"
+            f"give {wanted} endpoints (-e){' for --grid' if shape else ''}, got {len(endpoints)}"
         )
     if not shape and steps < 2:
         raise click.BadParameter(f"must be at least 2, got {steps}", param_hint="'--steps'")
