@@ -287,13 +287,22 @@ class EBBDriver:
         self.reader.clear()
         reply: str | None = None
         for _ in range(2):  # a first reply can be swallowed by a half-sent old command
+            self.reader.clear()
             try:
                 self._write("V")
+            except DeviceError as exc:
+                name = self.port_name
+                self.close()
+                raise SketchartError(f"the AxiDraw on {name} failed during the handshake: "
+                                     f"{exc}") from exc
+            try:
                 reply = self.reader.read_line(1.0)
             except DeviceError as exc:
                 reply = str(exc)
             if reply and reply.startswith("EBB"):
                 self.version = reply
+                self.clock.sleep(0.05)  # let a repeated answer arrive, then drop it
+                self.reader.clear()
                 return
         name = self.port_name
         self.close()

@@ -208,7 +208,15 @@ def plot_document(
     else:
         assert program is not None
         driver = grbl_mod.GrblDriver(program, options.port, list_ports=list_ports)
-    driver.connect()  # bad port / wrong device / out of GRBL travel: nothing has moved yet
+    try:
+        driver.connect()  # bad port / wrong device / out of GRBL travel: nothing moved yet
+    except KeyboardInterrupt:
+        driver.close()
+        raise SketchartError("interrupted (Ctrl-C) while connecting; nothing was plotted") \
+            from None
+    except BaseException:
+        driver.close()
+        raise
     try:
         est = estimate(driver.limits if options.device == "grbl" else None)
         if journal is None:

@@ -129,32 +129,43 @@ class LineReader:
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(f"the {self.device} stopped responding: {exc}") from exc
 
+    def _pop_line(self) -> str | None:
+        """The first complete non-empty line in the buffer, if any."""
+        while True:
+            cut = [i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0]
+            if not cut:
+                return None
+            i = min(cut)
+            raw = bytes(self._buffer[:i])
+            del self._buffer[: i + 1]
+            if not raw:
+                continue  # the second byte of a CR LF / LF CR pair
+            try:
+                text = raw.decode("ascii")
+            except UnicodeDecodeError:
+                text = ""
+            if not text or not text.isprintable():
+                raise DeviceError(f"garbage from the {self.device}: {raw[:40]!r}")
+            return text
+
     def read_line(self, timeout: float) -> str | None:
         """The next non-empty line, or ``None`` after ``timeout`` seconds without one.
+
+        Bytes that arrive are always read to the end before the deadline is checked: a
+        device that blocked the host (an emulator's virtual time jumps inside a read) must
+        not have its answer counted as late.
 
         Raises:
             DeviceError: the port failed, or the bytes are not ASCII (garbage on the line).
         """
         deadline = self.clock.monotonic() + timeout
+        got_data = True
         while True:
-            for i, byte in enumerate(self._buffer):
-                if byte in (0x0A, 0x0D):
-                    raw = bytes(self._buffer[:i])
-                    del self._buffer[: i + 1]
-                    if not raw:
-                        break  # an empty line: rescan what is left
-                    try:
-                        text = raw.decode("ascii")
-                    except UnicodeDecodeError:
-                        raise DeviceError(
-                            f"garbage from the {self.device}: {raw[:40]!r}"
-                        ) from None
-                    if not text.isprintable():
-                        raise DeviceError(f"garbage from the {self.device}: {raw[:40]!r}")
-                    return text
-            else:
-                if self.clock.monotonic() >= deadline:
-                    return None
-                self._buffer.extend(self._read_some())
-                continue
-            # an empty line was consumed: loop to scan again without reading
+            line = self._pop_line()
+            if line is not None:
+                return line
+            if not got_data and self.clock.monotonic() >= deadline:
+                return None
+            chunk = self._read_some()
+            got_data = bool(chunk)
+            self._buffer.extend(chunk)
