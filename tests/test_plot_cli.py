@@ -49,8 +49,9 @@ def test_cli_plots_on_the_emulator_then_resume_says_done(svg):
         assert result.exit_code == 0, result.output
         traced = emu.pen_down_paths()
         doc = load_svg(svg)
-        for got, want in zip(traced, [doc.layers[0].lines[0], doc.layers[1].lines[0]],
-                             strict=True):
+        for got, want in zip(
+            traced, [doc.layers[0].lines[0], doc.layers[1].lines[0]], strict=True
+        ):
             assert_polyline_close(got, want, STEP_MM)
         assert svg.with_name("drawing.svg.plot.json").exists()
         again = CliRunner().invoke(app, ["plot", str(svg), "--port", emu.url, "--resume"])
@@ -66,20 +67,38 @@ def test_cli_pauses_for_each_layer(svg):
 
 def test_cli_grbl_with_template_values(svg):
     with GrblEmulator(pen="z") as emu:
-        result = CliRunner().invoke(app, [
-            "plot", str(svg), "--device", "grbl", "--port", emu.url, "--profile", "grbl-z",
-            "-d", "feed=1500", "-d", "pen_up_z=3", "--no-pause"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "plot",
+                str(svg),
+                "--device",
+                "grbl",
+                "--port",
+                emu.url,
+                "--profile",
+                "grbl-z",
+                "-d",
+                "feed=1500",
+                "-d",
+                "pen_up_z=3",
+                "--no-pause",
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert "G1 X120.000 Y150.000 F1500" in emu.log and "G0 Z3" in emu.log
         assert len(emu.pen_down_paths()) == 2
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--model", "V3/A4"], "outside the AxiDraw V3/A4 travel"),
-    (["--port", "sketchartemu://missing"], "cannot open the AxiDraw port"),
-    (["--device", "plotbot"], "unknown device 'plotbot'"),
-    (["--pen-up", "150"], "pen-up 150.0 is not a 0-100 percent"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--model", "V3/A4"], "outside the AxiDraw V3/A4 travel"),
+        (["--port", "sketchartemu://missing"], "cannot open the AxiDraw port"),
+        (["--device", "plotbot"], "unknown device 'plotbot'"),
+        (["--pen-up", "150"], "pen-up 150.0 is not a 0-100 percent"),
+    ],
+)
 def test_cli_errors_are_one_line(tmp_path, capsys, args, expected):
     import vpype as vp
 
@@ -116,7 +135,6 @@ def test_cli_empty_svg(tmp_path, capsys):
 
 def test_vpype_plot_command_on_the_emulator(tmp_path, monkeypatch):
     import vpype_cli
-
     from vpype_sketchart.plot_command import plot
 
     assert plot.help_group == "sketchart"
@@ -137,7 +155,6 @@ def test_vpype_plot_command_on_the_emulator(tmp_path, monkeypatch):
 def test_vpype_plot_errors_are_click_errors(tmp_path, monkeypatch):
     import click
     import vpype_cli
-
     from vpype_sketchart.plot_command import plot
 
     if "plot" not in vpype_cli.cli.commands:

@@ -103,8 +103,12 @@ def test_multilayer_pauses_between_layers(ebb, tmp_path):
 def test_dry_run_needs_no_device(tmp_path):
     doc = synthetic_document(seed=3)
     lines: list[str] = []
-    opts = PlotOptions(device="axidraw", port="sketchartemu://nothing-here",
-                       journal=tmp_path / "j.json", dry_run=True)
+    opts = PlotOptions(
+        device="axidraw",
+        port="sketchartemu://nothing-here",
+        journal=tmp_path / "j.json",
+        dry_run=True,
+    )
     report = plot_document(doc, opts, echo=lines.append)
     assert report.dry_run and report.estimate_s > 0
     assert any("estimated time" in line for line in lines)
@@ -139,9 +143,11 @@ def test_unknown_model_refused(ebb, tmp_path):
 
 
 def test_wrong_device_on_the_port(tmp_path):
-    with GrblEmulator() as grbl:
-        with pytest.raises(SketchartError, match="wrong device on .*not an EiBotBoard"):
-            _plot(synthetic_document(), grbl, tmp_path)
+    with (
+        GrblEmulator() as grbl,
+        pytest.raises(SketchartError, match="wrong device on .*not an EiBotBoard"),
+    ):
+        _plot(synthetic_document(), grbl, tmp_path)
 
 
 def _port(device: str, vid: int | None, pid: int | None) -> ListPortInfo:
@@ -158,16 +164,18 @@ def test_discovery_by_usb_id():
 def test_no_device_lists_the_ports_found():
     ports = [_port("/dev/ttyS0", None, None), _port("/dev/ttyUSB0", 0x1A86, 0x7523)]
     with pytest.raises(SketchartError) as info:
-        EBBDriver(synthetic_document(), AxiDrawSettings(), None, list_ports=lambda: ports
-                  ).connect()
+        EBBDriver(
+            synthetic_document(), AxiDrawSettings(), None, list_ports=lambda: ports
+        ).connect()
     msg = str(info.value)
     assert "no AxiDraw found" in msg and "/dev/ttyS0" in msg and "/dev/ttyUSB0" in msg
     assert "\n" not in msg
 
 
 def test_missing_port_is_one_line(tmp_path):
-    opts = PlotOptions(device="axidraw", port=str(tmp_path / "ttyNONE"),
-                       journal=tmp_path / "j.json")
+    opts = PlotOptions(
+        device="axidraw", port=str(tmp_path / "ttyNONE"), journal=tmp_path / "j.json"
+    )
     with pytest.raises(SketchartError, match="cannot open the AxiDraw port") as info:
         plot_document(synthetic_document(), opts, echo=lambda s: None)
     assert "\n" not in str(info.value)
@@ -192,8 +200,10 @@ def test_permission_denied_message_from_pyserial_error(monkeypatch):
     from sketchart.plot import serialio
 
     def denied(*args, **kwargs):
-        raise serial.SerialException(errno.EACCES, "could not open port /dev/ttyACM0: "
-                                     "[Errno 13] Permission denied: '/dev/ttyACM0'")
+        raise serial.SerialException(
+            errno.EACCES,
+            "could not open port /dev/ttyACM0: [Errno 13] Permission denied: '/dev/ttyACM0'",
+        )
 
     monkeypatch.setattr(serial, "serial_for_url", denied)
     with pytest.raises(SketchartError, match="permission denied on /dev/ttyACM0"):

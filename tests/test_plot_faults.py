@@ -13,6 +13,7 @@ from sketchart.errors import SketchartError
 from sketchart.plot import PlotOptions, document_from_lines, plot_document
 from sketchart.plot.emulators import FAULT_KINDS, EBBEmulator, GrblEmulator
 
+
 def _small_document():
     """Two layers of three short paths (a circle, a zigzag with a reversal, a dot)."""
     t = np.linspace(0, 2 * np.pi, 13)
@@ -36,9 +37,13 @@ def _clean_total(device: str) -> int:
     """Commands a clean run sends (fault points are drawn among them)."""
     if device not in _TOTALS:
         with _emulator(device) as emu:
-            plot_document(DOC, PlotOptions(device=device, port=emu.url,
-                                           journal=_scratch() / f"{device}.json"),
-                          echo=lambda s: None)
+            plot_document(
+                DOC,
+                PlotOptions(
+                    device=device, port=emu.url, journal=_scratch() / f"{device}.json"
+                ),
+                echo=lambda s: None,
+            )
             _TOTALS[device] = emu.commands_seen
     return _TOTALS[device]
 
@@ -101,7 +106,7 @@ def _check_fault_and_resume(device: str, kind: str, at: int, tmp_path) -> None:
         done_strokes = first_run[:start] if journal_path.exists() else []
         for got, want in zip(done_strokes, EXPECTED[:start], strict=True):
             assert_polyline_close(got, want, tol)
-        extra = first_run[len(done_strokes):]
+        extra = first_run[len(done_strokes) :]
         assert len(extra) <= 1
         if extra:
             assert_polyline_close(extra[0], EXPECTED[start], tol, prefix=True)
@@ -152,7 +157,9 @@ def test_resume_of_a_finished_plot_does_nothing(tmp_path):
         plot_document(DOC, options, echo=lambda s: None)
         before = len(emu.log)
         said: list[str] = []
-        report = plot_document(DOC, dataclasses.replace(options, resume=True), echo=said.append)
+        report = plot_document(
+            DOC, dataclasses.replace(options, resume=True), echo=said.append
+        )
         assert report.paths_done == DOC.path_count and len(emu.log) == before
         assert "nothing to resume" in said[0]
 
@@ -167,8 +174,11 @@ def test_journal_is_written_as_paths_finish(tmp_path):
         def pause(msg: str) -> None:
             seen.append(json.loads(journal.read_text())["finished_paths"])
 
-        plot_document(DOC, PlotOptions(device="axidraw", port=emu.url, journal=journal,
-                                       pause=pause), echo=lambda s: None)
+        plot_document(
+            DOC,
+            PlotOptions(device="axidraw", port=emu.url, journal=journal, pause=pause),
+            echo=lambda s: None,
+        )
     assert seen == [0, 3]  # by the pen change, the whole first layer is recorded
     data = json.loads(journal.read_text())
     assert data["complete"] and data["finished_paths"] == DOC.path_count

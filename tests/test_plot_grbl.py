@@ -87,8 +87,9 @@ def test_render_equals_vpype_gcode_gwrite(tmp_path):
     for name in ("grbl-servo", "grbl-z"):
         out = tmp_path / f"{name}.gcode"
         vpype_cli.execute(f"gwrite -p {name} '{out}'", document=vdoc)
-        program = render_program(document_from_vpype(vdoc), get_profile(name),
-                                 filename=str(out))
+        program = render_program(
+            document_from_vpype(vdoc), get_profile(name), filename=str(out)
+        )
         assert program.text == out.read_text()
         assert "\n".join(program.all_lines()) + "\n" == out.read_text()
 
@@ -135,16 +136,17 @@ def test_out_of_travel_refused_before_any_motion(tmp_path):
 
 
 def test_wrong_device_on_the_port(tmp_path):
-    with EBBEmulator() as ebb:
-        with pytest.raises(SketchartError, match="wrong device on .*no GRBL greeting"):
-            _plot(synthetic_document(), ebb, tmp_path)
+    with (
+        EBBEmulator() as ebb,
+        pytest.raises(SketchartError, match="wrong device on .*no GRBL greeting"),
+    ):
+        _plot(synthetic_document(), ebb, tmp_path)
 
 
 def test_grbl_needs_a_port(tmp_path):
     opts = PlotOptions(device="grbl", port=None, journal=tmp_path / "j.json")
     with pytest.raises(SketchartError, match=r"GRBL needs --port .*; ports found: none"):
-        plot_document(synthetic_document(), opts, echo=lambda s: None,
-                      list_ports=lambda: [])
+        plot_document(synthetic_document(), opts, echo=lambda s: None, list_ports=list)
 
 
 def test_alarm_at_start_is_unlocked(grbl, tmp_path):
@@ -162,7 +164,11 @@ def test_estimate_matches_a_hand_computed_trapezoid():
 
 def test_parse_words():
     assert parse_words("g1 x10 Y-2.5 (comment) F3000 ; tail") == [
-        ("G", 1.0), ("X", 10.0), ("Y", -2.5), ("F", 3000.0)]
+        ("G", 1.0),
+        ("X", 10.0),
+        ("Y", -2.5),
+        ("F", 3000.0),
+    ]
     with pytest.raises(ValueError):
         parse_words("G1 X1O")
 

@@ -27,7 +27,9 @@ def plot(
     device: Annotated[str, typer.Option("--device", help="axidraw or grbl.")] = "axidraw",
     port: Annotated[
         str | None,
-        typer.Option("--port", help="Serial port or pyserial URL (default: find the AxiDraw)."),
+        typer.Option(
+            "--port", help="Serial port or pyserial URL (default: find the AxiDraw)."
+        ),
     ] = None,
     model: Annotated[
         str, typer.Option("--model", help="AxiDraw model: V3/A4, V3/A3, SE/A1, MiniKit.")
@@ -39,7 +41,9 @@ def plot(
         list[str] | None,
         typer.Option("-d", "--define", help="GRBL template value KEY=VALUE (e.g. feed=2000)."),
     ] = None,
-    pen_up: Annotated[float, typer.Option("--pen-up", help="AxiDraw pen-up height, %.")] = 60.0,
+    pen_up: Annotated[
+        float, typer.Option("--pen-up", help="AxiDraw pen-up height, %.")
+    ] = 60.0,
     pen_down: Annotated[
         float, typer.Option("--pen-down", help="AxiDraw pen-down height, %.")
     ] = 30.0,
@@ -74,17 +78,28 @@ def plot(
 
     document = load_svg(file)
     settings = AxiDrawSettings(
-        model=model, pen_up=pen_up, pen_down=pen_down, speed_down=speed_down,
-        speed_up=speed_up, accel_down=accel_down, accel_up=accel_up,
+        model=model,
+        pen_up=pen_up,
+        pen_down=pen_down,
+        speed_down=speed_down,
+        speed_up=speed_up,
+        accel_down=accel_down,
+        accel_up=accel_up,
     )
 
     def pause(message: str) -> None:
         typer.prompt(message, default="", show_default=False, prompt_suffix=" ")
 
     options = PlotOptions(
-        device=device, port=port, axidraw=settings, profile=profile,
-        defaults=_parse_defaults(define or []), journal=journal, resume=resume,
-        dry_run=dry_run, pause=None if no_pause else pause,
+        device=device,
+        port=port,
+        axidraw=settings,
+        profile=profile,
+        defaults=_parse_defaults(define or []),
+        journal=journal,
+        resume=resume,
+        dry_run=dry_run,
+        pause=None if no_pause else pause,
     )
     plot_document(document, options, echo=typer.echo)
 

@@ -15,7 +15,12 @@ Layers (no Keras or TensorFlow here, ever):
 from __future__ import annotations
 
 from sketchart.plot.ebb import AXIDRAW_MODELS, AxiDrawSettings
-from sketchart.plot.paths import PlotDocument, document_from_lines, document_from_vpype, load_svg
+from sketchart.plot.paths import (
+    PlotDocument,
+    document_from_lines,
+    document_from_vpype,
+    load_svg,
+)
 from sketchart.plot.profiles import gwrite_profiles_path, load_gwrite_profiles
 from sketchart.plot.run import PlotOptions, PlotReport, plot_document
 

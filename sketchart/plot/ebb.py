@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from serial import SerialException
 
 from sketchart.errors import SketchartError
 from sketchart.plot import motion
@@ -41,12 +42,12 @@ from sketchart.plot.serialio import (
 
 __all__ = [
     "AXIDRAW_MODELS",
-    "AxiDrawSettings",
-    "EBBDriver",
-    "EBBPlanner",
     "EBB_PID",
     "EBB_VID",
     "MAX_STEP_RATE",
+    "AxiDrawSettings",
+    "EBBDriver",
+    "EBBPlanner",
     "estimate_ebb",
     "find_axidraw",
 ]
@@ -110,11 +111,19 @@ class AxiDrawSettings:
         for name in ("pen_up", "pen_down"):
             value = getattr(self, name)
             if not 0 <= value <= 100:
-                raise SketchartError(f"{name.replace('_', '-')} {value} is not a 0-100 percent")
+                raise SketchartError(
+                    f"{name.replace('_', '-')} {value} is not a 0-100 percent"
+                )
         if not 0 < self.pen_rate <= 100:
             raise SketchartError(f"pen-rate {self.pen_rate} is not in (0, 100]")
-        for name in ("speed_down", "speed_up", "accel_down", "accel_up", "cornering",
-                     "time_slice"):
+        for name in (
+            "speed_down",
+            "speed_up",
+            "accel_down",
+            "accel_up",
+            "cornering",
+            "time_slice",
+        ):
             if not getattr(self, name) > 0:
                 raise SketchartError(f"{name.replace('_', '-')} must be positive")
 
@@ -126,7 +135,7 @@ class AxiDrawSettings:
     def servo_value(self, percent: float) -> int:
         """EBB servo position (83.3 ns units) for a pen height in percent."""
         servo_min, servo_max = 9855, 27831  # AxiDraw's 0 % and 100 % positions
-        return int(round(servo_min + (servo_max - servo_min) * percent / 100.0))
+        return round(servo_min + (servo_max - servo_min) * percent / 100.0)
 
     def pen_move_ms(self) -> int:
         """Servo travel time between the two heights (axicli's sweep model), ms."""
@@ -167,13 +176,15 @@ class EBBPlanner:
     def steps_for(xy: tuple[float, float] | np.ndarray) -> tuple[int, int]:
         """Motor positions (rounded) of an XY point in mm."""
         x, y = float(xy[0]), float(xy[1])
-        return int(round(STEPS_PER_MM * (x + y))), int(round(STEPS_PER_MM * (x - y)))
+        return round(STEPS_PER_MM * (x + y)), round(STEPS_PER_MM * (x - y))
 
     @property
     def xy(self) -> tuple[float, float]:
         """Current XY position in mm (exactly the motors' position)."""
-        return ((self.m1 + self.m2) / (2 * STEPS_PER_MM),
-                (self.m1 - self.m2) / (2 * STEPS_PER_MM))
+        return (
+            (self.m1 + self.m2) / (2 * STEPS_PER_MM),
+            (self.m1 - self.m2) / (2 * STEPS_PER_MM),
+        )
 
     def moves(self, points: np.ndarray, pen_down: bool) -> list[tuple[str, int]]:
         """``(command, duration_ms)`` for following ``points`` from rest to rest.
@@ -204,7 +215,7 @@ class EBBPlanner:
                 t1, t2 = self.steps_for(target)
                 d1, d2 = t1 - self.m1, t2 - self.m2
                 ideal_ms += 1000.0 * prof.duration / n
-                duration = max(1, int(round(ideal_ms)) - sent_ms)
+                duration = max(1, round(ideal_ms) - sent_ms)
                 # never above 25 kHz on either motor, whatever the rounding did
                 duration = max(duration, math.ceil(max(abs(d1), abs(d2)) / 25.0))
                 if d1 == 0 and d2 == 0:
@@ -293,8 +304,9 @@ class EBBDriver:
             except DeviceError as exc:
                 name = self.port_name
                 self.close()
-                raise SketchartError(f"the AxiDraw on {name} failed during the handshake: "
-                                     f"{exc}") from exc
+                raise SketchartError(
+                    f"the AxiDraw on {name} failed during the handshake: {exc}"
+                ) from exc
             try:
                 reply = self.reader.read_line(1.0)
             except DeviceError as exc:
@@ -320,8 +332,9 @@ class EBBDriver:
             raise DeviceError(f"the AxiDraw port failed: {exc}") from exc
         self.commands_sent += 1
 
-    def command(self, command: str, *, motion: bool = False, reply: str = "ok",
-                wait_s: float = 0.0) -> str:
+    def command(
+        self, command: str, *, motion: bool = False, reply: str = "ok", wait_s: float = 0.0
+    ) -> str:
         """Send one command and read its reply.
 
         Args:
@@ -346,16 +359,18 @@ class EBBDriver:
         while need_data or want_ok:
             line = self.reader.read_line(timeout)
             if line is None:
-                raise DeviceError(f"no reply from the AxiDraw to {command!r} within "
-                                  f"{timeout:.1f} s")
+                raise DeviceError(
+                    f"no reply from the AxiDraw to {command!r} within {timeout:.1f} s"
+                )
             if line.startswith("!"):
                 raise DeviceError(f"the AxiDraw rejected {command!r}: {line}")
             if need_data:
                 data, need_data = line, False
                 continue
             if line != "OK":
-                raise DeviceError(f"unexpected reply from the AxiDraw to {command!r}: "
-                                  f"{line[:40]!r}")
+                raise DeviceError(
+                    f"unexpected reply from the AxiDraw to {command!r}: {line[:40]!r}"
+                )
             want_ok = False
         if motion:
             self._motion_acked += 1
@@ -461,8 +476,8 @@ class EBBDriver:
         if self.port is not None:
             try:
                 self.port.close()
-            except Exception:  # a vanished port may fail to close; nothing left to do
-                pass
+            except (OSError, SerialException):
+                pass  # a vanished port may fail to close; nothing is left to do
             self.port = None
 
 
@@ -478,7 +493,7 @@ def estimate_ebb(
         ``{"seconds", "layers": [{"seconds", "paths", "down_mm", "up_mm"}], "commands"}``.
     """
     planner = EBBPlanner(settings, start_xy or (0.0, 0.0))
-    up_cmd, up_ms = planner.pen_up_cmd()
+    _, up_ms = planner.pen_up_cmd()
     _, down_ms = planner.pen_down_cmd()
     total_ms = up_ms  # the initial pen lift
     commands = 4
@@ -498,8 +513,15 @@ def estimate_ebb(
             layer_ms += down_ms + up_ms
             commands += len(travel) + len(draw) + 2
             count += 1
-        layers.append({"name": layer.name, "paths": count, "down_mm": down_mm,
-                       "up_mm": up_mm, "seconds": layer_ms / 1000.0})
+        layers.append(
+            {
+                "name": layer.name,
+                "paths": count,
+                "down_mm": down_mm,
+                "up_mm": up_mm,
+                "seconds": layer_ms / 1000.0,
+            }
+        )
         total_ms += layer_ms
     home = planner.moves(np.array([planner.xy, (0.0, 0.0)]), False)
     total_ms += sum(ms for _, ms in home)

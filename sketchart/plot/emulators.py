@@ -25,6 +25,8 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from typing import ClassVar, Self
+
 import numpy as np
 from serial import SerialException
 
@@ -153,7 +155,7 @@ class Emulator:
         """Unregister (the URL stops working)."""
         _REGISTRY.pop(self.name, None)
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -263,7 +265,7 @@ class EBBEmulator(Emulator):
 
     kind = "ebb"
     MAX_RATE = 25_000  # steps/s per motor (the 25 kHz stepper ISR)
-    _MICROSTEPS = {1: 16, 2: 8, 3: 4, 4: 2, 5: 1}
+    _MICROSTEPS: ClassVar[dict[int, int]] = {1: 16, 2: 8, 3: 4, 4: 2, 5: 1}
 
     def __init__(
         self,
@@ -464,11 +466,41 @@ class GrblEmulator(Emulator):
     RX_BUFFER_SIZE = 128
     PLANNER_BLOCKS = 15
 
-    DEFAULT_SETTINGS: dict[int, float] = {
-        0: 10, 1: 25, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 10: 1, 11: 0.010, 12: 0.002, 13: 0,
-        20: 0, 21: 0, 22: 0, 23: 0, 24: 25.0, 25: 500.0, 26: 250, 27: 1.0, 30: 1000, 31: 0,
-        32: 0, 100: 80.0, 101: 80.0, 102: 250.0, 110: 6000.0, 111: 6000.0, 112: 1000.0,
-        120: 800.0, 121: 800.0, 122: 200.0, 130: 300.0, 131: 200.0, 132: 20.0,
+    DEFAULT_SETTINGS: ClassVar[dict[int, float]] = {
+        0: 10,
+        1: 25,
+        2: 0,
+        3: 0,
+        4: 0,
+        5: 0,
+        6: 0,
+        10: 1,
+        11: 0.010,
+        12: 0.002,
+        13: 0,
+        20: 0,
+        21: 0,
+        22: 0,
+        23: 0,
+        24: 25.0,
+        25: 500.0,
+        26: 250,
+        27: 1.0,
+        30: 1000,
+        31: 0,
+        32: 0,
+        100: 80.0,
+        101: 80.0,
+        102: 250.0,
+        110: 6000.0,
+        111: 6000.0,
+        112: 1000.0,
+        120: 800.0,
+        121: 800.0,
+        122: 200.0,
+        130: 300.0,
+        131: 200.0,
+        132: 20.0,
     }
 
     def __init__(
@@ -718,15 +750,21 @@ class GrblEmulator(Emulator):
             self.clock.advance_to(self.exec_end)
             self._advance()
         self.queue.append(
-            _Block(self.parser.copy(), target.copy(), rate, limits.accel(delta / length),
-                   self.clock.now)
+            _Block(
+                self.parser.copy(),
+                target.copy(),
+                rate,
+                limits.accel(delta / length),
+                self.clock.now,
+            )
         )
         self.parser = target
 
     def _dollar(self, text: str) -> str:
         if text == "$$":
             lines = "".join(
-                f"${k}={v:.3f}\r\n" if isinstance(v, float) and not float(v).is_integer()
+                f"${k}={v:.3f}\r\n"
+                if isinstance(v, float) and not float(v).is_integer()
                 else f"${k}={int(v) if float(v).is_integer() else v}\r\n"
                 for k, v in sorted(self.settings.items())
             )

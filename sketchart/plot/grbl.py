@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from serial import SerialException
 
 from sketchart.errors import SketchartError
 from sketchart.plot import motion
@@ -41,14 +42,23 @@ RX_BUFFER_SIZE = 128
 
 #: the GRBL 1.1 error codes a plot is likely to meet
 GRBL_ERRORS = {
-    1: "G-code word without a letter", 2: "bad number format", 3: "invalid $ statement",
-    9: "G-code locked out during alarm or jog", 15: "jog target exceeds travel",
-    20: "unsupported or invalid G-code command", 22: "feed rate undefined",
-    24: "two G-code commands that both need XYZ words", 28: "G-code command missing a value",
+    1: "G-code word without a letter",
+    2: "bad number format",
+    3: "invalid $ statement",
+    9: "G-code locked out during alarm or jog",
+    15: "jog target exceeds travel",
+    20: "unsupported or invalid G-code command",
+    22: "feed rate undefined",
+    24: "two G-code commands that both need XYZ words",
+    28: "G-code command missing a value",
     33: "invalid motion target",
 }
-_ALARMS = {1: "hard limit", 2: "soft limit (target beyond travel)", 3: "reset while in motion",
-           9: "homing failed"}
+_ALARMS = {
+    1: "hard limit",
+    2: "soft limit (target beyond travel)",
+    3: "reset while in motion",
+    9: "homing failed",
+}
 
 _WORD = re.compile(r"([A-Z])([-+]?(?:\d+\.?\d*|\.\d+))")
 
@@ -125,13 +135,21 @@ def plan_blocks(
     lengths = np.linalg.norm(deltas, axis=1)
     units = deltas / np.maximum(lengths, 1e-12)[:, None]
     accels = np.array([limits.accel(u) for u in units])
-    junctions = np.array([
-        motion.junction_speed(units[i], units[i + 1], min(accels[i], accels[i + 1]),
-                              limits.junction_deviation, float("inf"))
-        for i in range(len(units) - 1)
-    ])
-    return motion.plan_segments(lengths, np.asarray(rates, dtype=float), accels, junctions,
-                                v_start=v_start, v_end=0.0)
+    junctions = np.array(
+        [
+            motion.junction_speed(
+                units[i],
+                units[i + 1],
+                min(accels[i], accels[i + 1]),
+                limits.junction_deviation,
+                float("inf"),
+            )
+            for i in range(len(units) - 1)
+        ]
+    )
+    return motion.plan_segments(
+        lengths, np.asarray(rates, dtype=float), accels, junctions, v_start=v_start, v_end=0.0
+    )
 
 
 def estimate_program(lines: list[str], limits: MachineLimits) -> float:
@@ -251,8 +269,9 @@ class GrblDriver:
                 f"GRBL needs --port (GRBL boards have no fixed USB id); ports found: "
                 f"{describe_ports(ports)}"
             )
-        self.port = open_port(self.port_name, baudrate=self.baudrate, timeout=0.05,
-                              device="GRBL")
+        self.port = open_port(
+            self.port_name, baudrate=self.baudrate, timeout=0.05, device="GRBL"
+        )
         self.clock = clock_for(self.port)
         self.reader = LineReader(self.port, self.clock, "GRBL")
         seen = self._wait_greeting(2.5)
@@ -283,8 +302,12 @@ class GrblDriver:
             raise SketchartError("the document is empty (no paths to plot)")
         arr = np.array(pts)
         w, h = limits.travel[0], limits.travel[1]
-        if arr[:, 0].min() < -1e-6 or arr[:, 1].min() < -1e-6 or arr[:, 0].max() > w + 1e-6 \
-                or arr[:, 1].max() > h + 1e-6:
+        if (
+            arr[:, 0].min() < -1e-6
+            or arr[:, 1].min() < -1e-6
+            or arr[:, 0].max() > w + 1e-6
+            or arr[:, 1].max() > h + 1e-6
+        ):
             raise SketchartError(
                 f"drawing spans x {arr[:, 0].min():.2f}..{arr[:, 0].max():.2f}, "
                 f"y {arr[:, 1].min():.2f}..{arr[:, 1].max():.2f} mm, outside the GRBL travel "
@@ -389,7 +412,7 @@ class GrblDriver:
             self._parse_status(line)
         elif line.startswith("Grbl "):
             raise DeviceError("GRBL reset itself during the plot (power or USB glitch?)")
-        elif line.startswith("[") or line.startswith("$") or line.startswith(">"):
+        elif line.startswith(("[", "$", ">")):
             pass  # messages, settings echoes, startup lines
         else:
             raise DeviceError(f"unexpected reply from GRBL: {line[:40]!r}")
@@ -426,8 +449,10 @@ class GrblDriver:
         data = (line + "\n").encode("ascii")
         if len(data) >= RX_BUFFER_SIZE:
             raise SketchartError(f"G-code line longer than GRBL's buffer: {line[:40]!r}")
-        while self._inflight and sum(n for n, _, _ in self._inflight) + len(data) \
-                >= RX_BUFFER_SIZE:
+        while (
+            self._inflight
+            and sum(n for n, _, _ in self._inflight) + len(data) >= RX_BUFFER_SIZE
+        ):
             self._await_reply()
         self._write(data)
         self._inflight.append((len(data), line, tag))
@@ -483,8 +508,12 @@ class GrblDriver:
             try:
                 if attempt == 1:
                     self.close()
-                    self.port = open_port(self.port_name or "", baudrate=self.baudrate,
-                                          timeout=0.05, device="GRBL")
+                    self.port = open_port(
+                        self.port_name or "",
+                        baudrate=self.baudrate,
+                        timeout=0.05,
+                        device="GRBL",
+                    )
                     self.reader = LineReader(self.port, self.clock, "GRBL")
                     self._wait_greeting(2.0)
                 self._hold_reset_lift()
@@ -515,6 +544,6 @@ class GrblDriver:
         if self.port is not None:
             try:
                 self.port.close()
-            except Exception:  # closing a vanished port may fail; nothing left to do
-                pass
+            except (OSError, SerialException):
+                pass  # a vanished port may fail to close; nothing is left to do
             self.port = None

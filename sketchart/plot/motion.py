@@ -76,7 +76,9 @@ class Profile:
         return min(d, self.length)
 
 
-def make_profile(length: float, v_entry: float, v_exit: float, vmax: float, accel: float) -> Profile:
+def make_profile(
+    length: float, v_entry: float, v_exit: float, vmax: float, accel: float
+) -> Profile:
     """The fastest constant-acceleration profile over ``length`` between two speeds.
 
     ``v_entry`` and ``v_exit`` must be reachable from each other over ``length`` (the
@@ -157,8 +159,9 @@ def plan_segments(
     for i in range(n):
         v[i + 1] = min(v[i + 1], math.sqrt(v[i] ** 2 + 2 * accel[i] * lengths[i]))
     return [
-        make_profile(float(lengths[i]), float(v[i]), float(v[i + 1]), float(vmax[i]),
-                     float(accel[i]))
+        make_profile(
+            float(lengths[i]), float(v[i]), float(v[i + 1]), float(vmax[i]), float(accel[i])
+        )
         for i in range(n)
     ]
 

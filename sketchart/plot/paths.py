@@ -143,7 +143,9 @@ def document_from_lines(
     return PlotDocument(layers=out, page_size_mm=page_size_mm, source=source)
 
 
-def document_from_vpype(document: vp.Document, source: str = "<vpype document>") -> PlotDocument:
+def document_from_vpype(
+    document: vp.Document, source: str = "<vpype document>"
+) -> PlotDocument:
     """Convert a ``vp.Document`` (CSS px) to a plot document in mm, keeping layer order."""
     layers: list[PlotLayer] = []
     for layer_id, lc in document.layers.items():

@@ -109,8 +109,10 @@ def _transform(doc: PlotDocument, config: dict[str, Any]) -> list[list[Any]]:
     sy = config.get("scale_y", 1.0) / unit_scale
     ox, oy = config.get("offset_x", 0.0), config.get("offset_y", 0.0)
     layers = [
-        [(line[:, 0] / MM_PER_PX * sx + ox) + 1j * (line[:, 1] / MM_PER_PX * sy + oy)
-         for line in layer.lines]
+        [
+            (line[:, 0] / MM_PER_PX * sx + ox) + 1j * (line[:, 1] / MM_PER_PX * sy + oy)
+            for line in layer.lines
+        ]
         for layer in doc.layers
     ]
 
@@ -197,24 +199,46 @@ def render_program(
     n_layers = len(doc.layers)
     for layer_index, (layer, lines) in enumerate(zip(doc.layers, layers_xy)):
         current_meta = layer.metadata
-        common = {"layer_index": layer_index, "layer_index1": layer_index + 1,
-                  "layer_id": layer.layer_id, "filename": filename}
-        layer_start.append(_lines(fill(
-            "layer_start", x=last_x, y=last_y, ix=xx, iy=yy, index=layer_index,
-            index1=layer_index + 1, **common,
-        )))
+        common = {
+            "layer_index": layer_index,
+            "layer_index1": layer_index + 1,
+            "layer_id": layer.layer_id,
+            "filename": filename,
+        }
+        layer_start.append(
+            _lines(
+                fill(
+                    "layer_start",
+                    x=last_x,
+                    y=last_y,
+                    ix=xx,
+                    iy=yy,
+                    index=layer_index,
+                    index1=layer_index + 1,
+                    **common,
+                )
+            )
+        )
         layer_paths: list[list[str]] = []
         layer_xy: list[list[tuple[float, float]]] = []
         for lines_index, line in enumerate(lines):
             text = ""
             lctx = {"lines_index": lines_index, "lines_index1": lines_index + 1, **common}
-            text += fill("line_start", x=last_x, y=last_y, ix=xx, iy=yy, index=lines_index,
-                         index1=lines_index + 1, **lctx)
+            text += fill(
+                "line_start",
+                x=last_x,
+                y=last_y,
+                ix=xx,
+                iy=yy,
+                index=lines_index,
+                index1=lines_index + 1,
+                **lctx,
+            )
             last_seg = len(line) - 1
             for seg_index, seg in enumerate(line):
                 x, y = float(seg.real), float(seg.imag)
                 dx, dy = x - last_x, y - last_y
-                idx, idy = int(round(x - xx)), int(round(y - yy))
+                idx, idy = round(x - xx), round(y - yy)
                 xx += idx
                 yy += idy
                 if seg_index == 0 and profile.get("segment_first") is not None:
@@ -223,23 +247,71 @@ def render_program(
                     key = "segment_last"
                 else:
                     key = "segment"
-                text += fill(key, x=x, y=y, dx=dx, dy=dy, _x=-x, _y=-y, _dx=-dx, _dy=-dy,
-                             ix=xx, iy=yy, idx=idx, idy=idy, index=seg_index,
-                             index1=seg_index + 1, segment_index=seg_index,
-                             segment_index1=seg_index + 1, **lctx)
+                text += fill(
+                    key,
+                    x=x,
+                    y=y,
+                    dx=dx,
+                    dy=dy,
+                    _x=-x,
+                    _y=-y,
+                    _dx=-dx,
+                    _dy=-dy,
+                    ix=xx,
+                    iy=yy,
+                    idx=idx,
+                    idy=idy,
+                    index=seg_index,
+                    index1=seg_index + 1,
+                    segment_index=seg_index,
+                    segment_index1=seg_index + 1,
+                    **lctx,
+                )
                 last_x, last_y = x, y
-            text += fill("line_end", x=last_x, y=last_y, ix=xx, iy=yy, index=lines_index,
-                         index1=lines_index + 1, **lctx)
+            text += fill(
+                "line_end",
+                x=last_x,
+                y=last_y,
+                ix=xx,
+                iy=yy,
+                index=lines_index,
+                index1=lines_index + 1,
+                **lctx,
+            )
             if lines_index != len(lines) - 1:
-                text += fill("line_join", x=last_x, y=last_y, ix=xx, iy=yy,
-                             index=lines_index, index1=lines_index + 1, **lctx)
+                text += fill(
+                    "line_join",
+                    x=last_x,
+                    y=last_y,
+                    ix=xx,
+                    iy=yy,
+                    index=lines_index,
+                    index1=lines_index + 1,
+                    **lctx,
+                )
             layer_paths.append(_lines(text))
             layer_xy.append([(float(p.real), float(p.imag)) for p in line])
-        end = fill("layer_end", x=last_x, y=last_y, ix=xx, iy=yy, index=layer_index,
-                   index1=layer_index + 1, **common)
+        end = fill(
+            "layer_end",
+            x=last_x,
+            y=last_y,
+            ix=xx,
+            iy=yy,
+            index=layer_index,
+            index1=layer_index + 1,
+            **common,
+        )
         if layer_index != n_layers - 1:
-            end += fill("layer_join", x=last_x, y=last_y, ix=xx, iy=yy, index=layer_index,
-                        index1=layer_index + 1, **common)
+            end += fill(
+                "layer_join",
+                x=last_x,
+                y=last_y,
+                ix=xx,
+                iy=yy,
+                index=layer_index,
+                index1=layer_index + 1,
+                **common,
+            )
         layer_end.append(_lines(end))
         paths.append(layer_paths)
         xy.append(layer_xy)
@@ -248,10 +320,26 @@ def render_program(
     text = "".join(parts)
     # the lift used after an abort: the profile's own, else its line_end
     saved = list(parts)
-    pen_up = _lines(fill("sketchart_pen_up") if "sketchart_pen_up" in profile
-                    else fill("line_end", x=last_x, y=last_y, ix=xx, iy=yy, index=0, index1=1,
-                              lines_index=0, lines_index1=1, layer_index=0, layer_index1=1,
-                              layer_id=1, filename=filename))
+    pen_up = _lines(
+        fill("sketchart_pen_up")
+        if "sketchart_pen_up" in profile
+        else fill(
+            "line_end",
+            x=last_x,
+            y=last_y,
+            ix=xx,
+            iy=yy,
+            index=0,
+            index1=1,
+            lines_index=0,
+            lines_index1=1,
+            layer_index=0,
+            layer_index1=1,
+            layer_id=1,
+            filename=filename,
+        )
+    )
     parts[:] = saved
-    return GcodeProgram(document_start, layer_start, paths, layer_end, document_end, pen_up,
-                        xy, text)
+    return GcodeProgram(
+        document_start, layer_start, paths, layer_end, document_end, pen_up, xy, text
+    )

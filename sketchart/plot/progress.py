@@ -81,7 +81,8 @@ class Journal:
                 str(data["device"]),
                 tuple(int(v) for v in data["next"]),  # type: ignore[arg-type]
                 tuple(float(v) for v in data["position"])  # type: ignore[arg-type]
-                if data.get("position") is not None else None,
+                if data.get("position") is not None
+                else None,
                 bool(data.get("complete", False)),
                 int(data.get("total", 0)),
                 str(data.get("message", "")),
@@ -89,7 +90,9 @@ class Journal:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SketchartError(f"{path}: not a readable plot journal ({exc})") from None
         if data.get("format_version") != FORMAT_VERSION:
-            raise SketchartError(f"{path}: unknown journal format {data.get('format_version')}")
+            raise SketchartError(
+                f"{path}: unknown journal format {data.get('format_version')}"
+            )
         if journal.fingerprint != document.fingerprint():
             raise SketchartError(
                 f"{path}: the journal belongs to another drawing (or the drawing changed); "

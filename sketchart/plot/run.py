@@ -29,8 +29,16 @@ DEVICES = ("axidraw", "grbl")
 
 #: GRBL limits assumed by a dry run (no controller to ask): a typical small pen plotter
 DRY_RUN_GRBL_SETTINGS: dict[int, float] = {
-    11: 0.010, 110: 6000.0, 111: 6000.0, 112: 1000.0, 120: 800.0, 121: 800.0, 122: 200.0,
-    130: 300.0, 131: 200.0, 132: 20.0,
+    11: 0.010,
+    110: 6000.0,
+    111: 6000.0,
+    112: 1000.0,
+    120: 800.0,
+    121: 800.0,
+    122: 200.0,
+    130: 300.0,
+    131: 200.0,
+    132: 20.0,
 }
 
 
@@ -81,7 +89,7 @@ def format_duration(seconds: float) -> str:
     """``3725.2`` -> ``"1 h 02 min 05 s"``; short ones as ``"12.3 s"``."""
     if seconds < 60:
         return f"{seconds:.1f} s"
-    s = int(round(seconds))
+    s = round(seconds)
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     return f"{h} h {m:02d} min {sec:02d} s" if h else f"{m} min {sec:02d} s"
@@ -108,10 +116,17 @@ def _device_label(options: PlotOptions) -> str:
     return f"grbl {options.profile}"
 
 
-def _plan_text(document: PlotDocument, options: PlotOptions, start: tuple[int, int],
-               estimate: dict[str, Any]) -> list[str]:
-    lines = [f"{document.source}: {document.path_count} paths in {len(document.layers)} "
-             f"layer(s) on {_device_label(options)}"]
+def _plan_text(
+    document: PlotDocument,
+    options: PlotOptions,
+    start: tuple[int, int],
+    estimate: dict[str, Any],
+) -> list[str]:
+    head = (
+        f"{document.source}: {document.path_count} paths in {len(document.layers)} "
+        f"layer(s) on {_device_label(options)}"
+    )
+    lines = [head]
     if start != (0, 0):
         lines.append(f"resuming at layer {start[0] + 1}, path {start[1] + 1}")
     for li, info in enumerate(estimate["layers"]):
@@ -166,9 +181,12 @@ def plot_document(
         check_travel(document, options.axidraw.travel, f"AxiDraw {options.axidraw.model}")
     else:
         if document.bounds() is None:
-            raise SketchartError(f"{document.source}: the document is empty (no paths to plot)")
-        program = render_program(document, get_profile(options.profile), options.defaults,
-                                 filename=document.source)
+            raise SketchartError(
+                f"{document.source}: the document is empty (no paths to plot)"
+            )
+        program = render_program(
+            document, get_profile(options.profile), options.defaults, filename=document.source
+        )
 
     journal_path = options.journal or default_journal_path(document.source)
     start: tuple[int, int] = (0, 0)
@@ -178,8 +196,14 @@ def plot_document(
         journal = Journal.resume(journal_path, document, label)
         if journal.is_done():
             echo(f"{journal_path}: every path is already plotted; nothing to resume")
-            return PlotReport(label, 0.0, document.path_count, document.path_count,
-                              journal.next, journal=journal_path)
+            return PlotReport(
+                label,
+                0.0,
+                document.path_count,
+                document.path_count,
+                journal.next,
+                journal=journal_path,
+            )
         start, start_xy = journal.next, journal.position
 
     def estimate(limits: grbl_mod.MachineLimits | None = None) -> dict[str, Any]:
@@ -187,20 +211,32 @@ def plot_document(
             return estimate_ebb(document, options.axidraw, start, start_xy)
         assert program is not None
         limits = limits or grbl_mod.MachineLimits.from_settings(DRY_RUN_GRBL_SETTINGS)
-        return {"seconds": grbl_mod.estimate_program(_grbl_lines(program, start), limits),
-                "layers": _layer_stats(document, start)}
+        return {
+            "seconds": grbl_mod.estimate_program(_grbl_lines(program, start), limits),
+            "layers": _layer_stats(document, start),
+        }
 
     if options.dry_run:
         est = estimate()
         plan = _plan_text(document, options, start, est)
         if options.device == "grbl":
-            plan.append("  (GRBL time assumes $110/$111 = 6000 mm/min, $120/$121 = 800 "
-                        "mm/s^2, $11 = 0.01 mm; the real run uses the controller's $$)")
+            plan.append(
+                "  (GRBL time assumes $110/$111 = 6000 mm/min, $120/$121 = 800 "
+                "mm/s^2, $11 = 0.01 mm; the real run uses the controller's $$)"
+            )
         for line in plan:
             echo(line)
         done = journal.finished_paths if journal else 0
-        return PlotReport(label, est["seconds"], document.path_count, done, start,
-                          dry_run=True, journal=journal_path, plan=plan)
+        return PlotReport(
+            label,
+            est["seconds"],
+            document.path_count,
+            done,
+            start,
+            dry_run=True,
+            journal=journal_path,
+            plan=plan,
+        )
 
     driver: Any
     if options.device == "axidraw":
@@ -212,8 +248,9 @@ def plot_document(
         driver.connect()  # bad port / wrong device / out of GRBL travel: nothing moved yet
     except KeyboardInterrupt:
         driver.close()
-        raise SketchartError("interrupted (Ctrl-C) while connecting; nothing was plotted") \
-            from None
+        raise SketchartError(
+            "interrupted (Ctrl-C) while connecting; nothing was plotted"
+        ) from None
     except BaseException:
         driver.close()
         raise
@@ -242,8 +279,10 @@ def plot_document(
             if first >= len(layer.lines):
                 continue
             if multi and options.pause is not None:
-                options.pause(f"layer {li + 1}/{len(document.layers)} ({layer.name}): "
-                              "put in its pen, then press Enter")
+                options.pause(
+                    f"layer {li + 1}/{len(document.layers)} ({layer.name}): "
+                    "put in its pen, then press Enter"
+                )
             driver.begin_layer(li)
             for pi in range(first, len(layer.lines)):
                 current = (li, pi)
@@ -258,11 +297,12 @@ def plot_document(
         journal.message = reason
         journal.save()
         nxt = journal.next
-        where = (f"layer {nxt[0] + 1} path {nxt[1] + 1}" if not journal.is_done()
-                 else "the end")
+        where = f"layer {nxt[0] + 1} path {nxt[1] + 1}" if not journal.is_done() else "the end"
         if position is None:
-            safety = ("could not reach the plotter to lift the pen: check it, move the "
-                      "carriage home by hand")
+            safety = (
+                "could not reach the plotter to lift the pen: check it, move the "
+                "carriage home by hand"
+            )
         elif options.device == "axidraw":
             safety = "pen up, motors off (leave the carriage where it is)"
         else:
@@ -276,8 +316,17 @@ def plot_document(
     journal.complete = True
     journal.position = None
     journal.save()
-    echo(f"done: {document.path_count} paths in {format_duration(elapsed)} "
-         f"(estimated {format_duration(est['seconds'])})")
+    echo(
+        f"done: {document.path_count} paths in {format_duration(elapsed)} "
+        f"(estimated {format_duration(est['seconds'])})"
+    )
     del current
-    return PlotReport(label, est["seconds"], document.path_count, document.path_count, start,
-                      elapsed_s=elapsed, journal=journal_path)
+    return PlotReport(
+        label,
+        est["seconds"],
+        document.path_count,
+        document.path_count,
+        start,
+        elapsed_s=elapsed,
+        journal=journal_path,
+    )
