@@ -161,7 +161,7 @@ def grid_cells(
     if count < 1:
         raise SketchartError(f"a grid needs at least one cell, got {count}")
     if gap < 0:
-        raise SketchartError(f"the gap must not be negative, got {gap:g}px")
+        raise SketchartError(f"the gap must not be negative, got {_mm(gap)}")
     if columns is not None and columns < 1:
         raise SketchartError(f"columns must be at least 1, got {columns}")
     if rows is not None and rows < 1:
@@ -182,7 +182,7 @@ def grid_cells(
                 f"{_mm(page_size[0])} x {_mm(page_size[1])} page"
             )
     if size <= 0:
-        raise SketchartError(f"the box size must be positive, got {size:g}px")
+        raise SketchartError(f"the box size must be positive, got {_mm(size)}")
     pitch = size + gap
     extent = (columns * pitch, rows * pitch)
     if page_size is None:

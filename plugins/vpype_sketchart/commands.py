@@ -664,7 +664,10 @@ def _source_drawings(
     else:
         ids = vpype_cli.multiple_to_layer_ids(layer, document)
         if not ids:
-            raise SketchartError("no layer to read drawings from (the document is empty)")
+            if not document.layers:
+                raise SketchartError("no layer to read drawings from (the document is empty)")
+            have = ", ".join(str(lid) for lid in sorted(document.layers))
+            raise SketchartError(f"layer {layer} does not exist (layers: {have})")
         sources = [(f"layer {lid}", _layer_lines(document, lid)) for lid in ids]
     drawings = []
     for what, lines in sources:
