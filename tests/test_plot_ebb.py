@@ -238,3 +238,24 @@ def test_emulator_fifo_blocks_the_third_move(ebb):
     port.write(b"QM\r")
     assert port.read(50) == b"QM,1,1,1,1\n\r"
     port.close()
+
+
+def test_real_serial_device_through_a_pty(tmp_path):
+    # a real tty, stock pyserial and the wall clock: the driver's non-emulated path
+    from sketchart.plot.emulators import PtyBridge
+
+    doc = document_from_lines(
+        [
+            [
+                np.array([[10.0, 10.0], [30.0, 10.0], [30.0, 25.0]]),
+                np.array([[40.0, 40.0], [45.0, 50.0]]),
+            ]
+        ]
+    )
+    with EBBEmulator() as emu, PtyBridge(emu) as device:
+        opts = PlotOptions(device="axidraw", port=device, journal=tmp_path / "j.json")
+        report = plot_document(doc, opts, echo=lambda s: None)
+        assert report.paths_done == 2
+        for got, want in zip(emu.pen_down_paths(), doc.layers[0].lines, strict=True):
+            assert_polyline_close(got, want, STEP_MM)
+        assert not emu.pen_is_down and emu.violations == []

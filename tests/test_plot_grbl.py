@@ -208,3 +208,23 @@ def test_settings_dump_roundtrips(grbl):
     dump = text.getvalue().decode()
     assert "$110=6000\r\n" in dump and dump.endswith("ok\r\n")
     port.close()
+
+
+def test_real_serial_device_through_a_pty(tmp_path):
+    from sketchart.plot.emulators import PtyBridge
+
+    doc = document_from_lines(
+        [
+            [
+                np.array([[10.0, 10.0], [30.0, 10.0], [30.0, 25.0]]),
+                np.array([[40.0, 40.0], [45.0, 50.0]]),
+            ]
+        ]
+    )
+    with GrblEmulator() as emu, PtyBridge(emu) as device:
+        opts = PlotOptions(device="grbl", port=device, journal=tmp_path / "j.json")
+        report = plot_document(doc, opts, echo=lambda s: None)
+        assert report.paths_done == 2
+        for got, want in zip(emu.pen_down_paths(), doc.layers[0].lines, strict=True):
+            assert_polyline_close(got, want, 1e-3)
+        assert not emu.pen_is_down and emu.violations == [] and emu.rx_max <= 128

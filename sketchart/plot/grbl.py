@@ -274,7 +274,10 @@ class GrblDriver:
         )
         self.clock = clock_for(self.port)
         self.reader = LineReader(self.port, self.clock, "GRBL")
-        seen = self._wait_greeting(2.5)
+        # an Arduino resets when the port opens and greets within about a second; a board
+        # without auto-reset (or a greeting flushed by the open) is asked by a soft reset,
+        # which a still-booting Arduino ignores before greeting anyway
+        seen = self._wait_greeting(1.0)
         if seen is not True:
             self._write(b"\x18")  # soft reset: GRBL greets again
             seen2 = self._wait_greeting(2.5)
