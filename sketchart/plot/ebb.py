@@ -459,7 +459,7 @@ class EBBDriver:
                     self._open()
                 assert self.reader is not None
                 self.reader.clear()
-                self.command("SP,1", motion=True, wait_s=1.0)
+                self.command(self.planner.pen_up_cmd()[0], motion=True, wait_s=1.0)
                 self.wait_idle()
                 q1, q2 = self.query_steps()
                 m1 = self._m0[0] + q1 - self._qs0[0]
