@@ -156,7 +156,11 @@ def _add_layers(document: vp.Document, built: vp.Document, start: int | None = N
 
 _MODEL_OPTIONS = (
     click.option(
-        "-c", "--category", type=vpype_cli.TextType(), help="Google's pretrained model name."
+        "-c",
+        "--category",
+        type=vpype_cli.TextType(),
+        help="Model by name: a shipped model, or a category of Google's pretrained models "
+        "(downloaded once into the cache).",
     ),
     click.option(
         "-m",
