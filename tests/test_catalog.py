@@ -6,8 +6,8 @@ import csv
 import hashlib
 
 import pytest
-
 from conftest import shared_path
+
 from sketchart.catalog import (
     UnknownModelError,
     catalog,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from sketchart.jsformat import (
     GEN_NAMES,
     VAE_NAMES,

@@ -1,0 +1,114 @@
+"""``sketchart sample`` and ``sketchart export``: draw with a model, or export it for browsers.
+
+- ``sample --category flamingo -n 16 -t 0.4 -o grid.svg``: a grid of sampled sketches as SVG
+  (``--model`` takes any name or path :func:`sketchart.store.load_model` accepts);
+- ``export MODEL -o name.gen.json|name.vae.json``: an LSTM model in the sketch-rnn-js format
+  for p5.js / magenta-js / ml5 sketches.
+
+Bodies stay thin over :mod:`sketchart.store` and :mod:`sketchart.sample`; Keras is imported
+only when a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sample`` and ``export`` to the main CLI."""
+    app.command("sample")(sample_command)
+    app.command("export")(export_command)
+
+
+def _write_svg_atomic(doc: object, output: Path, source: str) -> None:
+    import vpype
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            vpype.write_svg(fh, doc, source_string=source)
+        os.replace(tmp, output)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def sample_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The SVG to write.")],
+    category: Annotated[
+        str | None,
+        typer.Option("--category", "-c",
+                     help="Category name: a shipped model, else Google's (e.g. flamingo)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m",
+                     help="Model name (google/cat, magenta/owl/lstm) or path (model "
+                          "directory, log root, .gen.json/.vae.json, magenta checkpoint)."),
+    ] = None,
+    count: Annotated[int, typer.Option("--count", "-n", help="Sketches to draw.")] = 16,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="Sampling temperature (> 0).")
+    ] = 0.65,
+    seed: Annotated[int | None, typer.Option(help="Seed for a reproducible run.")] = None,
+    greedy: Annotated[
+        bool, typer.Option("--greedy", help="Most likely component and pen state, no noise.")
+    ] = False,
+    max_len: Annotated[
+        int | None, typer.Option("--max-len", help="Most points per sketch.")
+    ] = None,
+    temperature_mode: Annotated[
+        str, typer.Option(help="Temperature convention: js (default), paper or reference.")
+    ] = "js",
+    cell: Annotated[float, typer.Option(help="Grid cell size in SVG pixels.")] = 96.0,
+    columns: Annotated[int | None, typer.Option(help="Grid columns (default ~square).")] = None,
+) -> None:
+    """Sample sketches from a model and write them as an SVG grid."""
+    from sketchart.errors import SketchartError
+    from sketchart.layout import layout_document
+    from sketchart.sample import sample
+    from sketchart.store import load_model
+
+    if (category is None) == (model is None):
+        raise SketchartError("give exactly one of --category and --model")
+    name = category if category is not None else model
+    assert name is not None
+    loaded = load_model(name, progress=True)
+    drawings = sample(loaded, count, temperature, greedy=greedy, seed=seed, max_len=max_len,
+                      temperature_mode=temperature_mode)
+    doc = layout_document(drawings, size=cell, gap=cell * 0.1, columns=columns,
+                          name=Path(str(name)).name)
+    source = (f"sketchart sample {'--category' if category else '--model'} {name} "
+              f"-n {count} -t {temperature}" + (f" --seed {seed}" if seed is not None else "")
+              + (" --greedy" if greedy else ""))
+    _write_svg_atomic(doc, output, source)
+    lengths = [len(d) for d in drawings]
+    typer.echo(f"wrote {output}: {count} sketch(es), {min(lengths)}-{max(lengths)} points")
+
+
+def export_command(
+    model: Annotated[str, typer.Argument(help="Model name or path.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="name.gen.json (decoder-only) or "
+                                                  "name.vae.json (conditional).")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Name stored in the file's info (default: the class).")
+    ] = None,
+) -> None:
+    """Export an LSTM model to the sketch-rnn-js format (p5.js, magenta-js, ml5)."""
+    from sketchart.store import export_js, load_model
+
+    loaded = load_model(model, progress=True)
+    path, clipped = export_js(loaded, output, name=name)
+    typer.echo(f"wrote {path}")
+    if clipped:
+        typer.echo(f"warning: {clipped} weight(s) beyond +-10 were clipped by the format's "
+                   "int16 quantisation", err=True)
