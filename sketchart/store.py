@@ -110,7 +110,9 @@ def _shipped_root() -> Path | None:
 
 
 def _is_model_dir(path: Path) -> bool:
-    return (path / "model_config.json").is_file() and any(path.glob("*.weights.h5"))
+    from sketchart.modeldir import is_model_dir
+
+    return is_model_dir(path)
 
 
 def shipped_models() -> dict[str, Path]:
@@ -151,6 +153,7 @@ def _stream(url: str, out: IO[bytes], label: str, progress: bool,
             expect_bytes: int | None) -> str:
     """Copy ``url`` into ``out``; returns the sha256 hex digest of what was read."""
     digest = hashlib.sha256()
+    progress = progress and sys.stderr.isatty()  # a progress line only for a person
     with urllib.request.urlopen(url, timeout=_TIMEOUT) as resp:
         total = expect_bytes or int(resp.headers.get("Content-Length") or 0) or None
         done = 0
@@ -356,7 +359,7 @@ def _path_source(path: Path, label: str) -> ModelSource:
         raise StoreError(f"{label}: a training log root without best/ yet; load {path / 'last'}")
     raise StoreError(
         f"{label}: not a model (expected a model directory with model_config.json and "
-        "*.weights.h5, a training log root with best/, a .gen.json/.vae.json file or a "
+        "model.weights.h5, a training log root with best/, a .gen.json/.vae.json file or a "
         "magenta checkpoint directory)")
 
 
@@ -486,7 +489,7 @@ def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None)
         scale_factor=js.scale_factor, max_seq_len=js.max_seq_len,
         data_set=list(hps.data_set),
         class_names=[info_name] if isinstance(info_name, str) and info_name else [],
-        source=f"sketch-rnn-js:{label}")
+        source="sketch-rnn-js")
     return model
 
 

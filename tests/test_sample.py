@@ -263,7 +263,7 @@ def vae():  # type: ignore[no-untyped-def]
                   use_recurrent_dropout=False)
     model = SketchRNN(hps, seed=1)
     model.meta = ModelMeta(scale_factor=18.5198, max_seq_len=80, data_set=hps.data_set,
-                           class_names=["aaron_sheep"], source="test")
+                           class_names=["aaron_sheep"], source="sketchart")
     return model
 
 

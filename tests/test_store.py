@@ -273,7 +273,7 @@ def _small_vae(seed: int = 0):  # type: ignore[no-untyped-def]
                   use_recurrent_dropout=False, data_set=["aaron_sheep.npz"])
     model = SketchRNN(hps, seed=seed)
     model.meta = ModelMeta(scale_factor=18.5198, max_seq_len=60, data_set=hps.data_set,
-                           class_names=["aaron_sheep"], source="test")
+                           class_names=["aaron_sheep"], source="sketchart")
     return model
 
 
