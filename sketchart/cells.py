@@ -31,10 +31,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = [
     "CELL_CLASSES",
+    "NumpyRandom",
     "HyperLSTMCell",
     "LSTMCell",
     "LayerNormLSTMCell",
@@ -59,17 +61,61 @@ class PerGateOrthogonal(keras.initializers.Initializer):
         self.seed = seed
 
     def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
+        # NumPy, like the reference's rnn.orthogonal (which takes the SVD of a Gaussian
+        # matrix; a sign-corrected QR gives the same Haar distribution, faster). On JAX
+        # this is also much faster than Keras' Orthogonal, which compiles per shape.
         rows, cols = int(shape[0]), int(shape[1])
         block = cols // 4
+        rng = np.random.default_rng(self.seed)
         blocks = []
-        for k in range(4):
-            seed = None if self.seed is None else self.seed + k
-            init = keras.initializers.Orthogonal(seed=seed)
-            blocks.append(init((rows, block), dtype=dtype))
-        return ops.concatenate(blocks, axis=1)
+        for _ in range(4):
+            a = rng.normal(0.0, 1.0, (max(rows, block), min(rows, block)))
+            q, r = np.linalg.qr(a)
+            q = q * np.sign(np.diag(r))
+            blocks.append(q if rows >= block else q.T)
+        return ops.convert_to_tensor(np.concatenate(blocks, axis=1),
+                                     dtype=dtype or "float32")
 
     def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class NumpyRandom(keras.initializers.Initializer):
+    """``glorot_uniform`` or ``normal(stddev)`` drawn with NumPy.
+
+    The same distributions as Keras' initializers (and TF1's defaults in the reference);
+    NumPy because on the JAX backend every new weight shape would otherwise compile a
+    random kernel (seconds per model on a small CPU).
+    """
+
+    def __init__(self, kind: str = "glorot_uniform", stddev: float = 1.0,
+                 seed: int | None = None) -> None:
+        if kind not in ("glorot_uniform", "normal"):
+            raise ValueError(f"NumpyRandom: unknown kind {kind!r}")
+        self.kind = kind
+        self.stddev = float(stddev)
+        self.seed = seed
+
+    def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
+        rng = np.random.default_rng(self.seed)
+        shape = tuple(int(n) for n in shape)
+        if self.kind == "normal":
+            values = rng.normal(0.0, self.stddev, shape)
+        else:
+            # TF1 / Keras fans: a 1-D shape (magenta's output bias) has fan_in = fan_out = n
+            fan_in = shape[0] if len(shape) == 1 else int(np.prod(shape[:-1]))
+            fan_out = shape[0] if len(shape) == 1 else shape[-1]
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            values = rng.uniform(-limit, limit, shape)
+        return ops.convert_to_tensor(values, dtype=dtype or "float32")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "stddev": self.stddev, "seed": self.seed}
+
+
+def _seeded(seed: int | None, k: int) -> int | None:
+    return None if seed is None else seed * 1000 + k
 
 
 def _layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
@@ -224,9 +270,9 @@ class LSTMCell(SketchCell):
         dim = self._check_built_input(input_shape)
         n = 4 * self.units
         self.W_xh = self.add_weight(name="W_xh", shape=(dim, n),
-                                    initializer="glorot_uniform")
+                                    initializer=NumpyRandom(seed=_seeded(self.seed, 1)))
         self.W_hh = self.add_weight(name="W_hh", shape=(self.units, n),
-                                    initializer=PerGateOrthogonal())
+                                    initializer=PerGateOrthogonal(_seeded(self.seed, 2)))
         self.bias = self.add_weight(name="bias", shape=(n,), initializer="zeros")
         self.built = True
 
@@ -261,9 +307,9 @@ class LayerNormLSTMCell(SketchCell):
         dim = self._check_built_input(input_shape)
         n = 4 * self.units
         self.W_xh = self.add_weight(name="W_xh", shape=(dim, n),
-                                    initializer="glorot_uniform")
+                                    initializer=NumpyRandom(seed=_seeded(self.seed, 3)))
         self.W_hh = self.add_weight(name="W_hh", shape=(self.units, n),
-                                    initializer=PerGateOrthogonal())
+                                    initializer=PerGateOrthogonal(_seeded(self.seed, 4)))
         self.ln_all_gamma = self.add_weight(name="ln_all_gamma", shape=(n,),
                                             initializer="ones")
         self.ln_all_beta = self.add_weight(name="ln_all_beta", shape=(n,), initializer="zeros")
@@ -325,14 +371,14 @@ class HyperLSTMCell(SketchCell):
         dim = self._check_built_input(input_shape)
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
         add = self.add_weight
-        self.W_xh = add(name="W_xh", shape=(dim, 4 * units), initializer="glorot_uniform")
-        self.W_hh = add(name="W_hh", shape=(units, 4 * units), initializer=PerGateOrthogonal())
+        self.W_xh = add(name="W_xh", shape=(dim, 4 * units), initializer=NumpyRandom(seed=_seeded(self.seed, 5)))
+        self.W_hh = add(name="W_hh", shape=(units, 4 * units), initializer=PerGateOrthogonal(_seeded(self.seed, 6)))
         self.bias = add(name="bias", shape=(4 * units,), initializer="zeros")
         # the hyper cell: a layer-norm LSTM over [x, h]
         self.hyper_W_xh = add(name="hyper_W_xh", shape=(dim + units, 4 * hu),
-                              initializer="glorot_uniform")
+                              initializer=NumpyRandom(seed=_seeded(self.seed, 7)))
         self.hyper_W_hh = add(name="hyper_W_hh", shape=(hu, 4 * hu),
-                              initializer=PerGateOrthogonal())
+                              initializer=PerGateOrthogonal(_seeded(self.seed, 8)))
         self.hyper_ln_all_gamma = add(name="hyper_ln_all_gamma", shape=(4 * hu,),
                                       initializer="ones")
         self.hyper_ln_all_beta = add(name="hyper_ln_all_beta", shape=(4 * hu,),
@@ -350,7 +396,7 @@ class HyperLSTMCell(SketchCell):
         self.hyper_h_alpha = add(name="hyper_h_alpha", shape=(4, emb, units),
                                  initializer=alpha_init)
         self.hyper_h_zb = add(name="hyper_h_zb", shape=(hu, 4, emb),
-                              initializer=keras.initializers.RandomNormal(stddev=0.01))
+                              initializer=NumpyRandom("normal", 0.01, _seeded(self.seed, 9)))
         self.hyper_h_beta = add(name="hyper_h_beta", shape=(4, emb, units),
                                 initializer="zeros")
         # main-cell layer norms (use_layer_norm=True in the reference)

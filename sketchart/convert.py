@@ -312,7 +312,7 @@ def convert_checkpoint(checkpoint_dir: str | os.PathLike[str], out_dir: str | os
     prefix = _checkpoint_prefix(src)
     model = SketchRNN(hps)
     load_reference_weights(model, arrays, source=str(prefix))
-    step = arrays.get("global_step")
+    step = arrays.get(f"{_SCOPE}/global_step", arrays.get("global_step"))
     meta = ModelMeta(
         scale_factor=scale_factor,
         max_seq_len=hps.max_seq_len,

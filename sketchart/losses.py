@@ -85,6 +85,7 @@ def reconstruction_loss(params: MixtureParams, targets: Any, training: bool = Tr
         training: pen loss over all steps (True, as in training and in magenta's own
             validation) or only over real points (False).
     """
+    targets = ops.cast(targets, params.mu_x.dtype)
     dx = targets[..., 0:1]
     dy = targets[..., 1:2]
     pen = targets[..., 2:5]
@@ -107,7 +108,7 @@ def kl_loss(mu: Any, presig: Any, kl_tolerance: float) -> tuple[Any, Any]:
 
 
 def compute_losses(outputs: dict[str, Any], targets: Any, hps: HParams, kl_weight: Any,
-                   training: bool = True) -> dict[str, Any]:
+                   training: bool = True, kl_tolerance: Any = None) -> dict[str, Any]:
     """The reference's training objective.
 
     Args:
@@ -117,13 +118,16 @@ def compute_losses(outputs: dict[str, Any], targets: Any, hps: HParams, kl_weigh
         hps: hyperparameters (``conditional``, ``kl_tolerance``).
         kl_weight: weight of the KL term (annealed by the trainer).
         training: see :func:`reconstruction_loss`.
+        kl_tolerance: overrides ``hps.kl_tolerance`` (may be a tensor, so one compiled
+            function serves several values).
 
     Returns:
         dict with scalar ``cost``, ``r_cost``, ``kl_cost`` (floored) and ``kl_raw``.
     """
     r_cost = reconstruction_loss(outputs["params"], targets, training=training)
     if hps.conditional:
-        kl_cost, kl_raw = kl_loss(outputs["mu"], outputs["presig"], hps.kl_tolerance)
+        floor = hps.kl_tolerance if kl_tolerance is None else kl_tolerance
+        kl_cost, kl_raw = kl_loss(outputs["mu"], outputs["presig"], floor)
     else:
         kl_cost = kl_raw = ops.zeros((), dtype=r_cost.dtype)
     cost = r_cost + kl_weight * kl_cost

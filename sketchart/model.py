@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from sketchart.backend import scan
-from sketchart.cells import SketchCell, make_cell
+from sketchart.cells import NumpyRandom, SketchCell, make_cell
 from sketchart.hparams import HParams
 from sketchart.losses import MixtureParams, compute_losses, split_mixture
 
@@ -71,25 +71,27 @@ class SketchRNN(keras.Model):
 
         dropout = {"use_recurrent_dropout": hps.use_recurrent_dropout,
                    "recurrent_dropout_prob": hps.recurrent_dropout_prob}
-        gauss = keras.initializers.RandomNormal(stddev=0.001)
+        def gauss(k: int) -> NumpyRandom:  # the reference's N(0, 0.001) super_linear
+            return NumpyRandom("normal", 0.001, None if seed is None else seed * 1000 + k)
+
         if hps.conditional:
             self.enc_fw = make_cell(hps.enc_model, hps.enc_rnn_size, 5, name="enc_fw",
                                     seed=cell_seed(1), **dropout)
             self.enc_bw = make_cell(hps.enc_model, hps.enc_rnn_size, 5, name="enc_bw",
                                     seed=cell_seed(2), **dropout)
-            self.enc_mu = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_mu", gauss, "zeros")
-            self.enc_presig = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_presig", gauss,
+            self.enc_mu = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_mu", gauss(1), "zeros")
+            self.enc_presig = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_presig", gauss(2),
                                      "zeros")
         dec_input = 5 + hps.z_size if hps.conditional else 5
         self.decoder = make_cell(hps.dec_model, hps.dec_rnn_size, dec_input, name="decoder",
                                  seed=cell_seed(3), **dropout)
         if hps.conditional:
             self.dec_init = _dense(sum(self.decoder.state_size), hps.z_size, "dec_init",
-                                   gauss, "zeros")
+                                   gauss(3), "zeros")
         # magenta's output_w and output_b have no initializer: TF1's glorot_uniform for both
         n_out = 3 + 6 * hps.num_mixture
-        self.dec_output = _dense(n_out, hps.dec_rnn_size, "dec_output", "glorot_uniform",
-                                 "glorot_uniform")
+        glorot = [NumpyRandom(seed=None if seed is None else seed * 1000 + k) for k in (4, 5)]
+        self.dec_output = _dense(n_out, hps.dec_rnn_size, "dec_output", *glorot)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 

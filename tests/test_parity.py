@@ -49,6 +49,28 @@ FIXTURES: dict[str, tuple[dict[str, Any], int | None, float, float]] = {
     "hyper": ({"enc_model": "hyper", "dec_model": "hyper"}, 14, 1e-3, 1e-3),
     "lstm_unconditional": ({"conditional": False}, None, 1e-4, 1e-4),
 }
+#: Gradients whose reference value is itself float32 noise at the 1e-3 level: the bias
+#: gradient of the backward encoder's hyper_ix block peaks at 3.3e-5, a sum over 4 x 67
+#: steps of terms ~40x larger (the same block's weight gradient peaks at 8.7e-4). Our
+#: model run in float64 lands 8.0e-4 (relative to that peak) from the fixture, so the
+#: fixture carries that much rounding; float32 adds its own (2.3e-3 on JAX). Tolerance: 3e-3.
+#: The layer_norm fixture's backward-encoder gradients are worse: our float64 run is
+#: 1.5e-3 to 1.7e-3 from the fixture on every one of them (the largest gap of any array),
+#: so a 1e-3 bound would test the reference's rounding, not ours. Tolerance: 3e-3.
+#: (Keys: fixture, reference-name prefix.)
+GRADIENT_TOLERANCE = {
+    ("hyper", "vector_rnn/ENC_RNN/bw/HyperLSTMCell/hyper_ix/zw/super_linear_b"): 3e-3,
+    ("layer_norm", "vector_rnn/ENC_RNN/bw/"): 3e-3,
+}
+
+
+def gradient_tolerance(fixture: str, name: str) -> float:
+    for (fix, prefix), tol in GRADIENT_TOLERANCE.items():
+        if fix == fixture and name.startswith(prefix):
+            return tol
+    return FIXTURES[fixture][2]
+
+
 MIXTURE_KEYS = ("pi", "mu1", "mu2", "sigma1", "sigma2", "corr", "pen_logits")
 COST_RTOL = 1e-5
 
@@ -193,7 +215,6 @@ def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
     from sketchart.convert import reference_names
 
     name, data, model, run = fixture_run
-    tol = FIXTURES[name][2]
     grads = run["grads"]
     checked = 0
     for ref in reference_names(model.hps):
@@ -202,6 +223,7 @@ def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
             ours = np.take(ours, ref.index, axis=ref.axis)
         err = rel_err(ours, data[f"g:{ref.name}:0"])
         _record(name, "gradients", err)
+        tol = gradient_tolerance(name, ref.name)
         assert err < tol, f"{name}: gradient of {ref.name} off by {err:.2e} (tolerance {tol})"
         checked += 1
     # every gradient in the fixture was compared
