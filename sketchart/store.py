@@ -431,7 +431,16 @@ def load_model(name_or_path: str | os.PathLike[str], *, download: bool = True,
         source = ModelSource(source.name, "js", path)
     assert source.path is not None
     if source.kind == "js":
-        return model_from_js(source.path, name=source.name)
+        from sketchart.jsformat import JSFormatError
+
+        try:
+            return model_from_js(source.path, name=source.name)
+        except JSFormatError as exc:
+            if source.name.startswith("google/"):
+                # a cached copy damaged after its verified download: say how to replace it
+                raise StoreError(f"{exc}; run `sketchart models fetch {source.name} "
+                                 "--force` to download it again") from None
+            raise
     if source.kind in ("modeldir", "logroot"):
         from sketchart import modeldir
 

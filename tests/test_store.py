@@ -321,3 +321,11 @@ def test_shipped_models_resolve_first(tmp_path: Path, monkeypatch: pytest.Monkey
     assert store.resolve("Sheep Uncond").path == root / "sheep-uncond"
     assert store.resolve("google/flamingo").name == "google/flamingo"
     shutil.rmtree(root)
+
+
+def test_damaged_cached_copy_says_how_to_replace_it(cache: Path, google_server: str) -> None:
+    path = store.fetch_google("owl")
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(SketchartError, match=r"models fetch google/owl --force") as err:
+        store.load_model("owl")
+    assert "truncated" in str(err.value) and "\n" not in str(err.value)
