@@ -1,0 +1,316 @@
+"""Crash-safe training checkpoints: atomic directory swaps and the resume state.
+
+A training log root holds ``best/`` and ``last/``: complete model directories
+(``sketchart.modeldir``). ``last/`` also carries what ``--resume`` needs to continue
+exactly where the run stopped:
+
+```
+last/train_state.json   step, best valid cost, seed, data-order RNG state, run options
+last/train_state.npz    every model variable (random-seed states included) and every
+                        optimizer variable (Adam moments, iteration count), by position
+```
+
+Both directories are written into a hidden temporary directory beside the target and
+swapped in with one atomic ``renameat2(RENAME_EXCHANGE)`` on Linux, so a ``kill -9`` at
+any moment leaves either the old complete directory or the new one, never a mixture.
+Elsewhere (or on a filesystem without the exchange) the swap is two renames, and
+:func:`recover_dir` finishes or undoes an interrupted one; the trainer calls it before it
+reads a log root. NumPy + stdlib only: the Keras objects are passed in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sketchart.errors import SketchartError
+
+__all__ = [
+    "STATE_JSON",
+    "STATE_NPZ",
+    "TrainState",
+    "atomic_dir",
+    "check_variables",
+    "clean_temporaries",
+    "has_train_state",
+    "read_train_state",
+    "recover_dir",
+    "swap_dir",
+    "write_train_state",
+]
+
+STATE_JSON = "train_state.json"
+STATE_NPZ = "train_state.npz"
+_FORMAT_VERSION = 1
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@dataclass
+class TrainState:
+    """What a resumed run needs besides the model directory itself.
+
+    Attributes:
+        step: number of updates done (the schedules' step for the next update).
+        best_valid_cost: best validation cost so far (None before the first evaluation).
+        best_step: step at which ``best/`` was saved.
+        seed: the run's base seed.
+        data_state: the batch loader's ``get_state()`` (JSON-ready after encoding).
+        options: run options that must not change on resume (``bucketed``...).
+        elapsed_s: training wall time so far, for the summary and steps/s.
+        model_variables: values of ``model.variables`` in order (seed states included).
+        optimizer_variables: values of ``optimizer.variables`` in order.
+        variable_names: the paths of the model variables, checked on restore.
+    """
+
+    step: int
+    best_valid_cost: float | None = None
+    best_step: int | None = None
+    seed: int = 0
+    data_state: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    model_variables: list[np.ndarray] = field(default_factory=list)
+    optimizer_variables: list[np.ndarray] = field(default_factory=list)
+    variable_names: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- atomic directories
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and the directory itself, so a power cut cannot reorder the swap."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories: harmless here
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths (Linux ``renameat2``); False if unsupported."""
+    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
+        return False
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def _old_name(target: Path) -> Path:
+    return target.parent / f".{target.name}.old"
+
+
+def swap_dir(new: Path, target: Path) -> None:
+    """Put the complete directory ``new`` in place of ``target``, atomically where possible.
+
+    Args:
+        new: a fully written directory on the same filesystem as ``target``.
+        target: the directory to replace (may not exist yet).
+    """
+    new, target = Path(new), Path(target)
+    _fsync_tree(new)
+    if not target.exists():
+        os.rename(new, target)
+    elif _exchange(new, target):
+        # ``new`` now holds the previous contents
+        shutil.rmtree(new, ignore_errors=True)
+    else:
+        old = _old_name(target)
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(target, old)  # a crash here: recover_dir renames it back
+        os.rename(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(target.parent)
+
+
+def recover_dir(target: Path) -> None:
+    """Finish what an interrupted :func:`swap_dir` left: restore or drop ``.<name>.old``."""
+    target = Path(target)
+    old = _old_name(target)
+    if old.exists():
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(old, target)
+
+
+def clean_temporaries(target: Path) -> None:
+    """Remove temporary directories a killed run left beside ``target``."""
+    target = Path(target)
+    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write a directory atomically: yield an empty temporary directory, then swap it in.
+
+    If the body raises, the temporary directory is removed and ``target`` is untouched.
+
+    Example:
+        >>> with atomic_dir(log_root / "last") as tmp:   # doctest: +SKIP
+        ...     save_model_dir(tmp, model, meta)
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes a private 0700 directory; a model directory gets the usual umask
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    try:
+        yield tmp
+        swap_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ----------------------------------------------------------------------- train state
+def _encode(value: Any) -> Any:
+    """JSON-ready copy of nested dicts/lists/tuples/NumPy values (arrays are tagged)."""
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return np.asarray(value["__ndarray__"], dtype=np.dtype(value["dtype"]))
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def has_train_state(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (a ``last/`` directory) holds a resumable train state."""
+    path = Path(path)
+    return (path / STATE_JSON).is_file() and (path / STATE_NPZ).is_file()
+
+
+def write_train_state(path: str | os.PathLike[str], state: TrainState) -> None:
+    """Write ``train_state.json`` and ``train_state.npz`` into the directory ``path``."""
+    path = Path(path)
+    meta = {
+        "format_version": _FORMAT_VERSION,
+        "step": int(state.step),
+        "best_valid_cost": state.best_valid_cost,
+        "best_step": state.best_step,
+        "seed": int(state.seed),
+        "data_state": _encode(state.data_state),
+        "options": _encode(state.options),
+        "elapsed_s": float(state.elapsed_s),
+        "num_model_variables": len(state.model_variables),
+        "num_optimizer_variables": len(state.optimizer_variables),
+    }
+    (path / STATE_JSON).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    arrays = {f"model_{i:04d}": np.asarray(v) for i, v in enumerate(state.model_variables)}
+    arrays.update(
+        {f"optimizer_{i:04d}": np.asarray(v) for i, v in enumerate(state.optimizer_variables)}
+    )
+    arrays["variable_names"] = np.asarray(state.variable_names, dtype=np.str_)
+    with open(path / STATE_NPZ, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def read_train_state(path: str | os.PathLike[str]) -> TrainState:
+    """Read what :func:`write_train_state` wrote.
+
+    Raises:
+        SketchartError: missing or damaged files (the message names the file).
+    """
+    path = Path(path)
+    json_path, npz_path = path / STATE_JSON, path / STATE_NPZ
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SketchartError(f"{json_path}: missing; nothing to resume") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SketchartError(f"{json_path}: unreadable train state ({exc})") from None
+    if meta.get("format_version") != _FORMAT_VERSION:
+        raise SketchartError(
+            f"{json_path}: train state format {meta.get('format_version')!r} "
+            f"is not {_FORMAT_VERSION}")
+    try:
+        # allow_pickle=False: a log root from elsewhere cannot run code on resume
+        with np.load(npz_path, allow_pickle=False) as data:
+            model_vars = [data[f"model_{i:04d}"] for i in range(meta["num_model_variables"])]
+            opt_vars = [
+                data[f"optimizer_{i:04d}"] for i in range(meta["num_optimizer_variables"])
+            ]
+            names = [str(n) for n in data["variable_names"]]
+    except FileNotFoundError:
+        raise SketchartError(f"{npz_path}: missing; nothing to resume") from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise SketchartError(f"{npz_path}: unreadable train state ({exc})") from None
+    return TrainState(
+        step=int(meta["step"]),
+        best_valid_cost=meta.get("best_valid_cost"),
+        best_step=meta.get("best_step"),
+        seed=int(meta.get("seed", 0)),
+        data_state=_decode(meta.get("data_state")),
+        options=_decode(meta.get("options") or {}),
+        elapsed_s=float(meta.get("elapsed_s", 0.0)),
+        model_variables=model_vars,
+        optimizer_variables=opt_vars,
+        variable_names=names,
+    )
+
+
+def check_variables(
+    where: str, names: Sequence[str], shapes: Sequence[tuple[int, ...]], state: TrainState
+) -> None:
+    """Raise unless the saved model variables match the model's names and shapes."""
+    if len(names) != len(state.model_variables):
+        raise SketchartError(
+            f"{where}: the saved state has {len(state.model_variables)} model variables, "
+            f"the model has {len(names)} (different hparams?)")
+    for i, (name, shape) in enumerate(zip(names, shapes)):
+        saved = tuple(state.model_variables[i].shape)
+        if tuple(shape) != saved:
+            raise SketchartError(
+                f"{where}: variable {i} ({name}) has shape {list(shape)} in the model but "
+                f"{list(saved)} in the saved state")

@@ -1,0 +1,136 @@
+"""TensorBoard logging without TensorFlow, and sketches rendered to images.
+
+Events are written with tensorboardX (pure Python + protobuf), so a JAX-only machine can
+train and log. Scalars are grouped as ``train/*``, ``valid/*`` and ``test/*`` (cost,
+r_cost, kl_cost; plus lr, kl_weight and steps_per_s under ``train/``); sample drawings are
+one image per save (``samples``), a grid rendered with Pillow. NumPy + Pillow +
+tensorboardX only (never Keras).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sketchart.strokes import strokes3_to_lines
+
+__all__ = ["TensorBoardLogger", "render_grid", "render_strokes3"]
+
+
+def render_strokes3(
+    strokes3: np.ndarray, size: int = 128, margin: int = 6, width: int = 1
+) -> np.ndarray:
+    """One sketch drawn black on white, fitted and centred in a ``size`` square.
+
+    Args:
+        strokes3: ``[n, 3]`` offsets (any units: the drawing is scaled to fit).
+        size: image side in pixels.
+        margin: blank border in pixels.
+        width: line width in pixels.
+
+    Returns:
+        ``uint8 [size, size, 3]`` RGB.
+    """
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    lines = strokes3_to_lines(np.asarray(strokes3, dtype=np.float64)) if len(strokes3) else []
+    points = np.concatenate(lines) if lines else np.zeros((0, 2))
+    if len(points):
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        extent = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-9))
+        scale = (size - 2 * margin) / extent
+        centre = (lo + hi) / 2
+        for line in lines:
+            xy = (line - centre) * scale + size / 2
+            coords = [(float(x), float(y)) for x, y in xy]
+            if len(coords) == 1:
+                draw.point(coords, fill="black")
+            else:
+                draw.line(coords, fill="black", width=width, joint="curve")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def render_grid(
+    sketches: Sequence[np.ndarray], cols: int | None = None, cell: int = 128, gap: int = 2
+) -> np.ndarray:
+    """Several sketches in a grid (row-major), separated by grey gaps.
+
+    Args:
+        sketches: stroke-3 arrays.
+        cols: columns (default: about square).
+        cell: side of each cell in pixels.
+        gap: grey border between cells.
+
+    Returns:
+        ``uint8 [H, W, 3]`` RGB.
+    """
+    n = max(len(sketches), 1)
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    height, width = rows * (cell + gap) + gap, cols * (cell + gap) + gap
+    grid = np.full((height, width, 3), 160, dtype=np.uint8)
+    for k, strokes3 in enumerate(sketches):
+        r, c = divmod(k, cols)
+        y, x = gap + r * (cell + gap), gap + c * (cell + gap)
+        grid[y: y + cell, x: x + cell] = render_strokes3(strokes3, size=cell)
+    return grid
+
+
+class TensorBoardLogger:
+    """Scalars and images into TensorBoard event files in ``log_dir``.
+
+    Args:
+        log_dir: folder of the event files (the training log root).
+        purge_step: on resume, the step training restarts from; TensorBoard hides the
+            events a killed run wrote after it, so replayed steps are not drawn twice.
+        enabled: False makes every method a no-op (tests, ``--no-tensorboard``).
+    """
+
+    def __init__(
+        self, log_dir: str | os.PathLike[str], purge_step: int | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.log_dir = Path(log_dir)
+        self._writer = None
+        if enabled:
+            from tensorboardX import SummaryWriter
+
+            self._writer = SummaryWriter(
+                logdir=str(self.log_dir), purge_step=purge_step, flush_secs=30
+            )
+
+    def scalars(self, group: str, values: Mapping[str, float], step: int) -> None:
+        """Log ``values`` as ``group/name`` at ``step``."""
+        if self._writer is None:
+            return
+        for name, value in values.items():
+            self._writer.add_scalar(f"{group}/{name}", float(value), global_step=step)
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """Log one ``uint8 [H, W, 3]`` image."""
+        if self._writer is None:
+            return
+        self._writer.add_image(tag, image, global_step=step, dataformats="HWC")
+
+    def sketches(self, tag: str, sketches: Sequence[np.ndarray], step: int,
+                 cols: int | None = None) -> None:
+        """Render stroke-3 sketches into a grid image and log it."""
+        if self._writer is None or not sketches:
+            return
+        self.image(tag, render_grid(sketches, cols=cols), step)
+
+    def flush(self) -> None:
+        """Write pending events to disk."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
