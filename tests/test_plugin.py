@@ -119,6 +119,7 @@ def _drawn_paths(sketch: np.ndarray) -> int:
 # -- sketchrnn-sample ---------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_sample_grid_per_sketch_svg_read_back(flamingo, tmp_path):
     from sketchart.sample import sample
     from sketchart.store import load_model
@@ -154,6 +155,7 @@ def test_sample_category_from_local_server(model_server):
     assert doc.property("sketchart_model") == "flamingo"
 
 
+@pytest.mark.parity
 def test_same_seed_same_bytes(flamingo, tmp_path):
     def svg(name: str, pipeline: str, seed: int | None = None) -> bytes:
         out = tmp_path / name
