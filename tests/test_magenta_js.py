@@ -66,6 +66,7 @@ def flamingo():  # type: ignore[no-untyped-def]
     return load_model(shared_path("models", "sketch-rnn-js", "flamingo.gen.json"))
 
 
+@pytest.mark.parity
 def test_getpdf_equals_ours_on_google_flamingo(node: str, flamingo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sketchart.sample import sample
 

@@ -277,6 +277,7 @@ def _small_vae(seed: int = 0):  # type: ignore[no-untyped-def]
     return model
 
 
+@pytest.mark.parity
 def test_vae_export_round_trip_reproduces_encode_and_decode(
         tmp_path: Path, sheep_npz: Path) -> None:
     from sketchart.data import load_npz
