@@ -20,7 +20,7 @@ through ``z = mu + exp(presig/2) * eps`` with the ``eps`` its graph drew in that
 the gradients of ``presig`` are ``dcost/dz * exp(presig/2) / 2 * eps``. That eps is TF's
 Philox normal stream with seeds ``(0, seed2)`` (4 for lstm and layer_norm, 14 for hyper),
 found by recovering eps from the fixture's gradients. The test reproduces it with
-``z = mu + s - stop_gradient(s)``, ``s = exp(presig/2) * eps``: forward value ``mu``,
+``z = mu + (s - stop_gradient(s))``, ``s = exp(presig/2) * eps``: forward value ``mu``,
 gradient as in the reference.
 """
 
@@ -106,6 +106,11 @@ def mixture_arrays(params: Any) -> dict[str, np.ndarray]:
             "sigma2": params.sigma_y, "corr": params.rho, "pen_logits": params.pen_logits}
 
 
+#: compiled (model, step) per architecture: lstm and lstm_kl_tolerance0 share weights and
+#: differ only in kl_tolerance, which the step takes as an argument (one compile, not two)
+_STEPS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
 def build_model(name: str, data: Any) -> Any:
     from sketchart.convert import load_reference_weights
     from sketchart.hparams import HParams
@@ -120,25 +125,24 @@ def build_model(name: str, data: Any) -> Any:
     return model
 
 
-def run_reference_batch(model: Any, data: Any, eps: np.ndarray | None) -> dict[str, Any]:
-    """Forward and gradients of ``cost`` the way the fixture was made (see module doc)."""
+def reference_step(model: Any) -> Any:
+    """``step(strokes5, lengths, eps, kl_weight, kl_tolerance) -> (cost, aux, grads)``
+    computed the way the fixture was made (see the module docstring)."""
     from keras import ops
 
     from sketchart.backend import value_and_grad
     from sketchart.losses import compute_losses
 
     hps = model.hps
-    batch = data["input_data"]
-    lengths = data["sequence_lengths"].astype(np.int32)
-    kl_weight = float(data["kl_weight"]) if "kl_weight" in data.files else 0.01
 
-    def fn(strokes5: Any, lens: Any, noise: Any) -> tuple[Any, Any]:
+    def fn(strokes5: Any, lens: Any, noise: Any, kl_weight: Any, kl_tolerance: Any,
+           ) -> tuple[Any, Any]:
         targets = strokes5[:, 1:]
         out: dict[str, Any] = {}
         if hps.conditional:
             mu, presig = model.encode(targets, lens)
             spread = ops.exp(presig / 2.0) * noise
-            z = mu + spread - ops.stop_gradient(spread)  # value mu, gradient with eps
+            z = mu + (spread - ops.stop_gradient(spread))  # value mu, gradient with eps
             state = model.initial_state(z)
             out.update(mu=mu, presig=presig)
         else:
@@ -146,27 +150,46 @@ def run_reference_batch(model: Any, data: Any, eps: np.ndarray | None) -> dict[s
             state = model.initial_state(batch_size=ops.shape(strokes5)[0])
         params, final, _ = model.decode(strokes5[:, :-1], z, state)
         out.update(params=params, initial_state=state, final_state=final)
-        losses = compute_losses(out, targets, hps, kl_weight, training=True)
+        losses = compute_losses(out, targets, hps, kl_weight, training=True,
+                                kl_tolerance=kl_tolerance)
         return losses["cost"], {**out, **losses}
 
-    step = value_and_grad(model, fn)
-    noise = eps if eps is not None else np.zeros((batch.shape[0], hps.z_size), np.float32)
-    _, aux, grads = step(batch, lengths, noise)
-    aux = {k: v for k, v in aux.items()}
+    return value_and_grad(model, fn)
+
+
+def run_fixture(name: str, data: Any) -> tuple[Any, dict[str, Any]]:
+    from sketchart.convert import load_reference_weights
+
+    overrides = {k: v for k, v in FIXTURES[name][0].items() if k != "kl_tolerance"}
+    key = (tuple(sorted(overrides.items())), data["input_data"].shape)
+    if key in _STEPS:
+        model, step = _STEPS[key]
+        load_reference_weights(model, {k[2:]: data[k] for k in data.files
+                                       if k.startswith("w:")}, source=name)
+    else:
+        model = build_model(name, data)
+        step = reference_step(model)
+        _STEPS[key] = (model, step)
+    kl_tolerance = float(FIXTURES[name][0].get("kl_tolerance", model.hps.kl_tolerance))
+    seed2 = FIXTURES[name][1]
+    batch = data["input_data"]
+    if model.hps.conditional:
+        eps = fixture_eps(seed2, data["mu"].shape)  # type: ignore[arg-type]
+    else:
+        eps = np.zeros((batch.shape[0], model.hps.z_size), np.float32)
+    kl_weight = float(data["kl_weight"]) if "kl_weight" in data.files else 0.01
+    _, aux, grads = step(batch, data["sequence_lengths"].astype(np.int32), eps,
+                         np.float32(kl_weight), np.float32(kl_tolerance))
     grads_by_path = {v.path: np.asarray(g) for v, g in zip(model.trainable_variables, grads)}
-    return {"aux": aux, "grads": grads_by_path}
+    return model.hps, {"aux": aux, "grads": grads_by_path}
 
 
 @pytest.fixture(scope="module", params=list(FIXTURES))
 def fixture_run(request: pytest.FixtureRequest) -> tuple[str, Any, Any, dict[str, Any]]:
     name = request.param
     data = np.load(shared_path("fixtures", "reference", f"{name}.npz"))
-    model = build_model(name, data)
-    seed2 = FIXTURES[name][1]
-    eps = None
-    if model.hps.conditional:
-        eps = fixture_eps(seed2, data["mu"].shape)  # type: ignore[arg-type]
-    return name, data, model, run_reference_batch(model, data, eps)
+    hps, run = run_fixture(name, data)
+    return name, data, hps, run
 
 
 def _record(name: str, key: str, err: float) -> None:
@@ -175,7 +198,7 @@ def _record(name: str, key: str, err: float) -> None:
 
 
 def test_costs(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
-    name, data, model, run = fixture_run
+    name, data, hps, run = fixture_run
     aux = run["aux"]
     for key in ("r_cost", "kl_cost", "cost"):
         if key not in data.files:
@@ -187,10 +210,10 @@ def test_costs(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
 
 
 def test_latent_and_mixture(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
-    name, data, model, run = fixture_run
+    name, data, hps, run = fixture_run
     aux = run["aux"]
     tol = FIXTURES[name][3]
-    if model.hps.conditional:
+    if hps.conditional:
         for key in ("mu", "presig"):
             err = rel_err(aux[key], data[key])
             _record(name, "mu_presig", err)
@@ -202,7 +225,7 @@ def test_latent_and_mixture(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -
 
 
 def test_decoder_states(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
-    name, data, model, run = fixture_run
+    name, data, hps, run = fixture_run
     tol = FIXTURES[name][2]
     for key in ("initial_state", "final_state"):
         ours = np.concatenate([np.asarray(s) for s in run["aux"][key]], axis=-1)
@@ -214,10 +237,10 @@ def test_decoder_states(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> No
 def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
     from sketchart.convert import reference_names
 
-    name, data, model, run = fixture_run
+    name, data, hps, run = fixture_run
     grads = run["grads"]
     checked = 0
-    for ref in reference_names(model.hps):
+    for ref in reference_names(hps):
         ours = grads[ref.path]
         if ref.index is not None:
             ours = np.take(ours, ref.index, axis=ref.axis)
@@ -228,6 +251,101 @@ def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
         checked += 1
     # every gradient in the fixture was compared
     assert checked == sum(1 for k in data.files if k.startswith("g:"))
+
+
+def test_converted_checkpoint(tmp_path: Path) -> None:
+    """``sketchart convert`` on a real magenta checkpoint reproduces the reference."""
+    from keras import ops
+
+    from sketchart.cli import app
+    from sketchart.losses import compute_losses
+    from sketchart.modeldir import load_model_dir
+
+    src = shared_path("fixtures", "reference", "magenta_checkpoint_small")
+    ref = np.load(src / "reference_outputs.npz")
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "small"),
+                                      "--scale-factor", str(float(ref["scale_factor"]))])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    model = load_model_dir(tmp_path / "small")
+    assert model.meta.source == "magenta-checkpoint" and model.meta.steps == 12
+    assert model.hps.dec_model == "layer_norm" and model.hps.use_recurrent_dropout
+    batch = ref["input_data"]
+    inputs = {"strokes5": batch, "lengths": ref["sequence_lengths"].astype(np.int32)}
+    out = model(inputs, training=False, eps=np.zeros(ref["mu"].shape, np.float32))
+    losses = compute_losses(out, batch[:, 1:], model.hps, 0.01, training=True)
+    for key in ("r_cost", "kl_cost"):
+        err = abs(float(losses[key]) - float(ref[key])) / abs(float(ref[key]))
+        _record("magenta_checkpoint_small", "cost_rel", err)
+        assert err < COST_RTOL, f"{key}: {float(losses[key])} vs {float(ref[key])}"
+    err = rel_err(ops.convert_to_numpy(out["mu"]), ref["mu"])
+    _record("magenta_checkpoint_small", "mu_presig", err)
+    assert err < 1e-4
+    for key, ours in mixture_arrays(out["params"]).items():
+        err = rel_err(ops.convert_to_numpy(ours), ref[key])
+        _record("magenta_checkpoint_small", "mixture", err)
+        assert err < 1e-4, f"checkpoint: mixture {key} off by {err:.2e}"
+
+
+_CROSS_SCRIPT = """
+import sys, numpy as np, keras
+from sketchart.modeldir import load_model_dir
+model = load_model_dir(sys.argv[1])
+batch = np.load(sys.argv[2])
+out = model({"strokes5": batch["strokes5"], "lengths": batch["lengths"]}, eps=batch["eps"])
+p = out["params"]
+np.savez(sys.argv[3], backend=keras.backend.backend(), mu=out["mu"], pi=p.pi_logits,
+         mu_x=p.mu_x, rho=p.rho, pen=p.pen_logits,
+         **{"w%d" % i: v.numpy() for i, v in enumerate(model.weights)})
+"""
+
+
+def test_weights_cross_backend(tmp_path: Path) -> None:
+    """A model directory saved on this backend loads on the other with the same outputs."""
+    import keras
+
+    from sketchart.hparams import HParams
+    from sketchart.model import SketchRNN
+    from sketchart.modeldir import ModelMeta, save_model_dir
+
+    here = keras.backend.backend()
+    other = "jax" if here == "tensorflow" else "tensorflow"
+    try:
+        __import__(other if other == "jax" else "tensorflow")
+    except ImportError:
+        pytest.skip(f"{other} is not installed")
+    hps = HParams(enc_rnn_size=16, dec_rnn_size=24, z_size=8, num_mixture=3, max_seq_len=12,
+                  dec_model="layer_norm")
+    model = SketchRNN(hps, seed=3)
+    save_model_dir(model, tmp_path / "m", ModelMeta(scale_factor=2.0))
+    rng = np.random.default_rng(0)
+    lengths = np.array([12, 5, 9], np.int32)
+    strokes5 = np.zeros((3, 13, 5), np.float32)
+    strokes5[:, 0, 2] = 1
+    for b, n in enumerate(lengths):
+        strokes5[b, 1:n + 1, :2] = rng.normal(size=(n, 2))
+        strokes5[b, 1:n + 1, 2] = 1
+        strokes5[b, n + 1:, 4] = 1
+    eps = rng.normal(size=(3, 8)).astype(np.float32)
+    np.savez(tmp_path / "batch.npz", strokes5=strokes5, lengths=lengths, eps=eps)
+    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_CROSS_SCRIPT),
+                           str(tmp_path / "m"), str(tmp_path / "batch.npz"),
+                           str(tmp_path / "out.npz")], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    theirs = np.load(tmp_path / "out.npz")
+    assert str(theirs["backend"]) == other
+    for i, v in enumerate(model.weights):  # bit-identical weights
+        assert np.array_equal(np.asarray(v.numpy()), theirs[f"w{i}"]), v.path
+    ours = model({"strokes5": strokes5, "lengths": lengths}, eps=eps)
+    p = ours["params"]
+    for key, value in (("mu", ours["mu"]), ("pi", p.pi_logits), ("mu_x", p.mu_x),
+                       ("rho", p.rho), ("pen", p.pen_logits)):
+        err = rel_err(np.asarray(value), theirs[key])
+        _record("cross_backend", "outputs", err)
+        assert err < 1e-5, f"{key} differs across backends by {err:.2e}"
 
 
 def test_print_worst_errors() -> None:
