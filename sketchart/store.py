@@ -372,7 +372,9 @@ def resolve(name_or_path: str | os.PathLike[str]) -> ModelSource:
     """
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
-    if isinstance(name_or_path, os.PathLike) or path.exists() or text.endswith(".json"):
+    looks_like_path = (text.endswith(".json") or os.sep in text or text.startswith(".")) \
+        and not text.startswith(("google/", "magenta/"))
+    if isinstance(name_or_path, os.PathLike) or path.exists() or looks_like_path:
         if not path.exists():
             raise StoreError(f"{text}: no such file or directory")
         return _path_source(path, text)

@@ -90,6 +90,8 @@ def test_path_that_is_not_a_model(tmp_path: Path) -> None:
         store.resolve(tmp_path / "empty")
     with pytest.raises(SketchartError, match="no such file"):
         store.resolve(str(tmp_path / "missing.gen.json"))
+    with pytest.raises(SketchartError, match="no such file"):
+        store.resolve(str(tmp_path / "runs" / "sheep"))
 
 
 # ----------------------------------------------------------------------- download
@@ -207,6 +209,10 @@ def test_fetch_magenta_converts_and_loads_by_name(
         monkeypatch.setenv("SKETCHART_MAGENTA_URL", f"{url}/sketch_rnn.zip")
         names = store.fetch_magenta()
     assert names == ["magenta/aaron_sheep/layer_norm"]
+    with serve_directory(archive.parent) as url:
+        monkeypatch.setenv("SKETCHART_MAGENTA_URL", f"{url}/sketch_rnn.zip")
+        assert store.fetch_magenta(force=True) == names  # converted again, replaced
+    assert not [p for p in (cache / "magenta").iterdir() if p.name.startswith(".")]
     assert "magenta/aaron_sheep/layer_norm" in [r.name for r in store.list_models()]
     model = store.load_model("magenta/aaron_sheep/layer_norm")
     assert model.hps.dec_model == "layer_norm" and model.hps.z_size == 16
