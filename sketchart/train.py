@@ -138,7 +138,7 @@ class PreparedData:
 def prepare_data(
     hps: HParams, data_dir: str | os.PathLike[str] | None, *, max_seq_len_from_data: bool,
     bucketed: bool = False, seed: int = 0, scale_factor: float | None = None,
-    download: bool = True, progress: bool = True,
+    download: bool = True, progress: bool = True, paths: list[Path] | None = None,
 ) -> PreparedData:
     """Resolve, download, load and filter ``hps.data_set``; build the three loaders.
 
@@ -152,6 +152,7 @@ def prepare_data(
         scale_factor: the normalising factor (default: computed on the training split).
         download: allow downloading QuickDraw categories.
         progress: progress bar for downloads.
+        paths: the files of ``hps.data_set`` when already known (a resumed run).
 
     Raises:
         TrainError: a split is empty (or emptied by the filter), or the training split
@@ -160,8 +161,9 @@ def prepare_data(
     from sketchart.data import BatchLoader, load_datasets
     from sketchart.download import resolve_data_set
 
-    paths = [resolve_data_set(name, data_dir, download=download, progress=progress)
-             for name in hps.data_set]
+    if paths is None:
+        paths = [resolve_data_set(name, data_dir, download=download, progress=progress)
+                 for name in hps.data_set]
     data = load_datasets(paths)
     names = ", ".join(p.name for p in paths)
     if max_seq_len_from_data:
@@ -484,15 +486,20 @@ def train(
     _check_writable(log_root)
     for target in (last_dir, best_dir):
         clean_temporaries(target)
-    saved_scale = None
+    saved_scale = saved_paths = None
     if state is not None:
         import json
 
         meta_json = json.loads((last_dir / "sketchart.json").read_text(encoding="utf-8"))
         saved_scale = float(meta_json["scale_factor"])
+        # resumed without --data-dir: the files the run was started with, if still there
+        saved_paths = [Path(p) for p in state.options.get("data_paths", [])]
+        if data_dir is not None or not saved_paths or not all(p.is_file()
+                                                              for p in saved_paths):
+            saved_paths = None
     prepared = prepare_data(hps, data_dir, max_seq_len_from_data=max_from_data,
                             bucketed=bucketed, seed=seed, scale_factor=saved_scale,
-                            download=download, progress=progress)
+                            download=download, progress=progress, paths=saved_paths)
     hps = prepared.hps
     return _run(log_root, hps, prepared, state=state, seed=seed, bucketed=bucketed,
                 data_parallel=data_parallel, jit_compile=jit_compile, progress=progress,
@@ -556,7 +563,8 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
             write_train_state(tmp, TrainState(
                 step=step, best_valid_cost=best_cost, best_step=best_step, seed=seed,
                 data_state=prepared.train.get_state(),
-                options={"bucketed": bucketed, "backend": keras.backend.backend()},
+                options={"bucketed": bucketed, "backend": keras.backend.backend(),
+                         "data_paths": [str(p.resolve()) for p in prepared.paths]},
                 elapsed_s=elapsed_before + time.monotonic() - started,
                 model_variables=[np.asarray(v.value) for v in model.variables],
                 optimizer_variables=[np.asarray(v.value) for v in optimizer.variables],

@@ -1,0 +1,97 @@
+"""``sketchart train`` / ``sketchart evaluate`` through the real CLI (typer's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sketchart.cli import app, main
+
+TINY = "enc_rnn_size=8,dec_rnn_size=16,z_size=4,num_mixture=2,batch_size=10"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
+    """``small.npz``: short real sheep (at most 50 points)."""
+    from sketchart.data import load_npz
+    from sketchart.npzsafe import write_npz
+
+    sheep = load_npz(sheep_npz)
+    folder = tmp_path_factory.mktemp("data")
+
+    def pick(sketches: list[np.ndarray], n: int) -> list[np.ndarray]:
+        return [s.astype(np.int16) for s in sketches if len(s) <= 50][:n]
+
+    write_npz(folder / "small.npz", {"train": pick(sheep.train, 40),
+                                     "valid": pick(sheep.valid, 10),
+                                     "test": pick(sheep.test, 10)})
+    return folder
+
+
+def test_magenta_spelling_trains_and_evaluate_prints_both_costs(data_dir: Path,
+                                                                tmp_path: Path) -> None:
+    runner = CliRunner()
+    root = tmp_path / "run"
+    result = runner.invoke(app, [
+        "train", "--log_root", str(root), "--data_dir", str(data_dir),
+        "--hparams", f"data_set=small.npz,{TINY},num_steps=2,save_every=2",
+        "--seed", "1", "--no-tensorboard", "--samples", "0"])
+    assert result.exit_code == 0, result.output
+    assert "trained 2 steps" in result.output and "best valid cost" in result.output
+    assert (root / "best" / "model.weights.h5").is_file()
+    # magenta's resume flag continues the same run
+    result = runner.invoke(app, ["train", "--log_root", str(root), "--resume_training",
+                                 "--hparams", "num_steps=3", "-q", "--no-tensorboard"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((root / "last" / "train_state.json").read_text())["step"] == 3
+
+    result = runner.invoke(app, ["evaluate", str(root), str(data_dir / "small.npz"),
+                                 "--split", "valid"])
+    assert result.exit_code == 0, result.output
+    words = result.output.split()
+    r_cost = float(words[words.index("r_cost") + 1])
+    kl_cost = float(words[words.index("kl_cost") + 1])
+    assert np.isfinite(r_cost) and kl_cost >= 0.2
+    assert "10 valid sketches" in result.output
+
+
+def test_direct_npz_paths_become_the_data_set(data_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "train", str(data_dir / "small.npz"), str(data_dir / "small.npz"),
+        "--log-root", str(root), "--hparams", f"{TINY},num_steps=1", "-q",
+        "--no-tensorboard", "--samples", "0"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((root / "best" / "sketchart.json").read_text())
+    assert [Path(p).name for p in meta["data_set"]] == ["small.npz", "small.npz"]
+    assert meta["class_names"] == ["small", "small"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hparams", "data_set=small.npz,bogus=1"], "unknown hparam 'bogus'"),
+    (["--hparams", "data_set=missing_file.npz"], "missing_file.npz"),
+    (["--resume"], "nothing to resume"),
+])
+def test_bad_input_is_one_line_on_stderr(data_dir: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         args: list[str], message: str) -> None:
+    monkeypatch.delenv("SKETCHART_DATA_URL", raising=False)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--log-root", str(tmp_path / "r"), "--data-dir", str(data_dir),
+              *args])
+    assert info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: ") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_evaluate_refuses_an_unknown_split(data_dir: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(tmp_path), str(data_dir / "small.npz"), "--split", "dev"])
+    assert "unknown split 'dev'" in capsys.readouterr().err
