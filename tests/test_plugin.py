@@ -164,6 +164,9 @@ def test_same_seed_same_bytes(flamingo, tmp_path):
 
     cmd = f"sketchrnn-sample -m {flamingo} -n 2 -t 0.5"
     assert svg("a.svg", f"{cmd} --seed 11") == svg("b.svg", f"{cmd} --seed 11")
+    # the optimisation's random seams (reloop) follow the seed too
+    opt = f"{cmd} --seed 11 --optimize --layers per-sketch"
+    assert svg("a2.svg", opt) == svg("b2.svg", opt)
     assert svg("c.svg", f"{cmd} --seed 11") != svg("d.svg", f"{cmd} --seed 12")
     # without --seed, vpype's -s decides
     assert svg("e.svg", cmd, seed=7) == svg("f.svg", cmd, seed=7)
