@@ -195,3 +195,24 @@ def test_hpgl_pen_down_runs_match_the_paths(sheep_doc, tmp_path):
         drawn = np.hypot(*np.diff(run, axis=0).T).sum() * unit_mm
         # coordinates are rounded to whole plotter units (0.025 mm)
         assert drawn == pytest.approx(np.abs(np.diff(line)).sum() / MM, abs=0.02 * len(line))
+
+
+def test_gwrite_profile_works_in_a_fresh_vpype(tmp_path):
+    """After installation, a plain ``vpype ... gwrite -p grbl-servo`` finds the profile."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "rect.gcode"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vpype_cli", "rect", "1cm", "1cm", "2cm", "1cm"]
+        + ["gwrite", "-p", "grbl-servo", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    drawn, problems = parse_gcode(out.read_text(), _profile("grbl-servo"))
+    assert problems == []
+    assert len(drawn) == 1
+    assert np.allclose(drawn[0][[0, 2]], [[10.0, 10.0], [30.0, 20.0]], atol=0.01)
