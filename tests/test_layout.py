@@ -55,7 +55,7 @@ def test_grid_cells_default_square_and_page():
 
 def test_grid_cells_centred_on_page_and_fit_to_page():
     page = vp.PAGE_SIZES["a4"]
-    spec, cells = layout.grid_cells(4, size=100.0, gap=10.0, columns=2, page_size=page)
+    spec, _cells = layout.grid_cells(4, size=100.0, gap=10.0, columns=2, page_size=page)
     assert spec.offset == pytest.approx(((page[0] - 220) / 2, (page[1] - 220) / 2))
     spec, _ = layout.grid_cells(12, size=None, gap=10.0, rows=3, columns=4, page_size=page)
     assert spec.size == pytest.approx(page[0] / 4 - 10.0)
@@ -66,12 +66,18 @@ def test_grid_cells_centred_on_page_and_fit_to_page():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(count=0, size=10.0, gap=0.0), "at least one cell"),
-        (dict(count=4, size=-1.0, gap=0.0), "must be positive"),
-        (dict(count=30, size=200.0, gap=10.0, page_size=(793.7, 1122.5)), "more than the"),
-        (dict(count=4, size=None, gap=900.0, page_size=(793.7, 1122.5)), "does not fit"),
-        (dict(count=4, size=None, gap=1.0), "give a box size or a page size"),
-        (dict(count=5, size=1.0, gap=0.0, rows=2, columns=2), "cannot hold 5"),
+        ({"count": 0, "size": 10.0, "gap": 0.0}, "at least one cell"),
+        ({"count": 4, "size": -1.0, "gap": 0.0}, "must be positive"),
+        (
+            {"count": 30, "size": 200.0, "gap": 10.0, "page_size": (793.7, 1122.5)},
+            "more than the",
+        ),
+        (
+            {"count": 4, "size": None, "gap": 900.0, "page_size": (793.7, 1122.5)},
+            "does not fit",
+        ),
+        ({"count": 4, "size": None, "gap": 1.0}, "give a box size or a page size"),
+        ({"count": 5, "size": 1.0, "gap": 0.0, "rows": 2, "columns": 2}, "cannot hold 5"),
     ],
 )
 def test_grid_cells_errors(kwargs, message):
@@ -167,7 +173,9 @@ def test_optimize_keeps_ink_and_cuts_travel(sheep_sketches):
 
     def far(lines_from: vp.LineCollection, lines_to: vp.LineCollection) -> float:
         pts = np.concatenate(list(lines_from))
-        return float(shapely.distance(lines_to.as_mls(), shapely.points(pts.real, pts.imag)).max())
+        return float(
+            shapely.distance(lines_to.as_mls(), shapely.points(pts.real, pts.imag)).max()
+        )
 
     assert far(doc.layers[1], before.layers[1]) < 0.051 * MM
     assert far(before.layers[1], doc.layers[1]) < 0.051 * MM
@@ -198,11 +206,11 @@ def test_split_drawings_grid_order(sheep_sketches):
     lines = layout.complex_to_lines(doc.layers[1])
     drawings = layout.split_drawings(lines, margin=2 * MM)
     assert len(drawings) == 6
-    centres = [
-        (lambda b: ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2))(layout.drawing_bounds(d))
-        for d in drawings
+    boxes = [layout.drawing_bounds(d) for d in drawings]
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
+    expected = [
+        (13 * MM + c * 26 * MM, 13 * MM + r * 26 * MM) for r in range(2) for c in range(3)
     ]
-    expected = [(13 * MM + c * 26 * MM, 13 * MM + r * 26 * MM) for r in range(2) for c in range(3)]
     assert np.allclose(centres, expected, atol=1e-6)
     assert sum(len(d) for d in drawings) == len(lines)
 
