@@ -22,7 +22,7 @@ Drawings go in and come out as stroke-3 in dataset units (the model's offsets mu
 from __future__ import annotations
 
 import math
-import weakref
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -180,24 +180,28 @@ def _inverse_cdf(p: Any, u: Any, k: int) -> Any:
 
 
 # ------------------------------------------------------------------ compiled loops
-# model -> {(backend, greedy, jit): compiled function}; weak so models can be freed
-_LOOPS: weakref.WeakKeyDictionary[Any, dict[tuple, Callable]] = weakref.WeakKeyDictionary()
-
-#: On TensorFlow, whether the sampling loop is compiled with XLA. Measured on the 2-core
-#: CPU (benchmarks/sample.py); set by :func:`_tf_jit_default`.
-TF_JIT_COMPILE: bool | None = None
+#: On TensorFlow, whether the sampling loop is compiled with XLA (``jit_compile``).
+#: Measured with benchmarks/sample.py on the 2-core CPU; ``SKETCHART_TF_XLA=0/1``
+#: overrides it.
+TF_JIT_COMPILE: bool = os.environ.get("SKETCHART_TF_XLA", "0") not in ("0", "", "false")
 
 
-def _tf_jit_default() -> bool:
-    return bool(TF_JIT_COMPILE) if TF_JIT_COMPILE is not None else False
+def _cache(model: Any) -> dict[tuple, Callable]:
+    """Compiled functions of ``model``, kept on the model itself so that they are freed with
+    it (set past Keras' attribute tracking: they are not layers or weights)."""
+    cache = model.__dict__.get("_sketchart_compiled")
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_sketchart_compiled", cache)
+    return cache
 
 
 def _loop_for(model: Any, greedy: bool, jit: bool | None) -> Callable:
     backend = _backend()
     if backend == "tensorflow":
-        jit = _tf_jit_default() if jit is None else bool(jit)
+        jit = TF_JIT_COMPILE if jit is None else bool(jit)
     key = (backend, greedy, jit)
-    cache = _LOOPS.setdefault(model, {})
+    cache = _cache(model)
     if key not in cache:
         if backend == "tensorflow":
             cache[key] = _make_tf_loop(model, greedy, bool(jit))
@@ -288,7 +292,7 @@ def _compiled(model: Any, name: str, fn: Callable) -> Callable:
     The model's ``encode`` and ``decode`` run their recurrences through
     ``sketchart.backend.scan``, which is only fast inside a compiled function.
     """
-    cache = _LOOPS.setdefault(model, {})
+    cache = _cache(model)
     key = ("fn", name, _backend())
     if key not in cache:
         if key[2] == "tensorflow":

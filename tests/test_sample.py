@@ -327,3 +327,21 @@ def test_latent_bad_input(vae, sheep) -> None:  # type: ignore[no-untyped-def]
         S.grid(vae, [sheep[0]] * 3)
     with pytest.raises(SketchartError, match="lerp or slerp"):
         S.interpolate(vae, sheep[0], sheep[1], method="cubic")
+
+
+def test_compiled_loops_do_not_keep_models_alive() -> None:
+    import gc
+    import weakref
+
+    from sketchart.hparams import HParams
+    from sketchart.model import SketchRNN
+    from sketchart.modeldir import ModelMeta
+
+    model = SketchRNN(HParams(conditional=False, dec_rnn_size=16, num_mixture=3,
+                              max_seq_len=10, use_recurrent_dropout=False))
+    model.meta = ModelMeta(scale_factor=1.0, max_seq_len=10)
+    assert len(S.sample(model, 2, 0.5, seed=0)) == 2
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
