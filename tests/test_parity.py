@@ -49,22 +49,33 @@ FIXTURES: dict[str, tuple[dict[str, Any], int | None, float, float]] = {
     "hyper": ({"enc_model": "hyper", "dec_model": "hyper"}, 14, 1e-3, 1e-3),
     "lstm_unconditional": ({"conditional": False}, None, 1e-4, 1e-4),
 }
-#: Gradients whose reference value is itself float32 noise at the 1e-3 level: the bias
-#: gradient of the backward encoder's hyper_ix block peaks at 3.3e-5, a sum over 4 x 67
-#: steps of terms ~40x larger (the same block's weight gradient peaks at 8.7e-4). Our
-#: model run in float64 lands 8.0e-4 (relative to that peak) from the fixture, so the
-#: fixture carries that much rounding; float32 adds its own (2.3e-3 on JAX). Tolerance: 3e-3.
-#: The layer_norm fixture's backward-encoder gradients are worse: our float64 run is
-#: 1.5e-3 to 1.7e-3 from the fixture on every one of them (the largest gap of any array),
-#: so a 1e-3 bound would test the reference's rounding, not ours. Tolerance: 3e-3.
-#: (Keys: fixture, reference-name prefix.)
+#: The layer_norm fixture's backward-encoder gradients carry the reference's own float32
+#: noise above 1e-3: our model run in float64 is 1.5e-3 to 1.7e-3 from the fixture on
+#: every one of them (the largest gap of any array), so a 1e-3 bound would test the
+#: reference's rounding, not ours. Tolerance: 3e-3. (Keys: fixture, reference-name prefix.)
 GRADIENT_TOLERANCE = {
-    ("hyper", "vector_rnn/ENC_RNN/bw/HyperLSTMCell/hyper_ix/zw/super_linear_b"): 3e-3,
     ("layer_norm", "vector_rnn/ENC_RNN/bw/"): 3e-3,
 }
 
 
+def gradient_scale(data: Any, name: str) -> float:
+    """The scale a gradient's error is measured against: its largest magnitude, except
+    for HyperLSTM ``zw`` biases. Their gradient is a sum over batch and time of terms
+    that largely cancel (the backward encoder's ``hyper_ix`` bias gradient peaks at
+    3.3e-5 while the same block's weight gradient, the same terms times hyper outputs of
+    magnitude < 1, peaks at 8.7e-4); our float64 run is 8e-4 from the fixture there,
+    relative to the peak. The rounding of such a sum scales with its terms, so the block's
+    weight gradient sets the scale."""
+    ref = data[f"g:{name}:0"]
+    scale = float(np.abs(ref).max())
+    if name.endswith("/zw/super_linear_b"):
+        weight = data[f"g:{name[:-len('super_linear_b')]}super_linear_w:0"]
+        scale = max(scale, float(np.abs(weight).max()))
+    return scale or 1.0
+
+
 def gradient_tolerance(fixture: str, name: str) -> float:
+    """The tolerance of one gradient array (see ``GRADIENT_TOLERANCE``)."""
     for (fix, prefix), tol in GRADIENT_TOLERANCE.items():
         if fix == fixture and name.startswith(prefix):
             return tol
@@ -244,7 +255,9 @@ def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
         ours = grads[ref.path]
         if ref.index is not None:
             ours = np.take(ours, ref.index, axis=ref.axis)
-        err = rel_err(ours, data[f"g:{ref.name}:0"])
+        expected = data[f"g:{ref.name}:0"]
+        ours = np.asarray(ours, dtype=np.float64).reshape(expected.shape)
+        err = float(np.abs(ours - expected).max()) / gradient_scale(data, ref.name)
         _record(name, "gradients", err)
         tol = gradient_tolerance(name, ref.name)
         assert err < tol, f"{name}: gradient of {ref.name} off by {err:.2e} (tolerance {tol})"
