@@ -25,6 +25,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from sketchart.errors import SketchartError
+
 __all__ = ["CELL_TYPES", "HParams", "HParamsError"]
 
 #: Recurrent cells available for ``enc_model`` and ``dec_model``.
@@ -34,7 +36,7 @@ CELL_TYPES = ("lstm", "layer_norm", "hyper")
 _LEGACY_KEYS = frozenset({"is_training"})
 
 
-class HParamsError(ValueError):
+class HParamsError(SketchartError, ValueError):
     """A hyperparameter is unknown, of the wrong type or out of range."""
 
 
@@ -102,6 +104,13 @@ class HParams:
         for name in ("learning_rate", "grad_clip"):
             if getattr(self, name) <= 0:
                 raise HParamsError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("kl_weight", "kl_weight_start", "kl_tolerance", "min_learning_rate",
+                     "random_scale_factor"):
+            if getattr(self, name) < 0:
+                raise HParamsError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("decay_rate", "kl_decay_rate"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise HParamsError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if not self.data_set:
             raise HParamsError("data_set must name at least one dataset")
 
