@@ -336,3 +336,18 @@ def test_damaged_cached_copy_says_how_to_replace_it(cache: Path, google_server: 
     with pytest.raises(SketchartError, match=r"models fetch google/owl --force") as err:
         store.load_model("owl")
     assert "truncated" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_model_dirs_and_log_roots_load(tmp_path: Path) -> None:
+    from sketchart.convert import reference_weights
+    from sketchart.modeldir import save_model_dir
+
+    model = _small_vae(seed=3)
+    save_model_dir(model, tmp_path / "run" / "best", model.meta)
+    for path in (tmp_path / "run", tmp_path / "run" / "best"):
+        loaded = store.load_model(path)
+        assert loaded.meta.scale_factor == pytest.approx(18.5198)
+        want = reference_weights(model)
+        for name, value in reference_weights(loaded).items():
+            np.testing.assert_array_equal(value, want[name])
+    assert store.resolve(tmp_path / "run").kind == "logroot"
