@@ -254,10 +254,9 @@ def test_complete_rejects_empty(flamingo) -> None:  # type: ignore[no-untyped-de
 # ---------------------------------------------------------------- latent operations
 @pytest.fixture(scope="module")
 def vae():  # type: ignore[no-untyped-def]
-    from sketchart.modeldir import ModelMeta
-
     from sketchart.hparams import HParams
     from sketchart.model import SketchRNN
+    from sketchart.modeldir import ModelMeta
 
     hps = HParams(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, max_seq_len=80,
                   use_recurrent_dropout=False)
@@ -306,6 +305,22 @@ def test_decode_interpolate_grid_reconstruct(vae, sheep) -> None:  # type: ignor
         np.testing.assert_allclose(got, want, atol=1e-4)
     rec = S.reconstruct(vae, sheep[:2], temperature=0.3, seed=2, max_len=25)
     assert len(rec) == 2 and all(r.shape[1] == 3 for r in rec)
+
+
+@pytest.mark.parity
+def test_sampler_step_equals_decoder_step(vae) -> None:  # type: ignore[no-untyped-def]
+    from keras import ops
+
+    rng = np.random.default_rng(0)
+    z = ops.convert_to_tensor(rng.normal(size=(3, 8)).astype(np.float32))
+    x = ops.convert_to_tensor(rng.normal(size=(3, 5)).astype(np.float32))
+    state = vae.initial_state(z, 3)
+    want, want_state = vae.decoder_step(x, state, z)
+    got, got_state = S._step_function(vae, z)(x, state)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(S._to_numpy(a), S._to_numpy(b), rtol=1e-5, atol=1e-6)
+    for a, b in zip(got_state, want_state, strict=True):
+        np.testing.assert_allclose(S._to_numpy(a), S._to_numpy(b), rtol=1e-5, atol=1e-6)
 
 
 def test_slerp_and_lerp() -> None:

@@ -270,10 +270,9 @@ def test_gen_export_reproduces_google_file(tmp_path: Path) -> None:
 
 
 def _small_vae(seed: int = 0):  # type: ignore[no-untyped-def]
-    from sketchart.modeldir import ModelMeta
-
     from sketchart.hparams import HParams
     from sketchart.model import SketchRNN
+    from sketchart.modeldir import ModelMeta
 
     hps = HParams(enc_rnn_size=16, dec_rnn_size=24, z_size=8, num_mixture=4, max_seq_len=60,
                   use_recurrent_dropout=False, data_set=["aaron_sheep.npz"])
