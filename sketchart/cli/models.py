@@ -108,7 +108,7 @@ def fetch_command(
     ],
     force: Annotated[bool, typer.Option("--force", help="Download again.")] = False,
 ) -> None:
-    """Download models into the cache (``magenta``: magenta's pretrained checkpoints)."""
+    """Download models into the cache; the name magenta fetches magenta's checkpoints."""
     from sketchart.store import fetch_google, fetch_magenta
 
     for name in names:
