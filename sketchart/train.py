@@ -44,6 +44,8 @@ __all__ = [
     "RESUMABLE_HPARAMS",
     "TrainError",
     "TrainResult",
+    "bucket_multiple",
+    "bucket_steps",
     "evaluate",
     "evaluate_model",
     "kl_weight_at",
@@ -54,9 +56,11 @@ __all__ = [
 
 #: hparams that may change when a run is resumed (they do not change the model or data)
 RESUMABLE_HPARAMS = frozenset({"num_steps", "save_every"})
-#: bucketed batches run a multiple of this many decoder steps, so that a compiled step
-#: (jax.jit / XLA) is reused across batches instead of recompiled for every length
+#: bucketed batches run a multiple of this many decoder steps: 8 where the compiled step
+#: takes any length (tf.function without XLA), 25 where each length is compiled anew
+#: (jax.jit, XLA), so at most N_max / 25 programs are built
 BUCKET_STEP_MULTIPLE = 8
+BUCKET_STEP_MULTIPLE_COMPILED = 25
 _EVAL_SPLIT_CODE = {"valid": 1, "test": 2}
 
 
@@ -203,6 +207,15 @@ def prepare_data(
                         scale_factor=float(scale_factor), train=train_loader,
                         valid=loader("valid", False), test=loader("test", False),
                         dropped=dropped)
+
+
+def bucket_multiple(jit_compile: bool = False) -> int:
+    """The rounding of bucketed step counts for the active backend (see the constants)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow" and not jit_compile:
+        return BUCKET_STEP_MULTIPLE
+    return BUCKET_STEP_MULTIPLE_COMPILED
 
 
 def bucket_steps(lengths: np.ndarray, max_seq_len: int,
@@ -599,6 +612,7 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
             _log_samples(tb, model, sample_sketches, prepared, samples, seed, step)
         tb.flush()
 
+    multiple = bucket_multiple(jit_compile)
     evaluated_at = step if state is not None else None
     rate_t0, rate_step0 = time.monotonic(), step
     try:
@@ -606,7 +620,7 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
             batch = prepared.train.random_batch()
             strokes5, lengths = batch.strokes5, batch.lengths
             if bucketed:
-                steps_run = bucket_steps(lengths, hps.max_seq_len)
+                steps_run = bucket_steps(lengths, hps.max_seq_len, multiple)
                 strokes5 = strokes5[:, : steps_run + 1]
             lr, klw = learning_rate_at(hps, step), kl_weight_at(hps, step)
             losses = step_fn.train(strokes5, lengths, lr, klw)

@@ -1,0 +1,149 @@
+"""Milliseconds per training step and peak RSS, beside the reference (issue 4).
+
+Default hparams (batch 100, enc LSTM 256, dec 512, z 128, 20 mixtures, recurrent dropout
+and augmentation on), aaron_sheep, max_seq_len 250. One step = batch preparation + one
+compiled update, as the reference's timing (notes §12). For each decoder (lstm,
+layer_norm, hyper) and mode:
+
+* ``exact``: every batch padded to max_seq_len (the reference's computation and loss);
+* ``bucketed``: length-bucketed batches run only to their longest sketch + 1.
+
+Each configuration runs in a fresh process (so its peak RSS is its own); the median of
+``--steps`` timed steps after ``--warmup`` steps is printed with the ratio to the
+reference's seconds per step (3.12 lstm, 3.79 layer_norm, 6.00 hyper; goals: exact
+>= 1.25x, bucketed >= 2.5x, RSS <= 3 GB). Pause any background training while it runs::
+
+    python benchmarks/train_step.py                      # TensorFlow, all configurations
+    python benchmarks/train_step.py --jit-compile        # TensorFlow with XLA
+    KERAS_BACKEND=jax python benchmarks/train_step.py    # JAX
+    python benchmarks/train_step.py --decoders lstm --modes exact --steps 3 \\
+        --hparams "dec_rnn_size=64,enc_rnn_size=32"      # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["REFERENCE_S", "REFERENCE_RSS_GB", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SHEEP = ROOT.parent / "shared" / "data" / "sketchrnn" / "aaron_sheep.npz"
+
+#: the reference, measured on this kind of 2-core machine (notes §12): s/step, peak RSS
+REFERENCE_S = {"lstm": 3.12, "layer_norm": 3.79, "hyper": 6.00}
+REFERENCE_RSS_GB = {"lstm": 3.95, "layer_norm": 4.44, "hyper": 5.50}
+GOALS = {"exact": 1.25, "bucketed": 2.5}
+
+_CHILD = r"""
+import json, resource, statistics, sys, time
+import numpy as np
+args = json.loads(sys.argv[1])
+import keras
+from sketchart.data import load_npz, BatchLoader
+from sketchart.hparams import HParams
+from sketchart.model import SketchRNN
+from sketchart.train import bucket_steps, bucket_multiple, kl_weight_at, learning_rate_at
+from sketchart.train_step import TrainStep
+
+hps = HParams().parse(args["hparams"])
+data = load_npz(args["data"])
+scale = float(np.std(np.concatenate([s[:, :2].ravel() for s in data.train])))
+loader = BatchLoader(data.train, batch_size=hps.batch_size, max_seq_len=hps.max_seq_len,
+                     scale_factor=scale, random_scale_factor=hps.random_scale_factor,
+                     augment_stroke_prob=hps.augment_stroke_prob,
+                     bucketed=args["mode"] == "bucketed", seed=0)
+keras.utils.set_random_seed(0) if keras.backend.backend() == "tensorflow" else None
+model = SketchRNN(hps, seed=0)
+opt = keras.optimizers.Adam(learning_rate=hps.learning_rate, epsilon=1e-8)
+step_fn = TrainStep(model, opt, hps, jit_compile=args["jit_compile"])
+multiple = bucket_multiple(args["jit_compile"])
+times, steps_run, first = [], [], None
+for i in range(args["warmup"] + args["steps"]):
+    t0 = time.perf_counter()
+    batch = loader.random_batch()
+    strokes5 = batch.strokes5
+    if args["mode"] == "bucketed":
+        n = bucket_steps(batch.lengths, hps.max_seq_len, multiple)
+        strokes5 = strokes5[:, : n + 1]
+    losses = step_fn.train(strokes5, batch.lengths, learning_rate_at(hps, i),
+                           kl_weight_at(hps, i))
+    dt = time.perf_counter() - t0
+    if i == 0:
+        first = dt
+    if i >= args["warmup"]:
+        times.append(dt)
+        steps_run.append(strokes5.shape[1] - 1)
+rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+print("RESULT " + json.dumps({
+    "median_s": statistics.median(times), "mean_s": statistics.fmean(times),
+    "min_s": min(times), "max_s": max(times), "first_s": first, "rss_gb": rss_gb,
+    "mean_steps_run": statistics.fmean(steps_run), "cost": losses["cost"],
+    "params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+    "backend": keras.backend.backend()}))
+"""
+
+
+def run_one(decoder: str, mode: str, args: argparse.Namespace) -> dict:
+    """Time one configuration in a fresh process; returns the child's measurements."""
+    hparams = f"dec_model={decoder}"
+    if args.hparams:
+        hparams += "," + args.hparams
+    payload = json.dumps({"hparams": hparams, "mode": mode, "data": str(args.data),
+                          "steps": args.steps, "warmup": args.warmup,
+                          "jit_compile": args.jit_compile})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", _CHILD, payload], capture_output=True,
+                         text=True, env=env)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{decoder}/{mode} failed:\n{out.stderr[-3000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decoders", default="lstm,layer_norm,hyper")
+    parser.add_argument("--modes", default="exact,bucketed")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per config")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--jit-compile", action="store_true", help="TensorFlow: XLA")
+    parser.add_argument("--hparams", default="", help="extra hparams (smoke runs)")
+    parser.add_argument("--data", type=Path, default=SHEEP)
+    args = parser.parse_args(argv)
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    print(f"backend {backend}{' + XLA' if args.jit_compile else ''}; "
+          f"{args.warmup} warm-up + {args.steps} timed steps per configuration; "
+          f"{os.cpu_count()} CPUs")
+    header = (f"{'decoder':<11} {'mode':<9} {'ms/step':>8} {'min-max ms':>13} "
+              f"{'steps run':>9} {'RSS GB':>7} {'ref s':>6} {'speed-up':>8} {'goal':>5}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for decoder in args.decoders.split(","):
+        for mode in args.modes.split(","):
+            r = run_one(decoder, mode, args)
+            ratio = REFERENCE_S[decoder] / r["median_s"]
+            ok = "ok" if ratio >= GOALS[mode] and r["rss_gb"] <= 3.0 else "MISS"
+            print(f"{decoder:<11} {mode:<9} {r['median_s'] * 1e3:8.0f} "
+                  f"{r['min_s'] * 1e3:6.0f}-{r['max_s'] * 1e3:<6.0f} "
+                  f"{r['mean_steps_run']:9.0f} {r['rss_gb']:7.2f} "
+                  f"{REFERENCE_S[decoder]:6.2f} {ratio:7.2f}x {ok:>5}", flush=True)
+            rows.append({"decoder": decoder, "mode": mode, **r, "speedup": ratio})
+    print("reference peak RSS (GB): " + ", ".join(
+        f"{k} {v}" for k, v in REFERENCE_RSS_GB.items()))
+    print("JSON " + json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    code = main()
+    print(f"total {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    sys.exit(code)
