@@ -204,17 +204,29 @@ def save_model_dir(model: Any, path: str | os.PathLike[str], meta: ModelMeta | N
 
 
 def _to_float16(weights: Path) -> None:
+    """Rewrite a weight file with float16 arrays (a fresh file: HDF5 never shrinks)."""
     import h5py
     import numpy as np
 
-    with h5py.File(weights, "r+") as h5:
-        names: list[str] = []
-        h5.visititems(lambda name, obj: names.append(name)
-                      if isinstance(obj, h5py.Dataset) and obj.dtype == np.float32 else None)
-        for name in names:
-            data = h5[name][()]
-            del h5[name]
-            h5.create_dataset(name, data=data.astype(np.float16))
+    half = weights.with_name(weights.name + ".f16")
+
+    def copy(src: Any, dst: Any) -> None:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name, item in src.items():
+            if isinstance(item, h5py.Group):
+                copy(item, dst.create_group(name))
+            else:
+                data = item[()]
+                if getattr(data, "dtype", None) == np.float32:
+                    data = data.astype(np.float16)
+                out = dst.create_dataset(name, data=data)
+                for key, value in item.attrs.items():
+                    out.attrs[key] = value
+
+    with h5py.File(weights, "r") as src, h5py.File(half, "w") as dst:
+        copy(src, dst)
+    os.replace(half, weights)
 
 
 def _weight_arrays(weights: Path) -> list[tuple[str, Any]]:
