@@ -642,6 +642,18 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
                 evaluated_at = step
         if evaluated_at != step or not (last_dir / "model_config.json").exists():
             evaluate_and_save()
+    except KeyboardInterrupt:
+        # keep the steps done since the last save: last/ then resumes exactly from here
+        bar.close()
+        saved = ""
+        if step > (_saved_step(last_dir) or 0):
+            try:
+                save_last()
+                saved = f"; saved step {step} in {last_dir}"
+            except Exception:  # noqa: BLE001 (the state may be mid-update: keep the old)
+                saved = ""
+        raise TrainError(f"interrupted at step {step}{saved}; {_kept(last_dir)}; "
+                         "--resume continues from it") from None
     finally:
         bar.close()
         tb.close()
@@ -665,13 +677,20 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def _kept(last_dir: Path) -> str:
-    """What is left after a failure, for the error message."""
+def _saved_step(last_dir: Path) -> int | None:
+    """The step of the state in ``last/`` (None when there is none)."""
     import json
 
     try:
-        saved = json.loads((last_dir / "train_state.json").read_text())["step"]
+        return int(json.loads((last_dir / "train_state.json").read_text())["step"])
     except (OSError, ValueError, KeyError):
+        return None
+
+
+def _kept(last_dir: Path) -> str:
+    """What is left after a failure, for the error message."""
+    saved = _saved_step(last_dir)
+    if saved is None:
         return "no checkpoint was saved yet"
     return f"the last good checkpoint is {last_dir} (step {saved})"
 
@@ -773,3 +792,4 @@ class _Progress:
     def close(self) -> None:
         if self.enabled and self.tty and self.drawn:
             print(file=sys.stderr, flush=True)
+        self.drawn = False

@@ -343,6 +343,34 @@ def _step(root: Path) -> int:
         return 0
 
 
+def test_ctrl_c_saves_the_steps_done_since_the_last_save(data_dir: Path,
+                                                        tmp_path: Path) -> None:
+    import signal
+
+    root = tmp_path / "r"
+    script = textwrap.dedent(f"""
+        from sketchart.train import train
+        train({str(root)!r}, {TINY + ",num_steps=100000,save_every=100000"!r},
+              data_dir={str(data_dir)!r}, seed=0, samples=0, tensorboard=False)
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the progress lines come every 20 steps off a terminal
+        if line.startswith("step 20/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1, err[-2000:]
+    assert "interrupted at step" in err and "--resume continues" in err
+    step = _step(root)
+    assert step >= 20 and f"saved step {step}" in err
+    from sketchart.modeldir import load_model_dir
+
+    load_model_dir(root / "last")
+
+
 @pytest.mark.parity
 def test_jax_training_never_imports_tensorflow(data_dir: Path, tmp_path: Path) -> None:
     import keras
