@@ -59,16 +59,39 @@ def test_magenta_spelling_trains_and_evaluate_prints_both_costs(data_dir: Path,
     assert "10 valid sketches" in result.output
 
 
-def test_direct_npz_paths_become_the_data_set(data_dir: Path, tmp_path: Path) -> None:
-    root = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "train", str(data_dir / "small.npz"), str(data_dir / "small.npz"),
-        "--log-root", str(root), "--hparams", f"{TINY},num_steps=1", "-q",
-        "--no-tensorboard", "--samples", "0"])
+def test_direct_paths_and_a_downloaded_category_train_together(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sketchart train small.npz flamingo``: a local file plus a QuickDraw category
+    fetched from ``$SKETCHART_DATA_URL`` (a local server) into ``--data-dir``."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    bucket = tmp_path / "bucket" / "sketchrnn"
+    bucket.mkdir(parents=True)
+    shutil.copy(data_dir / "small.npz", bucket / "flamingo.npz")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(tmp_path / "bucket"))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SKETCHART_DATA_URL",
+                       f"http://127.0.0.1:{server.server_address[1]}/sketchrnn")
+    root, downloads = tmp_path / "run", tmp_path / "downloads"
+    try:
+        result = CliRunner().invoke(app, [
+            "train", str(data_dir / "small.npz"), "Flamingo", "--log-root", str(root),
+            "--data-dir", str(downloads), "--hparams", f"{TINY},num_steps=1", "-q",
+            "--no-tensorboard", "--samples", "0"])
+    finally:
+        server.shutdown()
+        server.server_close()
     assert result.exit_code == 0, result.output
+    assert (downloads / "flamingo.npz").is_file()
     meta = json.loads((root / "best" / "sketchart.json").read_text())
-    assert [Path(p).name for p in meta["data_set"]] == ["small.npz", "small.npz"]
-    assert meta["class_names"] == ["small", "small"]
+    assert meta["class_names"] == ["small", "flamingo"]
+    assert Path(meta["data_set"][0]).name == "small.npz" and meta["data_set"][1] == "Flamingo"
 
 
 @pytest.mark.parametrize("args, message", [
