@@ -403,3 +403,69 @@ def test_evaluate_model_reads_a_log_root(run8: tuple[Path, object], data_dir: Pa
     assert out["cost"] == pytest.approx(out["r_cost"] + 0.25 * out["kl_cost"], rel=1e-5)
     # best/ is the model the trainer evaluated on test (only the z noise differs)
     assert out["r_cost"] == pytest.approx(result.test["r_cost"], rel=0.05)
+
+
+# ------------------------------------------------------------- checkpoints and images
+def test_atomic_dir_replaces_whole_directories_or_nothing(tmp_path: Path) -> None:
+    from sketchart.checkpoint import atomic_dir, recover_dir
+
+    target = tmp_path / "last"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    assert (target / "a.txt").read_text() == "one"
+    with atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("two")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "c.txt").write_text("half")
+            raise RuntimeError("crash while writing")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+    # a fallback swap killed between its two renames: recover_dir puts the old one back
+    (tmp_path / "last").rename(tmp_path / ".last.old")
+    recover_dir(target)
+    assert (target / "b.txt").read_text() == "two"
+
+
+def test_train_state_round_trip(tmp_path: Path) -> None:
+    from sketchart.checkpoint import TrainState, read_train_state, write_train_state
+
+    rng = np.random.default_rng(0)
+    state = TrainState(
+        step=12, best_valid_cost=0.5, best_step=10, seed=3,
+        data_state={"bit_generator": "PCG64", "state": {"int": str(2 ** 100)},
+                    "arr": np.arange(3, dtype=np.uint32)},
+        options={"bucketed": True}, elapsed_s=1.5,
+        model_variables=[rng.normal(size=(2, 3)).astype(np.float32),
+                         np.array([7, 9], np.uint32)],
+        optimizer_variables=[np.array(12, np.int64)], variable_names=["w", "seed"])
+    write_train_state(tmp_path, state)
+    back = read_train_state(tmp_path)
+    assert (back.step, back.best_valid_cost, back.best_step, back.seed) == (12, 0.5, 10, 3)
+    assert back.options == {"bucketed": True}
+    assert back.data_state["state"] == {"int": str(2 ** 100)}
+    np.testing.assert_array_equal(back.data_state["arr"], np.arange(3))
+    for a, b in zip(state.model_variables + state.optimizer_variables,
+                    back.model_variables + back.optimizer_variables):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    (tmp_path / "train_state.npz").write_bytes(b"garbage")
+    with pytest.raises(SketchartError, match="train_state.npz: unreadable"):
+        read_train_state(tmp_path)
+
+
+def test_sketches_render_to_images(sheep_npz: Path) -> None:
+    from sketchart.data import load_npz
+    from sketchart.tblog import render_grid, render_strokes3
+
+    sheep = load_npz(sheep_npz).test[:5]
+    image = render_strokes3(sheep[0], size=64)
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+    ink = image.min(axis=2) < 128
+    assert 30 < ink.sum() < 64 * 64 / 2  # lines drawn, not a filled square
+    rows, cols = np.nonzero(ink)
+    assert rows.min() >= 4 and cols.min() >= 4 and rows.max() < 60 and cols.max() < 60
+    grid = render_grid(sheep, cols=3, cell=32, gap=2)
+    assert grid.shape == (2 * 34 + 2, 3 * 34 + 2, 3)
+    assert (render_strokes3(np.zeros((0, 3)), size=16) == 255).all()
