@@ -224,3 +224,18 @@ def test_parse_colors():
     assert layout.parse_colors("Black") == [vp.Color("black")]
     with pytest.raises(SketchartError):
         layout.parse_colors(" , ")
+
+
+def test_optimize_matches_vpypes_own_chain(sheep_sketches):
+    """Same result as ``linemerge linesimplify reloop linesort`` run by vpype itself."""
+    import vpype_cli
+
+    ours = layout.layout_document(sheep_sketches[:30], size=15 * MM, gap=3 * MM)
+    plain = layout.layout_document(sheep_sketches[:30], size=15 * MM, gap=3 * MM)
+    theirs = vpype_cli.execute("linemerge linesimplify reloop linesort", document=plain)
+    layout.optimize_document(ours, seed=0)
+    assert len(ours.layers[1]) == len(theirs.layers[1])
+    assert ours.segment_count() == theirs.segment_count()
+    assert ours.length() == pytest.approx(theirs.length(), rel=1e-9)
+    # seams of closed paths are random in both, so the sorted travel may differ a little
+    assert ours.pen_up_length() == pytest.approx(theirs.pen_up_length(), rel=0.05)
