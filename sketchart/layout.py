@@ -447,7 +447,7 @@ def set_sketch_metadata(document: vp.Document, **props: Any) -> None:
     Each ``key=value`` becomes two global properties: ``sketchart_<key>`` (for ``proplist``
     and for gwrite templates, ``{sketchart_seed}``) and ``svg_data-sketchart-<key>`` which
     ``write --restore-attribs`` writes as a ``data-sketchart-<key>`` attribute of the SVG
-    root, and which ``read`` brings back. None values are skipped.
+    root. None values are skipped.
     """
     for key, value in props.items():
         if value is None:
@@ -461,8 +461,9 @@ def split_drawings(lines: Sequence[np.ndarray], margin: float = 0.0) -> list[lis
 
     Sketches laid out in a grid have disjoint boxes, while the strokes of one sketch overlap
     (an eye inside a head). Boxes grown by ``margin`` that intersect are merged
-    transitively (union-find); groups come back in reading order (top to bottom, then left
-    to right, by their top-left corner) and keep their paths' order.
+    transitively (union-find); groups come back in reading order (rows of groups whose
+    vertical extents overlap, top to bottom, each row left to right) and keep their paths'
+    order.
 
     Args:
         lines: ``[k, 2]`` polylines.
