@@ -379,3 +379,21 @@ def test_complete_continues_from_the_partial_drawing(flamingo, sheep_vae, sheep_
     doc = _run(f"sketchrnn-complete -m {sheep_vae} -l 1 --seed 0 -t 0.2", source)
     assert sorted(doc.layers) == [1, 2]
     assert doc.property("sketchart_command") == "sketchrnn-complete"
+
+
+def test_reconstruct_from_an_svg_file(sheep_vae, sheep_test, tmp_path):
+    svg = tmp_path / "sheep.svg"
+    drawing = layout.layout_document(sheep_test[1:2], size=40 * MM, layout="cell")
+    with open(svg, "w") as fp:
+        vp.write_svg(fp, drawing)
+    doc = _run(f"sketchrnn-reconstruct -m {sheep_vae} --svg {svg} -n 3 --seed 2 -t 0.5")
+    assert sorted(doc.layers) == [1, 2, 3]
+    assert all("reconstruction" in lc.property("vp_name") for lc in doc.layers.values())
+    # the redrawings sit in the square box of the drawing as vpype reads it from the file
+    ox0, oy0, ox1, oy1 = vp.read_svg(str(svg), quantization=0.1)[0].bounds()
+    half = max(ox1 - ox0, oy1 - oy0) / 2
+    centre = np.array([(ox0 + ox1) / 2, (oy0 + oy1) / 2])
+    assert half == pytest.approx(20 * MM, rel=1e-3)
+    assert doc.bounds() is not None
+    xmin, ymin, xmax, ymax = doc.bounds()
+    assert np.all(np.abs(np.array([[xmin, ymin], [xmax, ymax]]) - centre) <= half + 0.1)
