@@ -219,12 +219,22 @@ class SketchCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
+    def step_weights(self) -> dict[str, Any]:
+        """The tensors ``step`` uses, read from the variables once.
+
+        A loop reads them once before the recurrence and passes them to every ``step``:
+        on TensorFlow a variable read inside a ``while_loop`` is a new tensor per
+        iteration, which its gradient would keep, one copy per step.
+        """
+        raise NotImplementedError
+
     def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             ) -> tuple[Any, list[Any]]:
+             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
         """One recurrence step from projected inputs; returns ``(h, new_state)``.
 
         ``keep_mask [B, H]`` (already divided by the keep probability) multiplies the
-        candidate; ``None`` means no recurrent dropout.
+        candidate; ``None`` means no recurrent dropout. ``weights`` is
+        :meth:`step_weights` (read here when not given).
         """
         raise NotImplementedError
 
@@ -286,10 +296,14 @@ class LSTMCell(SketchCell):
         # the bias rides with the input projection: added once, outside the recurrence
         return [xw + self.bias if use_bias else xw]
 
+    def step_weights(self) -> dict[str, Any]:
+        return {"W_hh": ops.convert_to_tensor(self.W_hh)}
+
     def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             ) -> tuple[Any, list[Any]]:
+             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+        w = self.step_weights() if weights is None else weights
         c, h = state
-        hidden = projected[0] + ops.matmul(h, self.W_hh)
+        hidden = projected[0] + ops.matmul(h, w["W_hh"])
         i, j, f, o = ops.split(hidden, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
@@ -327,15 +341,20 @@ class LayerNormLSTMCell(SketchCell):
         # the reference has no bias here ("live life without garbage"): use_bias is moot
         return [ops.matmul(x, self.W_xh[offset:offset + ops.shape(x)[-1]])]
 
+    def step_weights(self) -> dict[str, Any]:
+        names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
+        return {n: ops.convert_to_tensor(getattr(self, n)) for n in names}
+
     def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             ) -> tuple[Any, list[Any]]:
+             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+        w = self.step_weights() if weights is None else weights
         h, c = state
-        pre = projected[0] + ops.matmul(h, self.W_hh)
-        pre = _layer_norm_gates(pre, self.ln_all_gamma, self.ln_all_beta, 4, self.units)
+        pre = projected[0] + ops.matmul(h, w["W_hh"])
+        pre = _layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, self.units)
         i, j, f, o = ops.split(pre, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
-        new_h = ops.tanh(_layer_norm(new_c, self.ln_c_gamma, self.ln_c_beta)) * ops.sigmoid(o)
+        new_h = ops.tanh(_layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
         return new_h, [new_h, new_c]
 
 
@@ -420,44 +439,72 @@ class HyperLSTMCell(SketchCell):
         return [ops.matmul(x, self.W_xh[offset:offset + k]),
                 ops.matmul(x, self.hyper_W_xh[offset:offset + k])]
 
+    def step_weights(self) -> dict[str, Any]:
+        units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
+
+        def t(v: Any) -> Any:
+            return ops.convert_to_tensor(v)
+
+        return {
+            "W_hh": t(self.W_hh),
+            "bias": ops.reshape(t(self.bias), (4, units)),
+            "hyper_W_xh_h": t(self.hyper_W_xh)[-units:],  # the rows that meet h
+            "hyper_W_hh": t(self.hyper_W_hh),
+            "hyper_ln_all_gamma": t(self.hyper_ln_all_gamma),
+            "hyper_ln_all_beta": t(self.hyper_ln_all_beta),
+            "hyper_ln_c_gamma": t(self.hyper_ln_c_gamma),
+            "hyper_ln_c_beta": t(self.hyper_ln_c_beta),
+            # the four gates' zw (and zb) projections as one matmul each
+            "hyper_x_zw_w": ops.reshape(t(self.hyper_x_zw_w), (hu, 4 * emb)),
+            "hyper_x_zw_b": t(self.hyper_x_zw_b),
+            "hyper_x_alpha": t(self.hyper_x_alpha),
+            "hyper_h_zw_w": ops.reshape(t(self.hyper_h_zw_w), (hu, 4 * emb)),
+            "hyper_h_zw_b": t(self.hyper_h_zw_b),
+            "hyper_h_alpha": t(self.hyper_h_alpha),
+            "hyper_h_zb": ops.reshape(t(self.hyper_h_zb), (hu, 4 * emb)),
+            "hyper_h_beta": t(self.hyper_h_beta),
+            "ln_all_gamma": t(self.ln_all_gamma),
+            "ln_all_beta": t(self.ln_all_beta),
+            "ln_c_gamma": t(self.ln_c_gamma),
+            "ln_c_beta": t(self.ln_c_beta),
+        }
+
     def _hyper_scale(self, hyper_out: Any, zw_w: Any, zw_b: Any, alpha: Any) -> Any:
         """``alpha [B, 4, H]`` of four ``hyper_norm`` blocks at once."""
-        hu, emb = self.hyper_num_units, self.hyper_embedding_size
-        zw = ops.matmul(hyper_out, ops.reshape(zw_w, (hu, 4 * emb)))
-        zw = ops.reshape(zw, (-1, 4, emb)) + zw_b
-        return ops.einsum("bgk,gkh->bgh", zw, alpha)
+        zw = ops.reshape(ops.matmul(hyper_out, zw_w), (-1, 4, self.hyper_embedding_size))
+        return ops.einsum("bgk,gkh->bgh", zw + zw_b, alpha)
 
     def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             ) -> tuple[Any, list[Any]]:
+             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+        w = self.step_weights() if weights is None else weights
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
         h, hyper_h, c, hyper_c = state
         xw, x_hyper = projected
         # hyper cell (layer-norm LSTM, never recurrent dropout) on [x, h]
-        pre = (x_hyper + ops.matmul(h, self.hyper_W_xh[-units:])
-               + ops.matmul(hyper_h, self.hyper_W_hh))
-        pre = _layer_norm_gates(pre, self.hyper_ln_all_gamma, self.hyper_ln_all_beta, 4, hu)
+        pre = (x_hyper + ops.matmul(h, w["hyper_W_xh_h"])
+               + ops.matmul(hyper_h, w["hyper_W_hh"]))
+        pre = _layer_norm_gates(pre, w["hyper_ln_all_gamma"], w["hyper_ln_all_beta"], 4, hu)
         hi, hj, hf, ho = ops.split(pre, 4, axis=-1)
         new_hyper_c = (hyper_c * ops.sigmoid(hf + self.forget_bias)
                        + ops.sigmoid(hi) * ops.tanh(hj))
-        new_hyper_h = (ops.tanh(_layer_norm(new_hyper_c, self.hyper_ln_c_gamma,
-                                            self.hyper_ln_c_beta)) * ops.sigmoid(ho))
+        new_hyper_h = (ops.tanh(_layer_norm(new_hyper_c, w["hyper_ln_c_gamma"],
+                                            w["hyper_ln_c_beta"])) * ops.sigmoid(ho))
         # main cell: hyper-modulated input and recurrent contributions, per gate
-        alpha_x = self._hyper_scale(new_hyper_h, self.hyper_x_zw_w, self.hyper_x_zw_b,
-                                    self.hyper_x_alpha)
-        alpha_h = self._hyper_scale(new_hyper_h, self.hyper_h_zw_w, self.hyper_h_zw_b,
-                                    self.hyper_h_alpha)
-        zb = ops.reshape(ops.matmul(new_hyper_h, ops.reshape(self.hyper_h_zb, (hu, 4 * emb))),
-                         (-1, 4, emb))
-        beta_h = ops.einsum("bgk,gkh->bgh", zb, self.hyper_h_beta)
+        alpha_x = self._hyper_scale(new_hyper_h, w["hyper_x_zw_w"], w["hyper_x_zw_b"],
+                                    w["hyper_x_alpha"])
+        alpha_h = self._hyper_scale(new_hyper_h, w["hyper_h_zw_w"], w["hyper_h_zw_b"],
+                                    w["hyper_h_alpha"])
+        zb = ops.reshape(ops.matmul(new_hyper_h, w["hyper_h_zb"]), (-1, 4, emb))
+        beta_h = ops.einsum("bgk,gkh->bgh", zb, w["hyper_h_beta"])
         xg = ops.reshape(xw, (-1, 4, units))
-        hg = ops.reshape(ops.matmul(h, self.W_hh), (-1, 4, units))
-        gates = alpha_x * xg + (alpha_h * hg + beta_h) + ops.reshape(self.bias, (4, units))
+        hg = ops.reshape(ops.matmul(h, w["W_hh"]), (-1, 4, units))
+        gates = alpha_x * xg + (alpha_h * hg + beta_h) + w["bias"]
         pre = ops.reshape(gates, (-1, 4 * units))
-        pre = _layer_norm_gates(pre, self.ln_all_gamma, self.ln_all_beta, 4, units)
+        pre = _layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, units)
         i, j, f, o = ops.split(pre, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
-        new_h = ops.tanh(_layer_norm(new_c, self.ln_c_gamma, self.ln_c_beta)) * ops.sigmoid(o)
+        new_h = ops.tanh(_layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
         return new_h, [new_h, new_hyper_h, new_c, new_hyper_c]
 
 

@@ -142,10 +142,13 @@ class SketchRNN(keras.Model):
         masks = [fw.dropout_masks(batch, steps, training),
                  bw.dropout_masks(batch, steps, training)]
 
+        w_fw, w_bw = fw.step_weights(), bw.step_weights()  # read once, outside the loop
+
         def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], None]:
             keep = xt[2 * n_proj]
-            _, new_fw = fw.step(xt[:n_proj], carry[:n_state], xt[2 * n_proj + 1])
-            _, new_bw = bw.step(xt[n_proj:2 * n_proj], carry[n_state:], xt[2 * n_proj + 2])
+            _, new_fw = fw.step(xt[:n_proj], carry[:n_state], xt[2 * n_proj + 1], w_fw)
+            _, new_bw = bw.step(xt[n_proj:2 * n_proj], carry[n_state:], xt[2 * n_proj + 2],
+                                w_bw)
             # past a sketch's end its state is copied through (dynamic_rnn with lengths)
             new = [ops.where(keep, n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
@@ -210,8 +213,10 @@ class SketchRNN(keras.Model):
         n_proj = len(xp)
         masks = cell.dropout_masks(batch, steps, training)
 
+        weights = cell.step_weights()  # read once, outside the loop
+
         def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], Any]:
-            h, new = cell.step(xt[:n_proj], carry, xt[n_proj])
+            h, new = cell.step(xt[:n_proj], carry, xt[n_proj], weights)
             return new, h
 
         state = list(state)
