@@ -206,10 +206,15 @@ def _step_function(model: Any, z: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
 
 
 # ------------------------------------------------------------------ compiled loops
-#: On TensorFlow, whether the sampling loop is compiled with XLA (``jit_compile``).
-#: Measured with benchmarks/sample.py on the 2-core CPU; ``SKETCHART_TF_XLA=0/1``
-#: overrides it.
-TF_JIT_COMPILE: bool = os.environ.get("SKETCHART_TF_XLA", "0") not in ("0", "", "false")
+#: On TensorFlow, whether the sampling loop is compiled with XLA (``jit_compile``):
+#: ``"auto"`` (default) uses XLA for batches of at most :data:`XLA_MAX_BATCH` sketches and a
+#: plain ``tf.function`` above, which is what measured faster on the 2-core CPU (steady
+#: state, flamingo, ms per sketch: XLA 16 / 12 / 38 / 8.4 at batch 1 / 8 / 16 / 100,
+#: plain 55 / 23 / 16.5 / 6.8; XLA's CPU matrix products lose from batch 16 on). XLA's
+#: first compilation costs a few seconds more. ``SKETCHART_TF_XLA=0/1`` forces it.
+TF_JIT_COMPILE: bool | str = {"0": False, "1": True}.get(
+    os.environ.get("SKETCHART_TF_XLA", "auto"), "auto")
+XLA_MAX_BATCH = 8
 
 
 def _cache(model: Any) -> dict[tuple, Callable]:
@@ -222,10 +227,12 @@ def _cache(model: Any) -> dict[tuple, Callable]:
     return cache
 
 
-def _loop_for(model: Any, greedy: bool, jit: bool | None) -> Callable:
+def _loop_for(model: Any, greedy: bool, jit: bool | None, batch: int) -> Callable:
     backend = _backend()
     if backend == "tensorflow":
-        jit = TF_JIT_COMPILE if jit is None else bool(jit)
+        if jit is None:
+            jit = batch <= XLA_MAX_BATCH if TF_JIT_COMPILE == "auto" else bool(TF_JIT_COMPILE)
+        jit = bool(jit)
     key = (backend, greedy, jit)
     cache = _cache(model)
     if key not in cache:
@@ -386,7 +393,7 @@ def _run_loop(model: Any, x0: np.ndarray, state0: Any, z: Any, max_len: int,
     bucket = -(-max_len // _LEN_BUCKET) * _LEN_BUCKET
     u = draws.uniform.random((bucket, batch, 2), dtype=np.float32)
     g = draws.normal.standard_normal((bucket, batch, 2), dtype=np.float32)
-    loop = _loop_for(model, greedy, jit)
+    loop = _loop_for(model, greedy, jit, batch)
     buf, steps = loop(ops.convert_to_tensor(x0), state0, z, ops.convert_to_tensor(u),
                       ops.convert_to_tensor(g), ops.convert_to_tensor(np.float32(logit_div)),
                       ops.convert_to_tensor(np.float32(sigma_mul)),

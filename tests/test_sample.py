@@ -171,6 +171,21 @@ def test_seed_reproducible_and_max_len(flamingo) -> None:  # type: ignore[no-unt
         np.testing.assert_array_equal(s, full[: len(s)])
 
 
+def test_tf_with_and_without_xla_agree(flamingo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the XLA switch is TensorFlow's")
+    runs = []
+    for jit in (False, True):
+        monkeypatch.setattr(S, "TF_JIT_COMPILE", jit)
+        runs.append(S.sample(flamingo, 3, 0.4, seed=9))
+    for a, b in zip(*runs, strict=True):
+        assert len(a) == len(b)
+        np.testing.assert_array_equal(a[:, 2], b[:, 2])
+        np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=1e-2, atol=0.1)
+
+
 def test_greedy_ignores_the_seed(flamingo) -> None:  # type: ignore[no-untyped-def]
     a = S.sample(flamingo, 2, 0.5, greedy=True, seed=1, max_len=40)
     b = S.sample(flamingo, 2, 0.5, greedy=True, seed=2, max_len=40)
