@@ -14,7 +14,8 @@ need:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 
@@ -26,8 +27,12 @@ def backend_name() -> str:
     return keras.backend.backend()
 
 
-def scan(step: Callable[[Any, Sequence[Any]], tuple[Any, Any]], carry: Any,
-         xs: Sequence[Any], y_like: Any = None) -> tuple[Any, Any]:
+def scan(
+    step: Callable[[Any, Sequence[Any]], tuple[Any, Any]],
+    carry: Any,
+    xs: Sequence[Any],
+    y_like: Any = None,
+) -> tuple[Any, Any]:
     """Run ``carry, y = step(carry, x_t)`` over the leading (time) axis of every ``xs``.
 
     Args:
@@ -72,9 +77,13 @@ def scan(step: Callable[[Any, Sequence[Any]], tuple[Any, Any]], carry: Any,
     return carry, (ops.stack(outputs) if y_like is not None else None)
 
 
-def _tf_scan(step: Callable[[Any, Sequence[Any]], tuple[Any, Any]], carry: list[Any],
-             xs: list[Any], expand: Callable[[Sequence[Any]], list[Any]], y_like: Any,
-             ) -> tuple[Any, Any]:
+def _tf_scan(
+    step: Callable[[Any, Sequence[Any]], tuple[Any, Any]],
+    carry: list[Any],
+    xs: list[Any],
+    expand: Callable[[Sequence[Any]], list[Any]],
+    y_like: Any,
+) -> tuple[Any, Any]:
     # A tf.while_loop over TensorArrays: inside tf.function this is what Keras' own RNN
     # does on TensorFlow (1.9 s fwd+bwd for a 512-LSTM over [100, 250, 133] here); eagerly
     # it would be a slow Python loop, so callers compile (value_and_grad / compile_fn).
@@ -82,11 +91,15 @@ def _tf_scan(step: Callable[[Any, Sequence[Any]], tuple[Any, Any]], carry: list[
 
     xs = [tf.convert_to_tensor(x) for x in xs]
     steps = tf.shape(xs[0])[0]
-    arrays = [tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
-              for x in xs]
+    arrays = [
+        tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x) for x in xs
+    ]
     carry = [tf.convert_to_tensor(c) for c in carry]
-    outs = tf.TensorArray(y_like.dtype, size=steps, element_shape=y_like.shape) \
-        if y_like is not None else tf.constant(0)
+    outs = (
+        tf.TensorArray(y_like.dtype, size=steps, element_shape=y_like.shape)
+        if y_like is not None
+        else tf.constant(0)
+    )
 
     def body(t: Any, c: list[Any], o: Any) -> tuple[Any, list[Any], Any]:
         new_c, y = step(c, expand([ta.read(t) for ta in arrays]))
@@ -94,8 +107,9 @@ def _tf_scan(step: Callable[[Any, Sequence[Any]], tuple[Any, Any]], carry: list[
             o = o.write(t, y)
         return t + 1, [tf.convert_to_tensor(v) for v in new_c], o
 
-    _, final, outs = tf.while_loop(lambda t, c, o: t < steps, body,
-                                   (tf.constant(0), carry, outs))
+    _, final, outs = tf.while_loop(
+        lambda t, c, o: t < steps, body, (tf.constant(0), carry, outs)
+    )
     return final, (outs.stack() if y_like is not None else None)
 
 
@@ -113,8 +127,9 @@ def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def value_and_grad(model: keras.Model, fn: Callable[..., tuple[Any, Any]],
-                   jit: bool = True) -> Callable[..., tuple[Any, Any, list[Any]]]:
+def value_and_grad(
+    model: keras.Model, fn: Callable[..., tuple[Any, Any]], jit: bool = True
+) -> Callable[..., tuple[Any, Any, list[Any]]]:
     """Differentiate ``loss, aux = fn(*args)`` with respect to ``model.trainable_variables``.
 
     ``fn`` calls the model (any of its methods) and returns a scalar loss and any
@@ -132,7 +147,9 @@ def value_and_grad(model: keras.Model, fn: Callable[..., tuple[Any, Any]],
             grads = tape.gradient(loss, model.trainable_variables)
             return loss, aux, grads
 
-        return tf.function(tf_step, jit_compile=False, reduce_retracing=True) if jit else tf_step
+        return (
+            tf.function(tf_step, jit_compile=False, reduce_retracing=True) if jit else tf_step
+        )
     if name == "jax":
         import jax
 
@@ -153,7 +170,8 @@ def value_and_grad(model: keras.Model, fn: Callable[..., tuple[Any, Any]],
 
         def jax_step(*args: Any) -> tuple[Any, Any, list[Any]]:
             (loss, (aux, new_nvals)), grads = grad_fn(
-                [v.value for v in trainable], [v.value for v in others], *args)
+                [v.value for v in trainable], [v.value for v in others], *args
+            )
             for v, value in zip(others, new_nvals):
                 v.assign(value)
             return loss, aux, grads

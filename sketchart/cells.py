@@ -28,7 +28,8 @@ All maths is ``keras.ops``: the same code runs on the TensorFlow and JAX backend
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -36,10 +37,10 @@ from keras import ops
 
 __all__ = [
     "CELL_CLASSES",
-    "NumpyRandom",
     "HyperLSTMCell",
     "LSTMCell",
     "LayerNormLSTMCell",
+    "NumpyRandom",
     "PerGateOrthogonal",
     "SketchCell",
     "make_cell",
@@ -73,8 +74,7 @@ class PerGateOrthogonal(keras.initializers.Initializer):
             q, r = np.linalg.qr(a)
             q = q * np.sign(np.diag(r))
             blocks.append(q if rows >= block else q.T)
-        return ops.convert_to_tensor(np.concatenate(blocks, axis=1),
-                                     dtype=dtype or "float32")
+        return ops.convert_to_tensor(np.concatenate(blocks, axis=1), dtype=dtype or "float32")
 
     def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
@@ -89,8 +89,9 @@ class NumpyRandom(keras.initializers.Initializer):
     random kernel (seconds per model on a small CPU).
     """
 
-    def __init__(self, kind: str = "glorot_uniform", stddev: float = 1.0,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, kind: str = "glorot_uniform", stddev: float = 1.0, seed: int | None = None
+    ) -> None:
         if kind not in ("glorot_uniform", "normal"):
             raise ValueError(f"NumpyRandom: unknown kind {kind!r}")
         self.kind = kind
@@ -198,14 +199,16 @@ class SketchCell(keras.layers.Layer):
 
     def zero_state(self, batch_size: int, dtype: str | None = None) -> list[Any]:
         """All-zero state (the reference's ``cell.zero_state``)."""
-        return [ops.zeros((batch_size, n), dtype=dtype or self.compute_dtype)
-                for n in self.state_size]
+        return [
+            ops.zeros((batch_size, n), dtype=dtype or self.compute_dtype)
+            for n in self.state_size
+        ]
 
     def split_state(self, flat: Any) -> list[Any]:
         """Split a ``[B, sum(state_size)]`` tensor (the reference's layout) into parts."""
         parts, start = [], 0
         for n in self.state_size:
-            parts.append(flat[:, start:start + n])
+            parts.append(flat[:, start : start + n])
             start += n
         return parts
 
@@ -228,8 +231,13 @@ class SketchCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
-    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
         """One recurrence step from projected inputs; returns ``(h, new_state)``.
 
         ``keep_mask [B, H]`` (already divided by the keep probability) multiplies the
@@ -252,8 +260,12 @@ class SketchCell(keras.layers.Layer):
         u = keras.random.uniform(shape, seed=self.seed_generator)
         return ops.cast(u < keep, self.compute_dtype) / keep
 
-    def call(self, inputs: Any, states: Sequence[Any], training: bool = False,
-             ) -> tuple[Any, list[Any]]:
+    def call(
+        self,
+        inputs: Any,
+        states: Sequence[Any],
+        training: bool = False,
+    ) -> tuple[Any, list[Any]]:
         """One step: ``inputs [B, input_dim]``, ``states`` a list -> ``(h, new_states)``."""
         mask = self.dropout_masks(ops.shape(inputs)[0], None, bool(training))
         return self.step(self.project_inputs(inputs), list(states), mask)
@@ -279,10 +291,14 @@ class LSTMCell(SketchCell):
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
         n = 4 * self.units
-        self.W_xh = self.add_weight(name="W_xh", shape=(dim, n),
-                                    initializer=NumpyRandom(seed=_seeded(self.seed, 1)))
-        self.W_hh = self.add_weight(name="W_hh", shape=(self.units, n),
-                                    initializer=PerGateOrthogonal(_seeded(self.seed, 2)))
+        self.W_xh = self.add_weight(
+            name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=_seeded(self.seed, 1))
+        )
+        self.W_hh = self.add_weight(
+            name="W_hh",
+            shape=(self.units, n),
+            initializer=PerGateOrthogonal(_seeded(self.seed, 2)),
+        )
         self.bias = self.add_weight(name="bias", shape=(n,), initializer="zeros")
         self.built = True
 
@@ -291,7 +307,7 @@ class LSTMCell(SketchCell):
         return (self.units, self.units)
 
     def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
-        w = self.W_xh[offset:offset + ops.shape(x)[-1]]
+        w = self.W_xh[offset : offset + ops.shape(x)[-1]]
         xw = ops.matmul(x, w)
         # the bias rides with the input projection: added once, outside the recurrence
         return [xw + self.bias if use_bias else xw]
@@ -299,8 +315,13 @@ class LSTMCell(SketchCell):
     def step_weights(self) -> dict[str, Any]:
         return {"W_hh": ops.convert_to_tensor(self.W_hh)}
 
-    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
         w = self.step_weights() if weights is None else weights
         c, h = state
         hidden = projected[0] + ops.matmul(h, w["W_hh"])
@@ -320,17 +341,24 @@ class LayerNormLSTMCell(SketchCell):
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
         n = 4 * self.units
-        self.W_xh = self.add_weight(name="W_xh", shape=(dim, n),
-                                    initializer=NumpyRandom(seed=_seeded(self.seed, 3)))
-        self.W_hh = self.add_weight(name="W_hh", shape=(self.units, n),
-                                    initializer=PerGateOrthogonal(_seeded(self.seed, 4)))
-        self.ln_all_gamma = self.add_weight(name="ln_all_gamma", shape=(n,),
-                                            initializer="ones")
+        self.W_xh = self.add_weight(
+            name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=_seeded(self.seed, 3))
+        )
+        self.W_hh = self.add_weight(
+            name="W_hh",
+            shape=(self.units, n),
+            initializer=PerGateOrthogonal(_seeded(self.seed, 4)),
+        )
+        self.ln_all_gamma = self.add_weight(
+            name="ln_all_gamma", shape=(n,), initializer="ones"
+        )
         self.ln_all_beta = self.add_weight(name="ln_all_beta", shape=(n,), initializer="zeros")
-        self.ln_c_gamma = self.add_weight(name="ln_c_gamma", shape=(self.units,),
-                                          initializer="ones")
-        self.ln_c_beta = self.add_weight(name="ln_c_beta", shape=(self.units,),
-                                         initializer="zeros")
+        self.ln_c_gamma = self.add_weight(
+            name="ln_c_gamma", shape=(self.units,), initializer="ones"
+        )
+        self.ln_c_beta = self.add_weight(
+            name="ln_c_beta", shape=(self.units,), initializer="zeros"
+        )
         self.built = True
 
     @property
@@ -339,14 +367,19 @@ class LayerNormLSTMCell(SketchCell):
 
     def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
         # the reference has no bias here ("live life without garbage"): use_bias is moot
-        return [ops.matmul(x, self.W_xh[offset:offset + ops.shape(x)[-1]])]
+        return [ops.matmul(x, self.W_xh[offset : offset + ops.shape(x)[-1]])]
 
     def step_weights(self) -> dict[str, Any]:
         names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
         return {n: ops.convert_to_tensor(getattr(self, n)) for n in names}
 
-    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
         w = self.step_weights() if weights is None else weights
         h, c = state
         pre = projected[0] + ops.matmul(h, w["W_hh"])
@@ -373,51 +406,80 @@ class HyperLSTMCell(SketchCell):
 
     output_index = 0
 
-    def __init__(self, units: int, input_dim: int | None = None,
-                 hyper_num_units: int = 256, hyper_embedding_size: int = 32,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        input_dim: int | None = None,
+        hyper_num_units: int = 256,
+        hyper_embedding_size: int = 32,
+        **kwargs: Any,
+    ) -> None:
         self.hyper_num_units = int(hyper_num_units)
         self.hyper_embedding_size = int(hyper_embedding_size)
         super().__init__(units, input_dim=input_dim, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(hyper_num_units=self.hyper_num_units,
-                      hyper_embedding_size=self.hyper_embedding_size)
+        config.update(
+            hyper_num_units=self.hyper_num_units,
+            hyper_embedding_size=self.hyper_embedding_size,
+        )
         return config
 
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
         add = self.add_weight
-        self.W_xh = add(name="W_xh", shape=(dim, 4 * units), initializer=NumpyRandom(seed=_seeded(self.seed, 5)))
-        self.W_hh = add(name="W_hh", shape=(units, 4 * units), initializer=PerGateOrthogonal(_seeded(self.seed, 6)))
+        self.W_xh = add(
+            name="W_xh",
+            shape=(dim, 4 * units),
+            initializer=NumpyRandom(seed=_seeded(self.seed, 5)),
+        )
+        self.W_hh = add(
+            name="W_hh",
+            shape=(units, 4 * units),
+            initializer=PerGateOrthogonal(_seeded(self.seed, 6)),
+        )
         self.bias = add(name="bias", shape=(4 * units,), initializer="zeros")
         # the hyper cell: a layer-norm LSTM over [x, h]
-        self.hyper_W_xh = add(name="hyper_W_xh", shape=(dim + units, 4 * hu),
-                              initializer=NumpyRandom(seed=_seeded(self.seed, 7)))
-        self.hyper_W_hh = add(name="hyper_W_hh", shape=(hu, 4 * hu),
-                              initializer=PerGateOrthogonal(_seeded(self.seed, 8)))
-        self.hyper_ln_all_gamma = add(name="hyper_ln_all_gamma", shape=(4 * hu,),
-                                      initializer="ones")
-        self.hyper_ln_all_beta = add(name="hyper_ln_all_beta", shape=(4 * hu,),
-                                     initializer="zeros")
+        self.hyper_W_xh = add(
+            name="hyper_W_xh",
+            shape=(dim + units, 4 * hu),
+            initializer=NumpyRandom(seed=_seeded(self.seed, 7)),
+        )
+        self.hyper_W_hh = add(
+            name="hyper_W_hh",
+            shape=(hu, 4 * hu),
+            initializer=PerGateOrthogonal(_seeded(self.seed, 8)),
+        )
+        self.hyper_ln_all_gamma = add(
+            name="hyper_ln_all_gamma", shape=(4 * hu,), initializer="ones"
+        )
+        self.hyper_ln_all_beta = add(
+            name="hyper_ln_all_beta", shape=(4 * hu,), initializer="zeros"
+        )
         self.hyper_ln_c_gamma = add(name="hyper_ln_c_gamma", shape=(hu,), initializer="ones")
         self.hyper_ln_c_beta = add(name="hyper_ln_c_beta", shape=(hu,), initializer="zeros")
         # hyper_norm blocks; init as the reference: zw 0 / bias 1, alpha 0.1/emb, zb N(0,.01)
         alpha_init = keras.initializers.Constant(0.1 / emb)
         self.hyper_x_zw_w = add(name="hyper_x_zw_w", shape=(hu, 4, emb), initializer="zeros")
         self.hyper_x_zw_b = add(name="hyper_x_zw_b", shape=(4, emb), initializer="ones")
-        self.hyper_x_alpha = add(name="hyper_x_alpha", shape=(4, emb, units),
-                                 initializer=alpha_init)
+        self.hyper_x_alpha = add(
+            name="hyper_x_alpha", shape=(4, emb, units), initializer=alpha_init
+        )
         self.hyper_h_zw_w = add(name="hyper_h_zw_w", shape=(hu, 4, emb), initializer="zeros")
         self.hyper_h_zw_b = add(name="hyper_h_zw_b", shape=(4, emb), initializer="ones")
-        self.hyper_h_alpha = add(name="hyper_h_alpha", shape=(4, emb, units),
-                                 initializer=alpha_init)
-        self.hyper_h_zb = add(name="hyper_h_zb", shape=(hu, 4, emb),
-                              initializer=NumpyRandom("normal", 0.01, _seeded(self.seed, 9)))
-        self.hyper_h_beta = add(name="hyper_h_beta", shape=(4, emb, units),
-                                initializer="zeros")
+        self.hyper_h_alpha = add(
+            name="hyper_h_alpha", shape=(4, emb, units), initializer=alpha_init
+        )
+        self.hyper_h_zb = add(
+            name="hyper_h_zb",
+            shape=(hu, 4, emb),
+            initializer=NumpyRandom("normal", 0.01, _seeded(self.seed, 9)),
+        )
+        self.hyper_h_beta = add(
+            name="hyper_h_beta", shape=(4, emb, units), initializer="zeros"
+        )
         # main-cell layer norms (use_layer_norm=True in the reference)
         self.ln_all_gamma = add(name="ln_all_gamma", shape=(4 * units,), initializer="ones")
         self.ln_all_beta = add(name="ln_all_beta", shape=(4 * units,), initializer="zeros")
@@ -436,8 +498,10 @@ class HyperLSTMCell(SketchCell):
         k = ops.shape(x)[-1]
         # x's share of the main W_xh (modulated per step, so no bias here) and of the
         # hyper cell's input weights (whose input is [x, h]: x takes the first rows)
-        return [ops.matmul(x, self.W_xh[offset:offset + k]),
-                ops.matmul(x, self.hyper_W_xh[offset:offset + k])]
+        return [
+            ops.matmul(x, self.W_xh[offset : offset + k]),
+            ops.matmul(x, self.hyper_W_xh[offset : offset + k]),
+        ]
 
     def step_weights(self) -> dict[str, Any]:
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
@@ -474,26 +538,34 @@ class HyperLSTMCell(SketchCell):
         zw = ops.reshape(ops.matmul(hyper_out, zw_w), (-1, 4, self.hyper_embedding_size))
         return ops.einsum("bgk,gkh->bgh", zw + zw_b, alpha)
 
-    def step(self, projected: Sequence[Any], state: Sequence[Any], keep_mask: Any = None,
-             weights: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
         w = self.step_weights() if weights is None else weights
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
         h, hyper_h, c, hyper_c = state
         xw, x_hyper = projected
         # hyper cell (layer-norm LSTM, never recurrent dropout) on [x, h]
-        pre = (x_hyper + ops.matmul(h, w["hyper_W_xh_h"])
-               + ops.matmul(hyper_h, w["hyper_W_hh"]))
+        pre = x_hyper + ops.matmul(h, w["hyper_W_xh_h"]) + ops.matmul(hyper_h, w["hyper_W_hh"])
         pre = _layer_norm_gates(pre, w["hyper_ln_all_gamma"], w["hyper_ln_all_beta"], 4, hu)
         hi, hj, hf, ho = ops.split(pre, 4, axis=-1)
-        new_hyper_c = (hyper_c * ops.sigmoid(hf + self.forget_bias)
-                       + ops.sigmoid(hi) * ops.tanh(hj))
-        new_hyper_h = (ops.tanh(_layer_norm(new_hyper_c, w["hyper_ln_c_gamma"],
-                                            w["hyper_ln_c_beta"])) * ops.sigmoid(ho))
+        new_hyper_c = hyper_c * ops.sigmoid(hf + self.forget_bias) + ops.sigmoid(
+            hi
+        ) * ops.tanh(hj)
+        new_hyper_h = ops.tanh(
+            _layer_norm(new_hyper_c, w["hyper_ln_c_gamma"], w["hyper_ln_c_beta"])
+        ) * ops.sigmoid(ho)
         # main cell: hyper-modulated input and recurrent contributions, per gate
-        alpha_x = self._hyper_scale(new_hyper_h, w["hyper_x_zw_w"], w["hyper_x_zw_b"],
-                                    w["hyper_x_alpha"])
-        alpha_h = self._hyper_scale(new_hyper_h, w["hyper_h_zw_w"], w["hyper_h_zw_b"],
-                                    w["hyper_h_alpha"])
+        alpha_x = self._hyper_scale(
+            new_hyper_h, w["hyper_x_zw_w"], w["hyper_x_zw_b"], w["hyper_x_alpha"]
+        )
+        alpha_h = self._hyper_scale(
+            new_hyper_h, w["hyper_h_zw_w"], w["hyper_h_zw_b"], w["hyper_h_alpha"]
+        )
         zb = ops.reshape(ops.matmul(new_hyper_h, w["hyper_h_zb"]), (-1, 4, emb))
         beta_h = ops.einsum("bgk,gkh->bgh", zb, w["hyper_h_beta"])
         xg = ops.reshape(xw, (-1, 4, units))
@@ -524,5 +596,6 @@ def make_cell(kind: str, units: int, input_dim: int, **kwargs: Any) -> SketchCel
         cls = CELL_CLASSES[kind]
     except KeyError:
         raise SketchartError(
-            f"unknown cell {kind!r}: expected one of {', '.join(CELL_CLASSES)}") from None
+            f"unknown cell {kind!r}: expected one of {', '.join(CELL_CLASSES)}"
+        ) from None
     return cls(units, input_dim=input_dim, **kwargs)

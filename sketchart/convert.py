@@ -20,9 +20,10 @@ Checkpoints are read by a small pure-Python reader of TF's tensor-bundle format
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,11 @@ __all__ = [
 ]
 
 _SCOPE = "vector_rnn"
-_CELL_SCOPES = {"lstm": "LSTMCell", "layer_norm": "LayerNormLSTMCell",
-                "hyper": "HyperLSTMCell"}
+_CELL_SCOPES = {
+    "lstm": "LSTMCell",
+    "layer_norm": "LayerNormLSTMCell",
+    "hyper": "HyperLSTMCell",
+}
 _GATES = ("i", "j", "f", "o")
 
 
@@ -62,18 +66,22 @@ class RefWeight:
 
 def _cell_names(kind: str, scope: str, layer: str) -> list[RefWeight]:
     cell = f"{scope}/{_CELL_SCOPES[kind]}"
-    out = [RefWeight(f"{cell}/W_xh", f"{layer}/W_xh"),
-           RefWeight(f"{cell}/W_hh", f"{layer}/W_hh")]
+    out = [
+        RefWeight(f"{cell}/W_xh", f"{layer}/W_xh"),
+        RefWeight(f"{cell}/W_hh", f"{layer}/W_hh"),
+    ]
     if kind in ("lstm", "hyper"):
         out.append(RefWeight(f"{cell}/bias", f"{layer}/bias"))
     if kind == "hyper":
         sub = f"{cell}/LayerNormLSTMCell"
-        out += [RefWeight(f"{sub}/W_xh", f"{layer}/hyper_W_xh"),
-                RefWeight(f"{sub}/W_hh", f"{layer}/hyper_W_hh"),
-                RefWeight(f"{sub}/ln_all/ln_gamma", f"{layer}/hyper_ln_all_gamma"),
-                RefWeight(f"{sub}/ln_all/ln_beta", f"{layer}/hyper_ln_all_beta"),
-                RefWeight(f"{sub}/ln_c/ln_gamma", f"{layer}/hyper_ln_c_gamma"),
-                RefWeight(f"{sub}/ln_c/ln_beta", f"{layer}/hyper_ln_c_beta")]
+        out += [
+            RefWeight(f"{sub}/W_xh", f"{layer}/hyper_W_xh"),
+            RefWeight(f"{sub}/W_hh", f"{layer}/hyper_W_hh"),
+            RefWeight(f"{sub}/ln_all/ln_gamma", f"{layer}/hyper_ln_all_gamma"),
+            RefWeight(f"{sub}/ln_all/ln_beta", f"{layer}/hyper_ln_all_beta"),
+            RefWeight(f"{sub}/ln_c/ln_gamma", f"{layer}/hyper_ln_c_gamma"),
+            RefWeight(f"{sub}/ln_c/ln_beta", f"{layer}/hyper_ln_c_beta"),
+        ]
         for g, gate in enumerate(_GATES):
             hx, hh = f"{cell}/hyper_{gate}x", f"{cell}/hyper_{gate}h"
             out += [
@@ -87,10 +95,12 @@ def _cell_names(kind: str, scope: str, layer: str) -> list[RefWeight]:
                 RefWeight(f"{hh}/beta/super_linear_w", f"{layer}/hyper_h_beta", g, 0),
             ]
     if kind in ("layer_norm", "hyper"):
-        out += [RefWeight(f"{cell}/ln_all/ln_gamma", f"{layer}/ln_all_gamma"),
-                RefWeight(f"{cell}/ln_all/ln_beta", f"{layer}/ln_all_beta"),
-                RefWeight(f"{cell}/ln_c/ln_gamma", f"{layer}/ln_c_gamma"),
-                RefWeight(f"{cell}/ln_c/ln_beta", f"{layer}/ln_c_beta")]
+        out += [
+            RefWeight(f"{cell}/ln_all/ln_gamma", f"{layer}/ln_all_gamma"),
+            RefWeight(f"{cell}/ln_all/ln_beta", f"{layer}/ln_all_beta"),
+            RefWeight(f"{cell}/ln_c/ln_gamma", f"{layer}/ln_c_gamma"),
+            RefWeight(f"{cell}/ln_c/ln_beta", f"{layer}/ln_c_beta"),
+        ]
     return out
 
 
@@ -101,26 +111,34 @@ def reference_names(hps: HParams) -> list[RefWeight]:
     if hps.conditional:
         out += _cell_names(hps.enc_model, f"{_SCOPE}/ENC_RNN/fw", "enc_fw")
         out += _cell_names(hps.enc_model, f"{_SCOPE}/ENC_RNN/bw", "enc_bw")
-        for scope, layer in (("ENC_RNN_mu", "enc_mu"), ("ENC_RNN_sigma", "enc_presig"),
-                             ("linear", "dec_init")):
-            out += [RefWeight(f"{_SCOPE}/{scope}/super_linear_w", f"{layer}/kernel"),
-                    RefWeight(f"{_SCOPE}/{scope}/super_linear_b", f"{layer}/bias")]
-    out += [RefWeight(f"{_SCOPE}/RNN/output_w", "dec_output/kernel"),
-            RefWeight(f"{_SCOPE}/RNN/output_b", "dec_output/bias")]
+        for scope, layer in (
+            ("ENC_RNN_mu", "enc_mu"),
+            ("ENC_RNN_sigma", "enc_presig"),
+            ("linear", "dec_init"),
+        ):
+            out += [
+                RefWeight(f"{_SCOPE}/{scope}/super_linear_w", f"{layer}/kernel"),
+                RefWeight(f"{_SCOPE}/{scope}/super_linear_b", f"{layer}/bias"),
+            ]
+    out += [
+        RefWeight(f"{_SCOPE}/RNN/output_w", "dec_output/kernel"),
+        RefWeight(f"{_SCOPE}/RNN/output_b", "dec_output/bias"),
+    ]
     out += _cell_names(hps.dec_model, f"{_SCOPE}/RNN", "decoder")
     return out
 
 
 def _strip(name: str) -> str:
-    return name[:-2] if name.endswith(":0") else name
+    return name.removesuffix(":0")
 
 
 def _variables(model: Any) -> dict[str, Any]:
     return {v.path: v for v in model.weights if "seed_generator" not in v.path}
 
 
-def load_reference_weights(model: Any, arrays: Mapping[str, np.ndarray],
-                           source: str = "weights", strict: bool = True) -> None:
+def load_reference_weights(
+    model: Any, arrays: Mapping[str, np.ndarray], source: str = "weights", strict: bool = True
+) -> None:
     """Set ``model``'s weights from arrays named like the reference's variables.
 
     Args:
@@ -143,24 +161,37 @@ def load_reference_weights(model: Any, arrays: Mapping[str, np.ndarray],
         hint = _cell_hint(found)
         raise ConvertError(
             f"{source}: {len(missing)} variable(s) of a {hps.enc_model}/{hps.dec_model} "
-            f"model are missing, e.g. {missing[0]!r}{hint}")
+            f"model are missing, e.g. {missing[0]!r}{hint}"
+        )
     if strict:
-        extra = sorted(k for k in by_name if k.startswith(_SCOPE + "/") and k not in expected
-                       and not _is_training_state(k))
+        extra = sorted(
+            k
+            for k in by_name
+            if k.startswith(_SCOPE + "/") and k not in expected and not _is_training_state(k)
+        )
         if extra:
-            raise ConvertError(f"{source}: unexpected variable {extra[0]!r} for a "
-                               f"{hps.enc_model}/{hps.dec_model} model ({len(extra)} in all)")
+            raise ConvertError(
+                f"{source}: unexpected variable {extra[0]!r} for a "
+                f"{hps.enc_model}/{hps.dec_model} model ({len(extra)} in all)"
+            )
     variables = _variables(model)
-    values = {path: np.array(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float32)
-              for path, v in variables.items()}
+    values = {
+        path: np.array(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float32)
+        for path, v in variables.items()
+    }
     for ref in refs:
         target = values[ref.path]
         array = np.asarray(by_name[ref.name], dtype=np.float32)
-        want = target.shape if ref.index is None else np.take(target, ref.index,
-                                                             axis=ref.axis).shape
+        want = (
+            target.shape
+            if ref.index is None
+            else np.take(target, ref.index, axis=ref.axis).shape
+        )
         if array.shape != want:
-            raise ConvertError(f"{source}: {ref.name} has shape {list(array.shape)}, "
-                               f"expected {list(want)} for these hparams")
+            raise ConvertError(
+                f"{source}: {ref.name} has shape {list(array.shape)}, "
+                f"expected {list(want)} for these hparams"
+            )
         if ref.index is None:
             values[ref.path] = array
         else:
@@ -174,25 +205,32 @@ def load_reference_weights(model: Any, arrays: Mapping[str, np.ndarray],
 def _is_training_state(name: str) -> bool:
     # optimizer slots, step counters, lr / kl_weight variables of magenta's graphs
     tail = name.rsplit("/", 1)[-1]
-    return (tail in ("Adam", "Adam_1") or name.endswith(("/Adam", "/Adam_1"))
-            or tail.startswith(("Variable", "global_step", "beta1_power", "beta2_power")))
+    return (
+        tail in ("Adam", "Adam_1")
+        or name.endswith(("/Adam", "/Adam_1"))
+        or tail.startswith(("Variable", "global_step", "beta1_power", "beta2_power"))
+    )
 
 
 def _cell_hint(found: list[str]) -> str:
-    cells = sorted({part for name in found for part in name.split("/")
-                    if part.endswith("Cell")})
+    cells = sorted(
+        {part for name in found for part in name.split("/") if part.endswith("Cell")}
+    )
     return f" (the weights hold {', '.join(cells)})" if cells else ""
 
 
 def reference_weights(model: Any) -> dict[str, np.ndarray]:
     """Our weights under the reference's TF variable names (without ``:0``)."""
-    values = {path: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
-              for path, v in _variables(model).items()}
+    values = {
+        path: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        for path, v in _variables(model).items()
+    }
     out = {}
     for ref in reference_names(model.hps):
         array = values[ref.path]
-        out[ref.name] = array if ref.index is None else np.take(array, ref.index,
-                                                                 axis=ref.axis)
+        out[ref.name] = (
+            array if ref.index is None else np.take(array, ref.index, axis=ref.axis)
+        )
     return out
 
 
@@ -204,11 +242,19 @@ def weights_by_role(model: Any) -> dict[str, dict[str, np.ndarray]]:
     hyper weights under our names), ``mu``, ``presig``, ``init_state`` and ``output``
     (each ``W``, ``b``). Encoder roles and ``init_state`` only for a conditional model.
     """
-    values = {path: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
-              for path, v in _variables(model).items()}
-    layers = {"encoder_fw": "enc_fw", "encoder_bw": "enc_bw", "decoder": "decoder",
-              "mu": "enc_mu", "presig": "enc_presig", "init_state": "dec_init",
-              "output": "dec_output"}
+    values = {
+        path: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        for path, v in _variables(model).items()
+    }
+    layers = {
+        "encoder_fw": "enc_fw",
+        "encoder_bw": "enc_bw",
+        "decoder": "decoder",
+        "mu": "enc_mu",
+        "presig": "enc_presig",
+        "init_state": "dec_init",
+        "output": "dec_output",
+    }
     out: dict[str, dict[str, np.ndarray]] = {}
     for role, layer in layers.items():
         group = {p.split("/", 1)[1]: a for p, a in values.items() if p.split("/")[0] == layer}
@@ -222,25 +268,37 @@ def weights_by_role(model: Any) -> dict[str, dict[str, np.ndarray]]:
 
 def set_weights_by_role(model: Any, roles: Mapping[str, Mapping[str, np.ndarray]]) -> None:
     """Inverse of :func:`weights_by_role` (roles absent from ``roles`` are left as is)."""
-    layers = {"encoder_fw": "enc_fw", "encoder_bw": "enc_bw", "decoder": "decoder",
-              "mu": "enc_mu", "presig": "enc_presig", "init_state": "dec_init",
-              "output": "dec_output"}
+    layers = {
+        "encoder_fw": "enc_fw",
+        "encoder_bw": "enc_bw",
+        "decoder": "decoder",
+        "mu": "enc_mu",
+        "presig": "enc_presig",
+        "init_state": "dec_init",
+        "output": "dec_output",
+    }
     variables = _variables(model)
     for role, group in roles.items():
         if role not in layers:
-            raise ConvertError(f"unknown weight role {role!r}: expected one of "
-                               f"{', '.join(layers)}")
+            raise ConvertError(
+                f"unknown weight role {role!r}: expected one of {', '.join(layers)}"
+            )
         for key, array in group.items():
-            name = {"W": "kernel", "b": "bias"}.get(key, key) if role in (
-                "mu", "presig", "init_state", "output") else key
+            name = (
+                {"W": "kernel", "b": "bias"}.get(key, key)
+                if role in ("mu", "presig", "init_state", "output")
+                else key
+            )
             path = f"{layers[role]}/{name}"
             if path not in variables:
                 raise ConvertError(f"role {role}: no weight {key!r} in this model")
             variable = variables[path]
             array = np.asarray(array, dtype=np.float32)
             if tuple(array.shape) != tuple(variable.shape):
-                raise ConvertError(f"role {role}: {key} has shape {list(array.shape)}, "
-                                   f"expected {list(variable.shape)}")
+                raise ConvertError(
+                    f"role {role}: {key} has shape {list(array.shape)}, "
+                    f"expected {list(variable.shape)}"
+                )
             variable.assign(array)
 
 
@@ -269,18 +327,22 @@ def _checkpoint_prefix(path: Path) -> Path:
                     return prefix
         indexes = sorted(path.glob("*.index"), key=lambda p: p.stat().st_mtime)
         if not indexes:
-            raise ConvertError(f"{path}: no TF checkpoint here (no 'checkpoint' file and "
-                               "no *.index)")
+            raise ConvertError(
+                f"{path}: no TF checkpoint here (no 'checkpoint' file and no *.index)"
+            )
         return indexes[-1].with_suffix("")
     if Path(str(path) + ".index").is_file():
         return path
     raise ConvertError(f"{path}: not a checkpoint directory or prefix (no {path}.index)")
 
 
-def convert_checkpoint(checkpoint_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                       config: str | os.PathLike[str] | None = None,
-                       scale_factor: float | None = None,
-                       data_set: list[str] | None = None) -> Path:
+def convert_checkpoint(
+    checkpoint_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: str | os.PathLike[str] | None = None,
+    scale_factor: float | None = None,
+    data_set: list[str] | None = None,
+) -> Path:
     """Convert a magenta sketch_rnn checkpoint into a sketchart model directory.
 
     Args:
@@ -299,11 +361,14 @@ def convert_checkpoint(checkpoint_dir: str | os.PathLike[str], out_dir: str | os
     from sketchart.modeldir import ModelMeta, save_model_dir
 
     src = Path(checkpoint_dir)
-    config_path = Path(config) if config else (src if src.is_dir() else src.parent) \
-        / "model_config.json"
+    config_path = (
+        Path(config) if config else (src if src.is_dir() else src.parent) / "model_config.json"
+    )
     if not config_path.is_file():
-        raise ConvertError(f"{config_path}: missing (magenta writes model_config.json beside "
-                           "the checkpoint; pass --config)")
+        raise ConvertError(
+            f"{config_path}: missing (magenta writes model_config.json beside "
+            "the checkpoint; pass --config)"
+        )
     try:
         hps = HParams.from_json(config_path)
     except HParamsError as exc:

@@ -87,8 +87,15 @@ class HParams:
                 raise HParamsError(
                     f"unknown cell {name}={value!r}: expected one of {', '.join(CELL_TYPES)}"
                 )
-        positive = ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size",
-                    "num_mixture", "save_every")
+        positive = (
+            "max_seq_len",
+            "dec_rnn_size",
+            "enc_rnn_size",
+            "z_size",
+            "batch_size",
+            "num_mixture",
+            "save_every",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise HParamsError(f"{name} must be positive, got {getattr(self, name)}")
@@ -100,12 +107,18 @@ class HParams:
                 raise HParamsError(f"{name} is a keep probability in (0, 1], got {value}")
         if not 0.0 <= self.augment_stroke_prob < 1.0:
             raise HParamsError(
-                f"augment_stroke_prob must be in [0, 1), got {self.augment_stroke_prob}")
+                f"augment_stroke_prob must be in [0, 1), got {self.augment_stroke_prob}"
+            )
         for name in ("learning_rate", "grad_clip"):
             if getattr(self, name) <= 0:
                 raise HParamsError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("kl_weight", "kl_weight_start", "kl_tolerance", "min_learning_rate",
-                     "random_scale_factor"):
+        for name in (
+            "kl_weight",
+            "kl_weight_start",
+            "kl_tolerance",
+            "min_learning_rate",
+            "random_scale_factor",
+        ):
             if getattr(self, name) < 0:
                 raise HParamsError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("decay_rate", "kl_decay_rate"):
@@ -143,7 +156,8 @@ class HParams:
             )
         if not isinstance(values, dict):
             raise HParamsError(
-                f"{source} must be a JSON object of hparams, got {type(values).__name__}")
+                f"{source} must be a JSON object of hparams, got {type(values).__name__}"
+            )
         return cls().replace(values, source=source)
 
     @classmethod
@@ -198,8 +212,9 @@ class HParams:
 
 # ---------------------------------------------------------------------- helpers
 def _kind(f: dataclasses.Field[Any]) -> str:
-    return {"list[str]": "list", "int": "int", "float": "float", "str": "str",
-            "bool": "bool"}[str(f.type)]
+    return {"list[str]": "list", "int": "int", "float": "float", "str": "str", "bool": "bool"}[
+        str(f.type)
+    ]
 
 
 def _copy(value: Any) -> Any:
@@ -208,6 +223,7 @@ def _copy(value: Any) -> Any:
 
 def _coerce(name: str, value: Any, kind: str) -> Any:
     """Convert ``value`` (from JSON, a string or Python) to the hparam's type, or raise."""
+
     def bad(expected: str) -> HParamsError:
         return HParamsError(f"hparam {name} expects {expected}, got {value!r}")
 

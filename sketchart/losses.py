@@ -59,13 +59,14 @@ def split_mixture(raw: Any, num_mixture: int) -> MixtureParams:
     """
     m = num_mixture
     pen = raw[..., :3]
-    blocks = [raw[..., 3 + k * m: 3 + (k + 1) * m] for k in range(6)]
+    blocks = [raw[..., 3 + k * m : 3 + (k + 1) * m] for k in range(6)]
     pi, mu_x, mu_y, s_x, s_y, corr = blocks
     return MixtureParams(pen, pi, mu_x, mu_y, ops.exp(s_x), ops.exp(s_y), ops.tanh(corr))
 
 
-def bivariate_normal(x: Any, y: Any, mu_x: Any, mu_y: Any, sigma_x: Any, sigma_y: Any,
-                     rho: Any) -> Any:
+def bivariate_normal(
+    x: Any, y: Any, mu_x: Any, mu_y: Any, sigma_x: Any, sigma_y: Any, rho: Any
+) -> Any:
     """Density of ``(x, y)`` under each bivariate normal (Graves 2013, eq. 24-25)."""
     nx = x - mu_x
     ny = y - mu_y
@@ -89,8 +90,9 @@ def reconstruction_loss(params: MixtureParams, targets: Any, training: bool = Tr
     dx = targets[..., 0:1]
     dy = targets[..., 1:2]
     pen = targets[..., 2:5]
-    density = bivariate_normal(dx, dy, params.mu_x, params.mu_y, params.sigma_x,
-                               params.sigma_y, params.rho)  # [B, N, M]
+    density = bivariate_normal(
+        dx, dy, params.mu_x, params.mu_y, params.sigma_x, params.sigma_y, params.rho
+    )  # [B, N, M]
     pi = ops.softmax(params.pi_logits, axis=-1)
     offset_loss = -ops.log(ops.sum(density * pi, axis=-1) + DENSITY_EPSILON)  # [B, N]
     real = 1.0 - pen[..., 2]  # 1 on real points, 0 on end-of-sketch padding
@@ -107,8 +109,14 @@ def kl_loss(mu: Any, presig: Any, kl_tolerance: float) -> tuple[Any, Any]:
     return ops.maximum(kl_raw, kl_tolerance), kl_raw
 
 
-def compute_losses(outputs: dict[str, Any], targets: Any, hps: HParams, kl_weight: Any,
-                   training: bool = True, kl_tolerance: Any = None) -> dict[str, Any]:
+def compute_losses(
+    outputs: dict[str, Any],
+    targets: Any,
+    hps: HParams,
+    kl_weight: Any,
+    training: bool = True,
+    kl_tolerance: Any = None,
+) -> dict[str, Any]:
     """The reference's training objective.
 
     Args:

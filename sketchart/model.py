@@ -19,7 +19,8 @@ recurrence (same numbers, fewer FLOPs). The recurrence itself runs through
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import ops
@@ -32,9 +33,12 @@ from sketchart.losses import MixtureParams, compute_losses, split_mixture
 __all__ = ["MixtureParams", "SketchRNN", "compute_losses"]
 
 
-def _dense(units: int, input_dim: int, name: str, kernel: Any, bias: Any) -> keras.layers.Dense:
-    layer = keras.layers.Dense(units, kernel_initializer=kernel, bias_initializer=bias,
-                               name=name)
+def _dense(
+    units: int, input_dim: int, name: str, kernel: Any, bias: Any
+) -> keras.layers.Dense:
+    layer = keras.layers.Dense(
+        units, kernel_initializer=kernel, bias_initializer=bias, name=name
+    )
     layer.build((None, input_dim))
     return layer
 
@@ -55,8 +59,12 @@ class SketchRNN(keras.Model):
     model directory's metadata (``sketchart.modeldir.ModelMeta``) once loaded or saved.
     """
 
-    def __init__(self, hps: HParams | dict[str, Any] | None = None, seed: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hps: HParams | dict[str, Any] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if hps is None:
             hps = HParams()
@@ -69,25 +77,38 @@ class SketchRNN(keras.Model):
         def cell_seed(k: int) -> int | None:
             return None if seed is None else seed + k
 
-        dropout = {"use_recurrent_dropout": hps.use_recurrent_dropout,
-                   "recurrent_dropout_prob": hps.recurrent_dropout_prob}
+        dropout = {
+            "use_recurrent_dropout": hps.use_recurrent_dropout,
+            "recurrent_dropout_prob": hps.recurrent_dropout_prob,
+        }
+
         def gauss(k: int) -> NumpyRandom:  # the reference's N(0, 0.001) super_linear
             return NumpyRandom("normal", 0.001, None if seed is None else seed * 1000 + k)
 
         if hps.conditional:
-            self.enc_fw = make_cell(hps.enc_model, hps.enc_rnn_size, 5, name="enc_fw",
-                                    seed=cell_seed(1), **dropout)
-            self.enc_bw = make_cell(hps.enc_model, hps.enc_rnn_size, 5, name="enc_bw",
-                                    seed=cell_seed(2), **dropout)
+            self.enc_fw = make_cell(
+                hps.enc_model, hps.enc_rnn_size, 5, name="enc_fw", seed=cell_seed(1), **dropout
+            )
+            self.enc_bw = make_cell(
+                hps.enc_model, hps.enc_rnn_size, 5, name="enc_bw", seed=cell_seed(2), **dropout
+            )
             self.enc_mu = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_mu", gauss(1), "zeros")
-            self.enc_presig = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_presig", gauss(2),
-                                     "zeros")
+            self.enc_presig = _dense(
+                hps.z_size, 2 * hps.enc_rnn_size, "enc_presig", gauss(2), "zeros"
+            )
         dec_input = 5 + hps.z_size if hps.conditional else 5
-        self.decoder = make_cell(hps.dec_model, hps.dec_rnn_size, dec_input, name="decoder",
-                                 seed=cell_seed(3), **dropout)
+        self.decoder = make_cell(
+            hps.dec_model,
+            hps.dec_rnn_size,
+            dec_input,
+            name="decoder",
+            seed=cell_seed(3),
+            **dropout,
+        )
         if hps.conditional:
-            self.dec_init = _dense(sum(self.decoder.state_size), hps.z_size, "dec_init",
-                                   gauss(3), "zeros")
+            self.dec_init = _dense(
+                sum(self.decoder.state_size), hps.z_size, "dec_init", gauss(3), "zeros"
+            )
         # magenta's output_w and output_b have no initializer: TF1's glorot_uniform for both
         n_out = 3 + 6 * hps.num_mixture
         glorot = [NumpyRandom(seed=None if seed is None else seed * 1000 + k) for k in (4, 5)]
@@ -106,8 +127,12 @@ class SketchRNN(keras.Model):
         return cls(hps=hps, **config)
 
     # ----------------------------------------------------------------- encoder
-    def encode(self, strokes5_targets: Any, lengths: Any, training: bool = False,
-               ) -> tuple[Any, Any]:
+    def encode(
+        self,
+        strokes5_targets: Any,
+        lengths: Any,
+        training: bool = False,
+    ) -> tuple[Any, Any]:
         """``(mu, presig)`` ``[B, z_size]`` of a batch of sketches.
 
         Args:
@@ -119,8 +144,12 @@ class SketchRNN(keras.Model):
         last_h = self.encoder_features(strokes5_targets, lengths, training=training)
         return self.enc_mu(last_h), self.enc_presig(last_h)
 
-    def encoder_features(self, strokes5_targets: Any, lengths: Any, training: bool = False,
-                         ) -> Any:
+    def encoder_features(
+        self,
+        strokes5_targets: Any,
+        lengths: Any,
+        training: bool = False,
+    ) -> Any:
         """``[h_fw, h_bw]`` ``[B, 2 * enc_rnn_size]``: each direction's final output."""
         if not self.hps.conditional:
             raise ValueError("encode: this is a decoder-only model (conditional=False)")
@@ -139,16 +168,19 @@ class SketchRNN(keras.Model):
         xp_bw = [_time_major(p) for p in bw.project_inputs(x_rev)]
         n_proj, n_state = len(xp_fw), len(fw.state_size)
         valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
-        masks = [fw.dropout_masks(batch, steps, training),
-                 bw.dropout_masks(batch, steps, training)]
+        masks = [
+            fw.dropout_masks(batch, steps, training),
+            bw.dropout_masks(batch, steps, training),
+        ]
 
         w_fw, w_bw = fw.step_weights(), bw.step_weights()  # read once, outside the loop
 
         def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], None]:
             keep = xt[2 * n_proj]
             _, new_fw = fw.step(xt[:n_proj], carry[:n_state], xt[2 * n_proj + 1], w_fw)
-            _, new_bw = bw.step(xt[n_proj:2 * n_proj], carry[n_state:], xt[2 * n_proj + 2],
-                                w_bw)
+            _, new_bw = bw.step(
+                xt[n_proj : 2 * n_proj], carry[n_state:], xt[2 * n_proj + 2], w_bw
+            )
             # past a sketch's end its state is copied through (dynamic_rnn with lengths)
             new = [ops.where(keep, n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
@@ -156,7 +188,8 @@ class SketchRNN(keras.Model):
         init = fw.zero_state(batch) + bw.zero_state(batch)
         final, _ = scan(step, init, [*xp_fw, *xp_bw, valid_tm, *masks])
         return ops.concatenate(
-            [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1)
+            [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1
+        )
 
     def sample_z(self, mu: Any, presig: Any, eps: Any = None) -> Any:
         """``z = mu + exp(presig / 2) * eps``, ``eps ~ N(0, I)`` unless given."""
@@ -175,8 +208,9 @@ class SketchRNN(keras.Model):
             return self.decoder.split_state(flat)
         if batch_size is None:
             if z is None:
-                raise ValueError("initial_state: give batch_size (or z) for a decoder-only "
-                                 "model")
+                raise ValueError(
+                    "initial_state: give batch_size (or z) for a decoder-only model"
+                )
             batch_size = ops.shape(z)[0]
         return self.decoder.zero_state(batch_size)
 
@@ -186,8 +220,9 @@ class SketchRNN(keras.Model):
         u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
         return x * ops.cast(u < keep, x.dtype) / keep
 
-    def decode(self, strokes5_inputs: Any, z: Any, state: Sequence[Any],
-               training: bool = False) -> tuple[MixtureParams, list[Any], Any]:
+    def decode(
+        self, strokes5_inputs: Any, z: Any, state: Sequence[Any], training: bool = False
+    ) -> tuple[MixtureParams, list[Any], Any]:
         """Teacher-forced decoder: ``(params [B, N, ...], final_state, outputs [B, N, H])``.
 
         ``strokes5_inputs`` is ``batch[:, :N]`` (starts with the start token); ``z`` is
@@ -204,7 +239,9 @@ class SketchRNN(keras.Model):
             xp = [a + ops.expand_dims(b, 1) for a, b in zip(xp, zp)]
         else:
             if hps.conditional:
-                z_tiled = ops.repeat(ops.expand_dims(ops.cast(z, self.compute_dtype), 1), steps, axis=1)
+                z_tiled = ops.repeat(
+                    ops.expand_dims(ops.cast(z, self.compute_dtype), 1), steps, axis=1
+                )
                 x = ops.concatenate([x, z_tiled], axis=-1)
             # input dropout (magenta's DropoutWrapper): a fresh mask per step and example
             x = self._dropout(x, hps.input_dropout_prob, training, use_in)
@@ -222,13 +259,15 @@ class SketchRNN(keras.Model):
         state = list(state)
         final, hs = scan(step, state, [*xp, masks], y_like=cell.output_of(state))
         outputs = ops.transpose(hs, (1, 0, 2))  # [B, N, H]
-        outputs = self._dropout(outputs, hps.output_dropout_prob, training,
-                                hps.use_output_dropout)
+        outputs = self._dropout(
+            outputs, hps.output_dropout_prob, training, hps.use_output_dropout
+        )
         params = split_mixture(self.dec_output(outputs), hps.num_mixture)
         return params, list(final), outputs
 
-    def decoder_step(self, x_t: Any, state: Sequence[Any], z: Any = None,
-                     training: bool = False) -> tuple[MixtureParams, list[Any]]:
+    def decoder_step(
+        self, x_t: Any, state: Sequence[Any], z: Any = None, training: bool = False
+    ) -> tuple[MixtureParams, list[Any]]:
         """One autoregressive step: ``x_t [B, 5]`` -> ``(params [B, ...], new_state)``.
 
         Pure ``keras.ops`` on the same cell as training, so a sampler can compile a loop
@@ -245,8 +284,12 @@ class SketchRNN(keras.Model):
         return split_mixture(self.dec_output(h), hps.num_mixture), new_state
 
     # -------------------------------------------------------------------- call
-    def call(self, inputs: dict[str, Any], training: bool = False, eps: Any = None,
-             ) -> dict[str, Any]:
+    def call(
+        self,
+        inputs: dict[str, Any],
+        training: bool = False,
+        eps: Any = None,
+    ) -> dict[str, Any]:
         """Encode (conditional), then decode with teacher forcing.
 
         Args:
@@ -276,8 +319,14 @@ class SketchRNN(keras.Model):
         out.update(z=z, params=params, initial_state=state, final_state=final)
         return out
 
-    def losses_for(self, inputs: dict[str, Any], kl_weight: Any, training: bool = False,
-                   eps: Any = None, loss_training: bool = True) -> dict[str, Any]:
+    def losses_for(
+        self,
+        inputs: dict[str, Any],
+        kl_weight: Any,
+        training: bool = False,
+        eps: Any = None,
+        loss_training: bool = True,
+    ) -> dict[str, Any]:
         """Run the model on a batch and return :func:`compute_losses` plus the outputs.
 
         ``loss_training`` selects the pen-loss masking (True: over all steps, as the
@@ -285,13 +334,16 @@ class SketchRNN(keras.Model):
         """
         outputs = self(inputs, training=training, eps=eps)
         strokes5 = ops.cast(ops.convert_to_tensor(inputs["strokes5"]), self.compute_dtype)
-        losses = compute_losses(outputs, strokes5[:, 1:], self.hps, kl_weight,
-                                training=loss_training)
+        losses = compute_losses(
+            outputs, strokes5[:, 1:], self.hps, kl_weight, training=loss_training
+        )
         return {**losses, "outputs": outputs}
 
 
 def cell_of(model: SketchRNN, role: str) -> SketchCell:
     """The cell playing ``role`` (``encoder_fw``, ``encoder_bw``, ``decoder``)."""
-    return {"encoder_fw": getattr(model, "enc_fw", None),
-            "encoder_bw": getattr(model, "enc_bw", None),
-            "decoder": model.decoder}[role]
+    return {
+        "encoder_fw": getattr(model, "enc_fw", None),
+        "encoder_bw": getattr(model, "enc_bw", None),
+        "decoder": model.decoder,
+    }[role]

@@ -86,13 +86,16 @@ class ModelMeta:
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
-            raise ModelDirError(f"{META_FILE}: unknown source {self.source!r}: expected one of "
-                                f"{', '.join(SOURCES)}")
+            raise ModelDirError(
+                f"{META_FILE}: unknown source {self.source!r}: expected one of "
+                f"{', '.join(SOURCES)}"
+            )
         if self.scale_factor is not None:
             self.scale_factor = float(self.scale_factor)
             if not self.scale_factor > 0:
-                raise ModelDirError(f"{META_FILE}: scale_factor must be positive, got "
-                                    f"{self.scale_factor}")
+                raise ModelDirError(
+                    f"{META_FILE}: scale_factor must be positive, got {self.scale_factor}"
+                )
         for name in ("valid", "test"):
             value = getattr(self, name)
             if value is not None:
@@ -110,13 +113,16 @@ class ModelMeta:
             raise ModelDirError(f"{source}: expected a JSON object, got {type(data).__name__}")
         version = data.get("format_version", FORMAT_VERSION)
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ModelDirError(f"{source}: format_version {version!r} is newer than this "
-                                f"sketchart reads ({FORMAT_VERSION}); upgrade sketchart")
+            raise ModelDirError(
+                f"{source}: format_version {version!r} is newer than this "
+                f"sketchart reads ({FORMAT_VERSION}); upgrade sketchart"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ModelDirError(f"{source}: unknown key {unknown[0]!r}; valid keys: "
-                                f"{', '.join(sorted(known))}")
+            raise ModelDirError(
+                f"{source}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}"
+            )
         try:
             return cls(**data)
         except (TypeError, ValueError) as exc:
@@ -148,15 +154,21 @@ def resolve_model_dir(path: str | os.PathLike[str]) -> Path:
     if not p.exists():
         raise ModelDirError(f"{p}: no such model directory")
     if not p.is_dir():
-        raise ModelDirError(f"{p}: not a directory (a model directory holds {CONFIG_FILE}, "
-                            f"{META_FILE} and {WEIGHTS_FILE})")
+        raise ModelDirError(
+            f"{p}: not a directory (a model directory holds {CONFIG_FILE}, "
+            f"{META_FILE} and {WEIGHTS_FILE})"
+        )
     if not (p / CONFIG_FILE).exists() and (p / "best" / CONFIG_FILE).exists():
         return p / "best"
     return p
 
 
-def save_model_dir(model: Any, path: str | os.PathLike[str], meta: ModelMeta | None = None,
-                   float16: bool = False) -> Path:
+def save_model_dir(
+    model: Any,
+    path: str | os.PathLike[str],
+    meta: ModelMeta | None = None,
+    float16: bool = False,
+) -> Path:
     """Write ``model`` as a model directory, atomically.
 
     The files go to a temporary directory beside ``path`` that is renamed into place
@@ -235,9 +247,11 @@ def _weight_arrays(weights: Path) -> list[tuple[str, Any]]:
 
     out: list[tuple[str, Any]] = []
     with h5py.File(weights, "r") as h5:
+
         def visit(name: str, obj: Any) -> None:
             if isinstance(obj, h5py.Dataset):
                 out.append((name, obj[()]))
+
         h5.visititems(visit)
     return out
 
@@ -255,15 +269,19 @@ def load_model_dir(path: str | os.PathLike[str], seed: int | None = None) -> Any
     config, weights = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for f in (config, weights):
         if not f.is_file():
-            raise ModelDirError(f"{directory}: missing {f.name} (not a sketchart model "
-                                "directory)")
+            raise ModelDirError(
+                f"{directory}: missing {f.name} (not a sketchart model directory)"
+            )
     try:
         hps = HParams.from_json(config)
     except HParamsError as exc:
         raise ModelDirError(str(exc)) from None
     meta_path = directory / META_FILE
-    meta = ModelMeta.load(meta_path) if meta_path.is_file() else ModelMeta(
-        max_seq_len=hps.max_seq_len)
+    meta = (
+        ModelMeta.load(meta_path)
+        if meta_path.is_file()
+        else ModelMeta(max_seq_len=hps.max_seq_len)
+    )
 
     from sketchart.model import SketchRNN
 
@@ -283,19 +301,27 @@ def _load_weights(model: Any, weights: Path) -> None:
     expected = _h5_names(model)
     missing = [name for name in expected if name not in arrays]
     extra = sorted(set(arrays) - set(expected))
-    kind = (f"{model.hps.enc_model}/{model.hps.dec_model} model with "
-            f"conditional={model.hps.conditional}")
+    kind = (
+        f"{model.hps.enc_model}/{model.hps.dec_model} model with "
+        f"conditional={model.hps.conditional}"
+    )
     if missing or extra:
-        what = (f"lacks {missing[0]!r} ({len(missing)} missing)" if missing
-                else f"has unexpected {extra[0]!r} ({len(extra)} extra)")
-        raise ModelDirError(f"{weights}: {what}: it does not hold the weights of the "
-                            f"{kind} that {CONFIG_FILE} describes")
+        what = (
+            f"lacks {missing[0]!r} ({len(missing)} missing)"
+            if missing
+            else f"has unexpected {extra[0]!r} ({len(extra)} extra)"
+        )
+        raise ModelDirError(
+            f"{weights}: {what}: it does not hold the weights of the "
+            f"{kind} that {CONFIG_FILE} describes"
+        )
     for name, variable in expected.items():
         array = arrays[name]
         if tuple(array.shape) != tuple(variable.shape):
             raise ModelDirError(
                 f"{weights}: {variable.path} has shape {list(array.shape)}, {CONFIG_FILE} "
-                f"expects {list(variable.shape)}")
+                f"expects {list(variable.shape)}"
+            )
         # float16 files are upcast here
         variable.assign(np.asarray(array, dtype=variable.dtype))
 

@@ -27,9 +27,20 @@ __all__ = ["BundleError", "read_bundle", "read_index"]
 
 _MAGIC = 0xDB4775248B80FB57
 # tensorflow/core/framework/types.proto
-_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
-           9: np.int64, 10: np.bool_, 17: np.uint16, 19: np.float16, 22: np.uint32,
-           23: np.uint64}
+_DTYPES = {
+    1: np.float32,
+    2: np.float64,
+    3: np.int32,
+    4: np.uint8,
+    5: np.int16,
+    6: np.int8,
+    9: np.int64,
+    10: np.bool_,
+    17: np.uint16,
+    19: np.float16,
+    22: np.uint32,
+    23: np.uint64,
+}
 _DT_STRING = 7
 
 
@@ -59,9 +70,9 @@ def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
         shared, pos = _varint(block, pos)
         unshared, pos = _varint(block, pos)
         value_len, pos = _varint(block, pos)
-        key = key[:shared] + block[pos:pos + unshared]
+        key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
-        entries.append((key, block[pos:pos + value_len]))
+        entries.append((key, block[pos : pos + value_len]))
         pos += value_len
     return entries
 
@@ -69,14 +80,15 @@ def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
 def _read_block(data: bytes, handle: bytes, where: str) -> bytes:
     offset, pos = _varint(handle, 0)
     size, _ = _varint(handle, pos)
-    block = data[offset:offset + size]
+    block = data[offset : offset + size]
     if len(block) != size or offset + size + 5 > len(data):
         raise BundleError(f"{where}: truncated block")
     compression = data[offset + size]
     if compression != 0:
         # TF writes bundle indexes uncompressed; snappy would need a decoder
-        raise BundleError(f"{where}: compressed SSTable blocks (type {compression}) are not "
-                          "supported")
+        raise BundleError(
+            f"{where}: compressed SSTable blocks (type {compression}) are not supported"
+        )
     return block
 
 
@@ -91,14 +103,14 @@ def _fields(buf: bytes) -> dict[int, list[Any]]:
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
-            value = buf[pos:pos + 8]
+            value = buf[pos : pos + 8]
             pos += 8
         elif wire == 2:
             length, pos = _varint(buf, pos)
-            value = buf[pos:pos + length]
+            value = buf[pos : pos + length]
             pos += length
         elif wire == 5:
-            value = buf[pos:pos + 4]
+            value = buf[pos : pos + 4]
             pos += 4
         else:
             raise BundleError(f"unsupported protobuf wire type {wire}")
@@ -128,11 +140,17 @@ def read_index(prefix: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
             shape_fields = _fields(f.get(2, [b""])[0])
             dims = [_fields(d).get(1, [0])[0] for d in shape_fields.get(2, [])]
             if 7 in f:
-                raise BundleError(f"{path}: tensor {key.decode()!r} is stored in slices "
-                                  "(partitioned variables are not supported)")
+                raise BundleError(
+                    f"{path}: tensor {key.decode()!r} is stored in slices "
+                    "(partitioned variables are not supported)"
+                )
             entries[key.decode("utf-8")] = {
-                "dtype": f.get(1, [0])[0], "shape": dims, "shard": f.get(3, [0])[0],
-                "offset": f.get(4, [0])[0], "size": f.get(5, [0])[0]}
+                "dtype": f.get(1, [0])[0],
+                "shape": dims,
+                "shard": f.get(3, [0])[0],
+                "offset": f.get(4, [0])[0],
+                "size": f.get(5, [0])[0],
+            }
     return entries
 
 
@@ -156,13 +174,18 @@ def read_bundle(prefix: str | os.PathLike[str]) -> dict[str, np.ndarray]:
                 shards[e["shard"]] = shard_path.read_bytes()
             except OSError as exc:
                 raise BundleError(f"{shard_path}: cannot read ({exc.strerror})") from None
-        raw = shards[e["shard"]][e["offset"]:e["offset"] + e["size"]]
+        raw = shards[e["shard"]][e["offset"] : e["offset"] + e["size"]]
         expected = int(np.prod(e["shape"], dtype=np.int64)) * np.dtype(dtype).itemsize
         if len(raw) != expected:
-            raise BundleError(f"{prefix}: tensor {name!r} needs {expected} bytes, the data "
-                              f"file holds {len(raw)}")
-        out[name] = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(
-            dtype).reshape(e["shape"])
+            raise BundleError(
+                f"{prefix}: tensor {name!r} needs {expected} bytes, the data "
+                f"file holds {len(raw)}"
+            )
+        out[name] = (
+            np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"))
+            .astype(dtype)
+            .reshape(e["shape"])
+        )
     return out
 
 

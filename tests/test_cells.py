@@ -39,7 +39,9 @@ def test_config_round_trip(kind: str) -> None:
     config = cell.get_config()
     clone = type(cell).from_config(config)
     assert clone.get_config() == config
-    via_keras = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(cell))
+    via_keras = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(cell)
+    )
     assert type(via_keras) is type(cell) and via_keras.get_config() == config
     clone.set_weights(cell.get_weights())
     rng = np.random.default_rng(0)
@@ -68,7 +70,7 @@ def test_per_gate_orthogonal() -> None:
 
     w = np_(PerGateOrthogonal(seed=0)((8, 32)))
     for g in range(4):
-        block = w[:, 8 * g:8 * (g + 1)]
+        block = w[:, 8 * g : 8 * (g + 1)]
         np.testing.assert_allclose(block.T @ block, np.eye(8), atol=1e-5)
     # ...but the whole matrix is not one orthogonal matrix (blocks are independent)
     assert not np.allclose(w[:, :8].T @ w[:, 8:16], 0, atol=1e-3)
@@ -82,9 +84,16 @@ def test_glorot_bias_fans() -> None:
     assert np.abs(b).max() <= np.sqrt(6 / 246) and np.abs(b).max() > 0.9 * np.sqrt(6 / 246)
 
 
-def np_lstm(x: np.ndarray, c: np.ndarray, h: np.ndarray, w_xh: np.ndarray, w_hh: np.ndarray,
-            bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def np_lstm(
+    x: np.ndarray,
+    c: np.ndarray,
+    h: np.ndarray,
+    w_xh: np.ndarray,
+    w_hh: np.ndarray,
+    bias: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """The reference LSTMCell in NumPy: one matmul of [x, h] with [W_xh; W_hh]."""
+
     def sig(v: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-v))
 
@@ -94,9 +103,17 @@ def np_lstm(x: np.ndarray, c: np.ndarray, h: np.ndarray, w_xh: np.ndarray, w_hh:
     return new_c, np.tanh(new_c) * sig(o)
 
 
-def np_layer_norm_lstm(x: np.ndarray, h: np.ndarray, c: np.ndarray, w_xh: np.ndarray,
-                       w_hh: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                       gamma_c: np.ndarray, beta_c: np.ndarray) -> tuple[np.ndarray, ...]:
+def np_layer_norm_lstm(
+    x: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    w_xh: np.ndarray,
+    w_hh: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    gamma_c: np.ndarray,
+    beta_c: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     def sig(v: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-v))
 
@@ -138,9 +155,22 @@ def test_layer_norm_matches_reference_maths() -> None:
     x = rng.normal(size=(2, 5)).astype(np.float32)
     h, c = random_state(cell, 2, rng)
     out, (new_h, new_c) = cell(x, [h, c])
-    ref_h, ref_c = np_layer_norm_lstm(x, h, c, *(np_(v) for v in (
-        cell.W_xh, cell.W_hh, cell.ln_all_gamma, cell.ln_all_beta, cell.ln_c_gamma,
-        cell.ln_c_beta)))
+    ref_h, ref_c = np_layer_norm_lstm(
+        x,
+        h,
+        c,
+        *(
+            np_(v)
+            for v in (
+                cell.W_xh,
+                cell.W_hh,
+                cell.ln_all_gamma,
+                cell.ln_all_beta,
+                cell.ln_c_gamma,
+                cell.ln_c_beta,
+            )
+        ),
+    )
     np.testing.assert_allclose(np_(new_h), ref_h, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np_(new_c), ref_c, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(np_(out), np_(new_h))
@@ -157,14 +187,34 @@ def test_hyper_state_layout_and_initial_modulation() -> None:
     out, (new_h, new_hh, new_c, new_hc) = cell(x, [h, hh, c, hc])
     # the hyper cell is a layer-norm LSTM over [x, h]
     ref_hh, ref_hc = np_layer_norm_lstm(
-        np.concatenate([x, h], 1), hh, hc, *(np_(v) for v in (
-            cell.hyper_W_xh, cell.hyper_W_hh, cell.hyper_ln_all_gamma, cell.hyper_ln_all_beta,
-            cell.hyper_ln_c_gamma, cell.hyper_ln_c_beta)))
+        np.concatenate([x, h], 1),
+        hh,
+        hc,
+        *(
+            np_(v)
+            for v in (
+                cell.hyper_W_xh,
+                cell.hyper_W_hh,
+                cell.hyper_ln_all_gamma,
+                cell.hyper_ln_all_beta,
+                cell.hyper_ln_c_gamma,
+                cell.hyper_ln_c_beta,
+            )
+        ),
+    )
     np.testing.assert_allclose(np_(new_hh), ref_hh, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np_(new_hc), ref_hc, rtol=1e-5, atol=1e-5)
     ref_h, ref_c = np_layer_norm_lstm(
-        x * 0.1, h * 0.1, c, np_(cell.W_xh), np_(cell.W_hh), np_(cell.ln_all_gamma),
-        np_(cell.ln_all_beta), np_(cell.ln_c_gamma), np_(cell.ln_c_beta))
+        x * 0.1,
+        h * 0.1,
+        c,
+        np_(cell.W_xh),
+        np_(cell.W_hh),
+        np_(cell.ln_all_gamma),
+        np_(cell.ln_all_beta),
+        np_(cell.ln_c_gamma),
+        np_(cell.ln_c_beta),
+    )
     np.testing.assert_allclose(np_(new_h), ref_h, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np_(new_c), ref_c, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(np_(out), np_(new_h))
@@ -220,8 +270,9 @@ def test_dropout_masks_fresh_per_step_and_example() -> None:
     assert masks.shape == (50, 4, 6)
     assert set(np.unique(masks)) <= {0.0, np.float32(1 / 0.75)}
     assert abs(masks.mean() - 1.0) < 0.15  # inverted dropout keeps the expectation
-    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[:, 0],
-                                                                         masks[:, 1])
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(
+        masks[:, 0], masks[:, 1]
+    )
     assert cell.dropout_masks(4, 50, training=False) is None
     assert make("lstm").dropout_masks(4, 50, training=True) is None
 

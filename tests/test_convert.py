@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from sketchart.hparams import HParams
 
 pytestmark = pytest.mark.parity
@@ -21,8 +21,16 @@ def checkpoint_dir() -> Path:
 
 
 def tiny(**overrides: Any) -> HParams:
-    return HParams(**{"enc_rnn_size": 6, "dec_rnn_size": 8, "z_size": 3, "num_mixture": 2,
-                      "max_seq_len": 10, **overrides})
+    return HParams(
+        **{
+            "enc_rnn_size": 6,
+            "dec_rnn_size": 8,
+            "z_size": 3,
+            "num_mixture": 2,
+            "max_seq_len": 10,
+            **overrides,
+        }
+    )
 
 
 def test_bundle_reader_matches_tensorflow() -> None:
@@ -52,13 +60,18 @@ def test_bundle_reader_errors(tmp_path: Path) -> None:
         read_bundle(tmp_path / "y")
 
 
-@pytest.mark.parametrize("fixture, overrides", [
-    ("lstm.npz", {}),
-    ("layer_norm.npz", {"enc_model": "layer_norm", "dec_model": "layer_norm",
-                        "max_seq_len": 67}),
-    ("hyper.npz", {"enc_model": "hyper", "dec_model": "hyper", "max_seq_len": 67}),
-    ("lstm_unconditional.npz", {"conditional": False}),
-])
+@pytest.mark.parametrize(
+    "fixture, overrides",
+    [
+        ("lstm.npz", {}),
+        (
+            "layer_norm.npz",
+            {"enc_model": "layer_norm", "dec_model": "layer_norm", "max_seq_len": 67},
+        ),
+        ("hyper.npz", {"enc_model": "hyper", "dec_model": "hyper", "max_seq_len": 67}),
+        ("lstm_unconditional.npz", {"conditional": False}),
+    ],
+)
 def test_reference_names_cover_the_fixtures(fixture: str, overrides: dict[str, Any]) -> None:
     """The name map lists exactly the reference's trainable variables, and loading then
     exporting them is the identity."""
@@ -83,8 +96,15 @@ def test_weights_by_role_round_trip() -> None:
 
     model = SketchRNN(tiny(), seed=1)
     roles = weights_by_role(model)
-    assert set(roles) == {"encoder_fw", "encoder_bw", "decoder", "mu", "presig",
-                          "init_state", "output"}
+    assert set(roles) == {
+        "encoder_fw",
+        "encoder_bw",
+        "decoder",
+        "mu",
+        "presig",
+        "init_state",
+        "output",
+    }
     assert set(roles["decoder"]) == {"W_xh", "W_hh", "bias"}
     assert roles["decoder"]["W_xh"].shape == (5 + 3, 32)  # [stroke5 + z, 4H], gates i,j,f,o
     assert set(roles["output"]) == {"W", "b"} and roles["output"]["W"].shape == (8, 15)
@@ -124,16 +144,28 @@ def copy_checkpoint(tmp_path: Path, **config_changes: Any) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"dec_model": "lstm"},
-     r"variable\(s\) of a lstm/lstm model are missing, e.g. 'vector_rnn/RNN/LSTMCell/W_xh' "
-     r"\(the weights hold LSTMCell, LayerNormLSTMCell\)"),
-    ({"dec_rnn_size": 32}, r"vector_rnn/linear/super_linear_w has shape \[16, 128\], "
-                           r"expected \[16, 64\] for these hparams"),
-    ({"num_mixture": 4}, r"output_w has shape \[64, 33\], expected \[64, 27\]"),
-    ({"dec_model": "gru"}, r"unknown cell dec_model='gru'"),
-    ({"conditional": 0}, r"unexpected variable 'vector_rnn/ENC_RNN/bw/LSTMCell/W_hh'"),
-])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        (
+            {"dec_model": "lstm"},
+            (
+                r"variable\(s\) of a lstm/lstm model are missing, e.g. 'vector_rnn/RNN/LSTMCell/W_xh' "
+                r"\(the weights hold LSTMCell, LayerNormLSTMCell\)"
+            ),
+        ),
+        (
+            {"dec_rnn_size": 32},
+            (
+                r"vector_rnn/linear/super_linear_w has shape \[16, 128\], "
+                r"expected \[16, 64\] for these hparams"
+            ),
+        ),
+        ({"num_mixture": 4}, r"output_w has shape \[64, 33\], expected \[64, 27\]"),
+        ({"dec_model": "gru"}, r"unknown cell dec_model='gru'"),
+        ({"conditional": 0}, r"unexpected variable 'vector_rnn/ENC_RNN/bw/LSTMCell/W_hh'"),
+    ],
+)
 def test_convert_bad_input(tmp_path: Path, changes: dict[str, Any], match: str) -> None:
     """Configs that do not match the checkpoint: one-line errors, expected vs found."""
     from sketchart.convert import convert_checkpoint
@@ -154,13 +186,17 @@ def test_convert_missing_files(tmp_path: Path) -> None:
     with pytest.raises(ConvertError, match="model_config.json: missing"):
         convert_checkpoint(src, tmp_path / "out")
     with pytest.raises(ConvertError, match="not a checkpoint directory or prefix"):
-        convert_checkpoint(tmp_path / "nothing", tmp_path / "out",
-                           config=checkpoint_dir() / "model_config.json")
+        convert_checkpoint(
+            tmp_path / "nothing",
+            tmp_path / "out",
+            config=checkpoint_dir() / "model_config.json",
+        )
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ConvertError, match="no TF checkpoint here"):
-        convert_checkpoint(empty, tmp_path / "out", config=checkpoint_dir() /
-                           "model_config.json")
+        convert_checkpoint(
+            empty, tmp_path / "out", config=checkpoint_dir() / "model_config.json"
+        )
 
 
 def test_cli_convert(tmp_path: Path) -> None:
@@ -174,6 +210,7 @@ def test_cli_convert(tmp_path: Path) -> None:
     assert "wrote" in result.output
     again = runner.invoke(app, ["convert", str(checkpoint_dir()), str(tmp_path / "m")])
     assert again.exit_code != 0 and "use --force" in str(again.exception)
-    forced = runner.invoke(app, ["convert", str(checkpoint_dir()), str(tmp_path / "m"),
-                                 "--force"])
+    forced = runner.invoke(
+        app, ["convert", str(checkpoint_dir()), str(tmp_path / "m"), "--force"]
+    )
     assert forced.exit_code == 0, repr(forced.exception)

@@ -12,15 +12,34 @@ from sketchart.hparams import CELL_TYPES, HParams, HParamsError
 
 #: magenta's get_default_hparams (model.py), without the legacy is_training
 MAGENTA_DEFAULTS = {
-    "data_set": ["aaron_sheep.npz"], "num_steps": 10000000, "save_every": 500,
-    "max_seq_len": 250, "dec_rnn_size": 512, "dec_model": "lstm", "enc_rnn_size": 256,
-    "enc_model": "lstm", "z_size": 128, "kl_weight": 0.5, "kl_weight_start": 0.01,
-    "kl_tolerance": 0.2, "batch_size": 100, "grad_clip": 1.0, "num_mixture": 20,
-    "learning_rate": 0.001, "decay_rate": 0.9999, "kl_decay_rate": 0.99995,
-    "min_learning_rate": 0.00001, "use_recurrent_dropout": True,
-    "recurrent_dropout_prob": 0.90, "use_input_dropout": False, "input_dropout_prob": 0.90,
-    "use_output_dropout": False, "output_dropout_prob": 0.90, "random_scale_factor": 0.15,
-    "augment_stroke_prob": 0.10, "conditional": True,
+    "data_set": ["aaron_sheep.npz"],
+    "num_steps": 10000000,
+    "save_every": 500,
+    "max_seq_len": 250,
+    "dec_rnn_size": 512,
+    "dec_model": "lstm",
+    "enc_rnn_size": 256,
+    "enc_model": "lstm",
+    "z_size": 128,
+    "kl_weight": 0.5,
+    "kl_weight_start": 0.01,
+    "kl_tolerance": 0.2,
+    "batch_size": 100,
+    "grad_clip": 1.0,
+    "num_mixture": 20,
+    "learning_rate": 0.001,
+    "decay_rate": 0.9999,
+    "kl_decay_rate": 0.99995,
+    "min_learning_rate": 0.00001,
+    "use_recurrent_dropout": True,
+    "recurrent_dropout_prob": 0.90,
+    "use_input_dropout": False,
+    "input_dropout_prob": 0.90,
+    "use_output_dropout": False,
+    "output_dropout_prob": 0.90,
+    "random_scale_factor": 0.15,
+    "augment_stroke_prob": 0.10,
+    "conditional": True,
 }
 
 
@@ -31,8 +50,10 @@ def test_defaults_and_order_are_magentas() -> None:
 
 
 def test_parse_magenta_syntax() -> None:
-    hps = HParams().parse("z_size=64, dec_model=layer_norm,kl_weight=1,"
-                          "use_recurrent_dropout=false,data_set=[cat.npz,dog.npz]")
+    hps = HParams().parse(
+        "z_size=64, dec_model=layer_norm,kl_weight=1,"
+        "use_recurrent_dropout=false,data_set=[cat.npz,dog.npz]"
+    )
     assert hps.z_size == 64 and hps.dec_model == "layer_norm"
     assert hps.kl_weight == 1.0 and isinstance(hps.kl_weight, float)
     assert hps.use_recurrent_dropout is False
@@ -41,16 +62,22 @@ def test_parse_magenta_syntax() -> None:
     assert HParams().parse("") == HParams()
 
 
-@pytest.mark.parametrize("text, match", [
-    ("z_size=0.5", "z_size expects an integer"),
-    ("z_sise=3", "unknown hparam 'z_sise' \\(did you mean z_size\\?\\); valid names: data_set"),
-    ("conditional=maybe", "conditional expects a boolean"),
-    ("dec_model=gru", "unknown cell dec_model='gru'"),
-    ("recurrent_dropout_prob=0", "keep probability"),
-    ("kl_tolerance=-1", "kl_tolerance must be >= 0"),
-    ("decay_rate=1.5", "decay_rate must be in"),
-    ("z_size", "expected name=value"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("z_size=0.5", "z_size expects an integer"),
+        (
+            "z_sise=3",
+            "unknown hparam 'z_sise' \\(did you mean z_size\\?\\); valid names: data_set",
+        ),
+        ("conditional=maybe", "conditional expects a boolean"),
+        ("dec_model=gru", "unknown cell dec_model='gru'"),
+        ("recurrent_dropout_prob=0", "keep probability"),
+        ("kl_tolerance=-1", "kl_tolerance must be >= 0"),
+        ("decay_rate=1.5", "decay_rate must be in"),
+        ("z_size", "expected name=value"),
+    ],
+)
 def test_bad_values_are_one_line_errors(text: str, match: str) -> None:
     with pytest.raises(HParamsError, match=match) as info:
         HParams().parse(text)
@@ -60,8 +87,15 @@ def test_bad_values_are_one_line_errors(text: str, match: str) -> None:
 
 def test_magenta_2017_config(tmp_path: Path) -> None:
     """Google's pretrained configs: a dict, booleans as 0/1, the legacy is_training key."""
-    legacy = {**MAGENTA_DEFAULTS, "use_recurrent_dropout": 1, "use_input_dropout": 0,
-              "use_output_dropout": 0, "conditional": 0, "is_training": 1, "z_size": 32}
+    legacy = {
+        **MAGENTA_DEFAULTS,
+        "use_recurrent_dropout": 1,
+        "use_input_dropout": 0,
+        "use_output_dropout": 0,
+        "conditional": 0,
+        "is_training": 1,
+        "z_size": 32,
+    }
     path = tmp_path / "model_config.json"
     path.write_text(json.dumps(legacy))
     hps = HParams.from_json(path)
@@ -70,11 +104,20 @@ def test_magenta_2017_config(tmp_path: Path) -> None:
 
 
 def test_real_checkpoint_config(shared_dir: Path) -> None:
-    path = shared_dir / "fixtures" / "reference" / "magenta_checkpoint_small" / \
-        "model_config.json"
+    path = (
+        shared_dir
+        / "fixtures"
+        / "reference"
+        / "magenta_checkpoint_small"
+        / "model_config.json"
+    )
     hps = HParams.from_json(path)
     assert (hps.dec_model, hps.enc_model, hps.dec_rnn_size, hps.num_mixture) == (
-        "layer_norm", "lstm", 64, 5)
+        "layer_norm",
+        "lstm",
+        64,
+        5,
+    )
 
 
 def test_names_only_list_is_refused(tmp_path: Path) -> None:

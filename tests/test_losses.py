@@ -12,21 +12,29 @@ from sketchart.hparams import HParams
 pytestmark = pytest.mark.parity
 
 
-def np_reference(raw: np.ndarray, targets: np.ndarray, mu: np.ndarray, presig: np.ndarray,
-                 m: int, kl_tolerance: float, kl_weight: float, training: bool,
-                 ) -> dict[str, float]:
+def np_reference(
+    raw: np.ndarray,
+    targets: np.ndarray,
+    mu: np.ndarray,
+    presig: np.ndarray,
+    m: int,
+    kl_tolerance: float,
+    kl_weight: float,
+    training: bool,
+) -> dict[str, float]:
     """magenta's get_lossfunc / KL in float64, written from the paper's equations."""
     raw = raw.astype(np.float64)
     pen_logits = raw[..., :3]
-    pi_logits, mu_x, mu_y, ls_x, ls_y, corr = (raw[..., 3 + k * m:3 + (k + 1) * m]
-                                               for k in range(6))
+    pi_logits, mu_x, mu_y, ls_x, ls_y, corr = (
+        raw[..., 3 + k * m : 3 + (k + 1) * m] for k in range(6)
+    )
     s_x, s_y, rho = np.exp(ls_x), np.exp(ls_y), np.tanh(corr)
     pi = np.exp(pi_logits - pi_logits.max(-1, keepdims=True))
     pi /= pi.sum(-1, keepdims=True)
     x, y = targets[..., 0:1], targets[..., 1:2]
     zx, zy = (x - mu_x) / s_x, (y - mu_y) / s_y
-    q = zx ** 2 + zy ** 2 - 2 * rho * zx * zy
-    dens = np.exp(-q / (2 * (1 - rho ** 2))) / (2 * math.pi * s_x * s_y * np.sqrt(1 - rho ** 2))
+    q = zx**2 + zy**2 - 2 * rho * zx * zy
+    dens = np.exp(-q / (2 * (1 - rho**2))) / (2 * math.pi * s_x * s_y * np.sqrt(1 - rho**2))
     ls = -np.log((pi * dens).sum(-1) + 1e-6)
     mask = 1 - targets[..., 4]
     logp = pen_logits - pen_logits.max(-1, keepdims=True)
@@ -35,7 +43,7 @@ def np_reference(raw: np.ndarray, targets: np.ndarray, mu: np.ndarray, presig: n
     if not training:
         lp = lp * mask
     r = float((ls * mask + lp).mean())
-    kl_raw = float(-0.5 * np.mean(1 + presig - mu ** 2 - np.exp(presig)))
+    kl_raw = float(-0.5 * np.mean(1 + presig - mu**2 - np.exp(presig)))
     kl = max(kl_raw, kl_tolerance)
     return {"r_cost": r, "kl_cost": kl, "kl_raw": kl_raw, "cost": r + kl_weight * kl}
 
@@ -53,15 +61,25 @@ def make_batch(rng: np.random.Generator, lengths: list[int], steps: int) -> np.n
     return out
 
 
-def run_ours(raw: np.ndarray, targets: np.ndarray, mu: np.ndarray, presig: np.ndarray,
-             hps: HParams, kl_weight: float, training: bool) -> dict[str, float]:
+def run_ours(
+    raw: np.ndarray,
+    targets: np.ndarray,
+    mu: np.ndarray,
+    presig: np.ndarray,
+    hps: HParams,
+    kl_weight: float,
+    training: bool,
+) -> dict[str, float]:
     from keras import ops
 
     from sketchart.losses import compute_losses, split_mixture
 
     params = split_mixture(ops.convert_to_tensor(raw), hps.num_mixture)
-    out = {"params": params, "mu": ops.convert_to_tensor(mu),
-           "presig": ops.convert_to_tensor(presig)}
+    out = {
+        "params": params,
+        "mu": ops.convert_to_tensor(mu),
+        "presig": ops.convert_to_tensor(presig),
+    }
     losses = compute_losses(out, targets, hps, kl_weight, training=training)
     return {k: float(v) for k, v in losses.items()}
 
@@ -97,8 +115,10 @@ def test_pen_loss_masking_only_outside_training() -> None:
     assert train > evaluate
     # changing the offsets predicted for padding rows changes nothing
     raw2 = raw.copy()
-    raw2[:, 3:, 3 + m:] += 5.0
-    assert run_ours(raw2, targets, mu, presig, hps, 0.0, True)["r_cost"] == pytest.approx(train)
+    raw2[:, 3:, 3 + m :] += 5.0
+    assert run_ours(raw2, targets, mu, presig, hps, 0.0, True)["r_cost"] == pytest.approx(
+        train
+    )
     # the denominator is N_max, not the sketch's length: evaluation of a sketch with all
     # its losses on 3 of 6 rows equals the per-row mean times 3/6
     per_row = np_reference(raw[:, :3], targets[:, :3], mu, presig, m, 0, 0, False)["r_cost"]
@@ -114,7 +134,7 @@ def test_kl_floor() -> None:
     mu = np.full((2, 4), 0.01, np.float32)
     presig = np.zeros((2, 4), np.float32)
     cost, raw = kl_loss(ops.convert_to_tensor(mu), ops.convert_to_tensor(presig), 0.2)
-    assert float(raw) == pytest.approx(0.5 * 0.01 ** 2, rel=1e-3)  # float32 cancellation
+    assert float(raw) == pytest.approx(0.5 * 0.01**2, rel=1e-3)  # float32 cancellation
     assert float(cost) == pytest.approx(0.2)
     cost, raw = kl_loss(ops.convert_to_tensor(mu * 100), ops.convert_to_tensor(presig), 0.2)
     assert float(cost) == float(raw) == pytest.approx(0.5, rel=1e-5)

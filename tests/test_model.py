@@ -13,8 +13,15 @@ pytestmark = pytest.mark.parity
 
 
 def tiny(**overrides: Any) -> HParams:
-    values = {"enc_rnn_size": 8, "dec_rnn_size": 12, "z_size": 4, "num_mixture": 3,
-              "max_seq_len": 10, "use_recurrent_dropout": False, **overrides}
+    values = {
+        "enc_rnn_size": 8,
+        "dec_rnn_size": 12,
+        "z_size": 4,
+        "num_mixture": 3,
+        "max_seq_len": 10,
+        "use_recurrent_dropout": False,
+        **overrides,
+    }
     return HParams(**values)
 
 
@@ -23,12 +30,12 @@ def batch(rng: np.random.Generator, lengths: list[int], steps: int) -> dict[str,
     strokes5 = np.zeros((len(lengths), steps + 1, 5), np.float32)
     strokes5[:, 0, 2] = 1
     for b, n in enumerate(lengths):
-        strokes5[b, 1:n + 1, :2] = rng.normal(size=(n, 2))
+        strokes5[b, 1 : n + 1, :2] = rng.normal(size=(n, 2))
         lift = rng.random(n) < 0.3
         lift[-1] = True
-        strokes5[b, 1:n + 1, 2] = ~lift
-        strokes5[b, 1:n + 1, 3] = lift
-        strokes5[b, n + 1:, 4] = 1
+        strokes5[b, 1 : n + 1, 2] = ~lift
+        strokes5[b, 1 : n + 1, 3] = lift
+        strokes5[b, n + 1 :, 4] = 1
     return {"strokes5": strokes5, "lengths": np.array(lengths, np.int32)}
 
 
@@ -38,11 +45,14 @@ def np_(x: Any) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(x))
 
 
-@pytest.mark.parametrize(("overrides", "count"), [
-    ({}, 2_186_107),
-    ({"dec_model": "layer_norm"}, 2_189_179),
-    ({"dec_model": "hyper"}, 3_477_627),
-])
+@pytest.mark.parametrize(
+    ("overrides", "count"),
+    [
+        ({}, 2_186_107),
+        ({"dec_model": "layer_norm"}, 2_189_179),
+        ({"dec_model": "hyper"}, 3_477_627),
+    ],
+)
 def test_parameter_counts_match_reference(overrides: dict[str, Any], count: int) -> None:
     """The reference's trainable-parameter counts for default hparams (notes §4, §12)."""
     from sketchart.model import SketchRNN
@@ -95,9 +105,13 @@ def test_decoder_step_equals_teacher_forcing(kind: str, conditional: bool) -> No
     for t in range(10):
         params, state = model.decoder_step(inputs["strokes5"][:, t], state, z)
         for field in ("pen_logits", "pi_logits", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho"):
-            np.testing.assert_allclose(np_(getattr(params, field)),
-                                       np_(getattr(out["params"], field))[:, t],
-                                       rtol=1e-4, atol=1e-5, err_msg=f"{field} at {t}")
+            np.testing.assert_allclose(
+                np_(getattr(params, field)),
+                np_(getattr(out["params"], field))[:, t],
+                rtol=1e-4,
+                atol=1e-5,
+                err_msg=f"{field} at {t}",
+            )
     for a, b in zip(state, out["final_state"]):
         np.testing.assert_allclose(np_(a), np_(b), rtol=1e-4, atol=1e-5)
 
@@ -115,8 +129,7 @@ def test_z_and_initial_state() -> None:
     np.testing.assert_allclose(np_(out["z"]), mu + np.exp(presig / 2) * eps, rtol=1e-6)
     flat = np.tanh(np_(out["z"]) @ np_(model.dec_init.kernel) + np_(model.dec_init.bias))
     c, h = out["initial_state"]  # lstm: [c, h]
-    np.testing.assert_allclose(np.concatenate([np_(c), np_(h)], 1), flat, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([np_(c), np_(h)], 1), flat, rtol=1e-5, atol=1e-6)
     # without eps, z is random: two calls differ
     z1, z2 = np_(model(inputs)["z"]), np_(model(inputs)["z"])
     assert not np.array_equal(z1, z2)
@@ -133,7 +146,7 @@ def test_encoder_reads_only_the_valid_prefix() -> None:
     rng = np.random.default_rng(3)
     inputs = batch(rng, [7, 10], 10)
     targets = inputs["strokes5"][:, 1:]
-    mu, presig = (np_(v) for v in model.encode(targets, inputs["lengths"]))
+    mu, _ = (np_(v) for v in model.encode(targets, inputs["lengths"]))
     noisy = targets.copy()
     noisy[0, 7:] = rng.normal(size=(3, 5))
     mu2, _ = (np_(v) for v in model.encode(noisy, inputs["lengths"]))
@@ -146,7 +159,7 @@ def test_encoder_reads_only_the_valid_prefix() -> None:
     for cell, seq in ((model.enc_fw, targets[0, :7]), (model.enc_bw, targets[0, :7][::-1])):
         state = cell.zero_state(1)
         for t in range(7):
-            _, state = cell(ops.convert_to_tensor(seq[t:t + 1]), state)
+            _, state = cell(ops.convert_to_tensor(seq[t : t + 1]), state)
         feats.append(np_(cell.output_of(state)))
     last_h = np.concatenate(feats, 1)
     np.testing.assert_allclose(np_(model.enc_mu(last_h)), mu[:1], rtol=1e-5, atol=1e-7)
@@ -155,8 +168,12 @@ def test_encoder_reads_only_the_valid_prefix() -> None:
 def test_dropout_only_in_training() -> None:
     from sketchart.model import SketchRNN
 
-    hps = tiny(use_recurrent_dropout=True, recurrent_dropout_prob=0.5, use_input_dropout=True,
-               use_output_dropout=True)
+    hps = tiny(
+        use_recurrent_dropout=True,
+        recurrent_dropout_prob=0.5,
+        use_input_dropout=True,
+        use_output_dropout=True,
+    )
     model = SketchRNN(hps, seed=7)
     inputs = batch(np.random.default_rng(4), [10, 5], 10)
     eps = np.zeros((2, 4), np.float32)
@@ -190,9 +207,14 @@ def test_losses_for_and_shapes() -> None:
     assert p.pen_logits.shape == (3, 10, 3) and p.rho.shape == (3, 10, 3)
     assert float(result["kl_cost"]) >= 0.2 - 1e-7
     assert float(result["cost"]) == pytest.approx(
-        float(result["r_cost"]) + 0.5 * float(result["kl_cost"]), rel=1e-6)
+        float(result["r_cost"]) + 0.5 * float(result["kl_cost"]), rel=1e-6
+    )
     assert [tuple(s.shape) for s in result["outputs"]["final_state"]] == [
-        (3, 12), (3, 256), (3, 12), (3, 256)]
+        (3, 12),
+        (3, 256),
+        (3, 12),
+        (3, 256),
+    ]
 
 
 def test_gradients_reach_every_weight() -> None:
@@ -205,8 +227,9 @@ def test_gradients_reach_every_weight() -> None:
     inputs = batch(np.random.default_rng(7), [10, 4], 10)
 
     def fn(strokes5: Any, lengths: Any) -> tuple[Any, Any]:
-        result = model.losses_for({"strokes5": strokes5, "lengths": lengths}, 0.5,
-                                  training=True)
+        result = model.losses_for(
+            {"strokes5": strokes5, "lengths": lengths}, 0.5, training=True
+        )
         return result["cost"], result["r_cost"]
 
     step = value_and_grad(model, fn)

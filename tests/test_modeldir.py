@@ -27,8 +27,16 @@ pytestmark = pytest.mark.parity
 
 
 def tiny(**overrides: Any) -> HParams:
-    return HParams(**{"enc_rnn_size": 8, "dec_rnn_size": 10, "z_size": 4, "num_mixture": 2,
-                      "max_seq_len": 20, **overrides})
+    return HParams(
+        **{
+            "enc_rnn_size": 8,
+            "dec_rnn_size": 10,
+            "z_size": 4,
+            "num_mixture": 2,
+            "max_seq_len": 20,
+            **overrides,
+        }
+    )
 
 
 def model_of(hps: HParams, seed: int = 0) -> Any:
@@ -38,20 +46,38 @@ def model_of(hps: HParams, seed: int = 0) -> Any:
 
 
 def test_import_does_not_pull_keras() -> None:
-    code = ("import sys, sketchart.modeldir, sketchart.convert, sketchart.tfbundle, "
-            "sketchart.cli.convert; "
-            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
+    code = (
+        "import sys, sketchart.modeldir, sketchart.convert, sketchart.tfbundle, "
+        "sketchart.cli.convert; "
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_meta_round_trip_and_validation(tmp_path: Path) -> None:
-    meta = ModelMeta(scale_factor=18.52, max_seq_len=250, data_set=["aaron_sheep.npz"],
-                     class_names=["sheep"], steps=1000, valid={"r_cost": -0.5, "kl_cost": 0.3})
+    meta = ModelMeta(
+        scale_factor=18.52,
+        max_seq_len=250,
+        data_set=["aaron_sheep.npz"],
+        class_names=["sheep"],
+        steps=1000,
+        valid={"r_cost": -0.5, "kl_cost": 0.3},
+    )
     data = meta.to_dict()
-    assert list(data)[0] == "format_version" and data["format_version"] == 1
-    assert set(data) == {"format_version", "scale_factor", "max_seq_len", "data_set",
-                         "class_names", "source", "steps", "valid", "test",
-                         "sketchart_version", "keras_version"}
+    assert next(iter(data)) == "format_version" and data["format_version"] == 1
+    assert set(data) == {
+        "format_version",
+        "scale_factor",
+        "max_seq_len",
+        "data_set",
+        "class_names",
+        "source",
+        "steps",
+        "valid",
+        "test",
+        "sketchart_version",
+        "keras_version",
+    }
     meta.save(tmp_path / "m.json")
     assert ModelMeta.load(tmp_path / "m.json") == meta
     with pytest.raises(ModelDirError, match="unknown source 'pirate'"):
@@ -69,8 +95,9 @@ def test_save_load_round_trip(tmp_path: Path, kind: str) -> None:
     from sketchart.modeldir import load_model_dir, save_model_dir
 
     model = model_of(tiny(dec_model=kind, enc_model=kind))
-    path = save_model_dir(model, tmp_path / "m", ModelMeta(scale_factor=3.0,
-                                                           data_set=["x.npz"]))
+    path = save_model_dir(
+        model, tmp_path / "m", ModelMeta(scale_factor=3.0, data_set=["x.npz"])
+    )
     assert sorted(os.listdir(path)) == sorted([CONFIG_FILE, WEIGHTS_FILE, META_FILE])
     assert is_model_dir(path)
     config = json.loads((path / CONFIG_FILE).read_text())
@@ -94,8 +121,9 @@ def test_float16_weights_are_upcast(tmp_path: Path) -> None:
     loaded = load_model_dir(half)
     for a, b in zip(model.weights, loaded.weights):
         assert b.dtype == "float32"
-        np.testing.assert_allclose(np.asarray(b.numpy()), np.asarray(a.numpy()), rtol=1e-3,
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            np.asarray(b.numpy()), np.asarray(a.numpy()), rtol=1e-3, atol=1e-4
+        )
 
 
 def test_atomic_replace_and_no_leftovers(tmp_path: Path) -> None:
@@ -105,8 +133,9 @@ def test_atomic_replace_and_no_leftovers(tmp_path: Path) -> None:
     second = model_of(tiny(), seed=2)
     save_model_dir(second, tmp_path / "m")
     assert os.listdir(tmp_path) == ["m"]  # no temporary or old directories left
-    np.testing.assert_array_equal(np.asarray(load_model_dir(tmp_path / "m").weights[0]),
-                                  np.asarray(second.weights[0]))
+    np.testing.assert_array_equal(
+        np.asarray(load_model_dir(tmp_path / "m").weights[0]), np.asarray(second.weights[0])
+    )
 
     class Boom(Exception):
         pass
@@ -120,8 +149,9 @@ def test_atomic_replace_and_no_leftovers(tmp_path: Path) -> None:
     with pytest.raises(Boom):
         save_model_dir(broken, tmp_path / "m")
     assert os.listdir(tmp_path) == ["m"]  # the old model is untouched
-    np.testing.assert_array_equal(np.asarray(load_model_dir(tmp_path / "m").weights[0]),
-                                  np.asarray(second.weights[0]))
+    np.testing.assert_array_equal(
+        np.asarray(load_model_dir(tmp_path / "m").weights[0]), np.asarray(second.weights[0])
+    )
 
 
 def test_log_root_loads_best(tmp_path: Path) -> None:
@@ -152,13 +182,18 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     path = save_model_dir(model_of(tiny()), tmp_path / "m")
     # a config that no longer matches the weights: shapes
     tiny(dec_rnn_size=12).to_json(path / CONFIG_FILE)
-    with pytest.raises(ModelDirError, match=r"decoder/W_xh has shape \[9, 40\], "
-                                            r"model_config.json expects \[9, 48\]"):
+    with pytest.raises(
+        ModelDirError,
+        match=r"decoder/W_xh has shape \[9, 40\], "
+        r"model_config.json expects \[9, 48\]",
+    ):
         load_model_dir(path)
     # ... or structure (a decoder-only config for a VAE's weights)
     tiny(conditional=False).to_json(path / CONFIG_FILE)
-    with pytest.raises(ModelDirError, match="does not hold the weights of the lstm/lstm "
-                                            "model with conditional=False"):
+    with pytest.raises(
+        ModelDirError,
+        match="does not hold the weights of the lstm/lstm model with conditional=False",
+    ):
         load_model_dir(path)
     (path / WEIGHTS_FILE).unlink()
     with pytest.raises(ModelDirError, match="missing model.weights.h5"):

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
 pytestmark = pytest.mark.parity
@@ -69,7 +68,7 @@ def gradient_scale(data: Any, name: str) -> float:
     ref = data[f"g:{name}:0"]
     scale = float(np.abs(ref).max())
     if name.endswith("/zw/super_linear_b"):
-        weight = data[f"g:{name[:-len('super_linear_b')]}super_linear_w:0"]
+        weight = data[f"g:{name[: -len('super_linear_b')]}super_linear_w:0"]
         scale = max(scale, float(np.abs(weight).max()))
     return scale or 1.0
 
@@ -103,8 +102,9 @@ def fixture_eps(seed2: int, shape: tuple[int, ...]) -> np.ndarray:
     # a fresh graph and session: an eager stateful op would continue its stream on a
     # second call in the same process
     with tf.Graph().as_default():
-        op = tf.raw_ops.RandomStandardNormal(shape=list(shape), dtype=tf.float32, seed=0,
-                                             seed2=seed2)
+        op = tf.raw_ops.RandomStandardNormal(
+            shape=list(shape), dtype=tf.float32, seed=0, seed2=seed2
+        )
         with tf.compat.v1.Session() as session:
             return session.run(op)
 
@@ -113,8 +113,15 @@ def mixture_arrays(params: Any) -> dict[str, np.ndarray]:
     pi = np.asarray(params.pi_logits, dtype=np.float64)
     pi = np.exp(pi - pi.max(-1, keepdims=True))
     pi /= pi.sum(-1, keepdims=True)
-    return {"pi": pi, "mu1": params.mu_x, "mu2": params.mu_y, "sigma1": params.sigma_x,
-            "sigma2": params.sigma_y, "corr": params.rho, "pen_logits": params.pen_logits}
+    return {
+        "pi": pi,
+        "mu1": params.mu_x,
+        "mu2": params.mu_y,
+        "sigma1": params.sigma_x,
+        "sigma2": params.sigma_y,
+        "corr": params.rho,
+        "pen_logits": params.pen_logits,
+    }
 
 
 #: compiled (model, step) per architecture: lstm and lstm_kl_tolerance0 share weights and
@@ -128,11 +135,16 @@ def build_model(name: str, data: Any) -> Any:
     from sketchart.model import SketchRNN
 
     overrides = FIXTURES[name][0]
-    hps = HParams(max_seq_len=data["input_data"].shape[1] - 1, batch_size=4,
-                  use_recurrent_dropout=False, **overrides)
+    hps = HParams(
+        max_seq_len=data["input_data"].shape[1] - 1,
+        batch_size=4,
+        use_recurrent_dropout=False,
+        **overrides,
+    )
     model = SketchRNN(hps)
-    load_reference_weights(model, {k[2:]: data[k] for k in data.files if k.startswith("w:")},
-                           source=name)
+    load_reference_weights(
+        model, {k[2:]: data[k] for k in data.files if k.startswith("w:")}, source=name
+    )
     return model
 
 
@@ -146,8 +158,13 @@ def reference_step(model: Any) -> Any:
 
     hps = model.hps
 
-    def fn(strokes5: Any, lens: Any, noise: Any, kl_weight: Any, kl_tolerance: Any,
-           ) -> tuple[Any, Any]:
+    def fn(
+        strokes5: Any,
+        lens: Any,
+        noise: Any,
+        kl_weight: Any,
+        kl_tolerance: Any,
+    ) -> tuple[Any, Any]:
         targets = strokes5[:, 1:]
         out: dict[str, Any] = {}
         if hps.conditional:
@@ -161,8 +178,9 @@ def reference_step(model: Any) -> Any:
             state = model.initial_state(batch_size=ops.shape(strokes5)[0])
         params, final, _ = model.decode(strokes5[:, :-1], z, state)
         out.update(params=params, initial_state=state, final_state=final)
-        losses = compute_losses(out, targets, hps, kl_weight, training=True,
-                                kl_tolerance=kl_tolerance)
+        losses = compute_losses(
+            out, targets, hps, kl_weight, training=True, kl_tolerance=kl_tolerance
+        )
         return losses["cost"], {**out, **losses}
 
     return value_and_grad(model, fn)
@@ -175,8 +193,9 @@ def run_fixture(name: str, data: Any) -> tuple[Any, dict[str, Any]]:
     key = (tuple(sorted(overrides.items())), data["input_data"].shape)
     if key in _STEPS:
         model, step = _STEPS[key]
-        load_reference_weights(model, {k[2:]: data[k] for k in data.files
-                                       if k.startswith("w:")}, source=name)
+        load_reference_weights(
+            model, {k[2:]: data[k] for k in data.files if k.startswith("w:")}, source=name
+        )
     else:
         model = build_model(name, data)
         step = reference_step(model)
@@ -189,8 +208,13 @@ def run_fixture(name: str, data: Any) -> tuple[Any, dict[str, Any]]:
     else:
         eps = np.zeros((batch.shape[0], model.hps.z_size), np.float32)
     kl_weight = float(data["kl_weight"]) if "kl_weight" in data.files else 0.01
-    _, aux, grads = step(batch, data["sequence_lengths"].astype(np.int32), eps,
-                         np.float32(kl_weight), np.float32(kl_tolerance))
+    _, aux, grads = step(
+        batch,
+        data["sequence_lengths"].astype(np.int32),
+        eps,
+        np.float32(kl_weight),
+        np.float32(kl_tolerance),
+    )
     grads_by_path = {v.path: np.asarray(g) for v, g in zip(model.trainable_variables, grads)}
     return model.hps, {"aux": aux, "grads": grads_by_path}
 
@@ -209,7 +233,7 @@ def _record(name: str, key: str, err: float) -> None:
 
 
 def test_costs(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
-    name, data, hps, run = fixture_run
+    name, data, _, run = fixture_run
     aux = run["aux"]
     for key in ("r_cost", "kl_cost", "cost"):
         if key not in data.files:
@@ -236,7 +260,7 @@ def test_latent_and_mixture(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -
 
 
 def test_decoder_states(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
-    name, data, hps, run = fixture_run
+    name, data, _, run = fixture_run
     tol = FIXTURES[name][2]
     for key in ("initial_state", "final_state"):
         ours = np.concatenate([np.asarray(s) for s in run["aux"][key]], axis=-1)
@@ -278,8 +302,16 @@ def test_converted_checkpoint(tmp_path: Path) -> None:
     ref = np.load(src / "reference_outputs.npz")
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "small"),
-                                      "--scale-factor", str(float(ref["scale_factor"]))])
+    result = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            str(src),
+            str(tmp_path / "small"),
+            "--scale-factor",
+            str(float(ref["scale_factor"])),
+        ],
+    )
     assert result.exit_code == 0, result.output + repr(result.exception)
     model = load_model_dir(tmp_path / "small")
     assert model.meta.source == "magenta-checkpoint" and model.meta.steps == 12
@@ -328,8 +360,14 @@ def test_weights_cross_backend(tmp_path: Path) -> None:
         __import__(other if other == "jax" else "tensorflow")
     except ImportError:
         pytest.skip(f"{other} is not installed")
-    hps = HParams(enc_rnn_size=16, dec_rnn_size=24, z_size=8, num_mixture=3, max_seq_len=12,
-                  dec_model="layer_norm")
+    hps = HParams(
+        enc_rnn_size=16,
+        dec_rnn_size=24,
+        z_size=8,
+        num_mixture=3,
+        max_seq_len=12,
+        dec_model="layer_norm",
+    )
     model = SketchRNN(hps, seed=3)
     save_model_dir(model, tmp_path / "m", ModelMeta(scale_factor=2.0))
     rng = np.random.default_rng(0)
@@ -337,16 +375,27 @@ def test_weights_cross_backend(tmp_path: Path) -> None:
     strokes5 = np.zeros((3, 13, 5), np.float32)
     strokes5[:, 0, 2] = 1
     for b, n in enumerate(lengths):
-        strokes5[b, 1:n + 1, :2] = rng.normal(size=(n, 2))
-        strokes5[b, 1:n + 1, 2] = 1
-        strokes5[b, n + 1:, 4] = 1
+        strokes5[b, 1 : n + 1, :2] = rng.normal(size=(n, 2))
+        strokes5[b, 1 : n + 1, 2] = 1
+        strokes5[b, n + 1 :, 4] = 1
     eps = rng.normal(size=(3, 8)).astype(np.float32)
     np.savez(tmp_path / "batch.npz", strokes5=strokes5, lengths=lengths, eps=eps)
     env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_CROSS_SCRIPT),
-                           str(tmp_path / "m"), str(tmp_path / "batch.npz"),
-                           str(tmp_path / "out.npz")], env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(_CROSS_SCRIPT),
+            str(tmp_path / "m"),
+            str(tmp_path / "batch.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     theirs = np.load(tmp_path / "out.npz")
     assert str(theirs["backend"]) == other
@@ -354,8 +403,13 @@ def test_weights_cross_backend(tmp_path: Path) -> None:
         assert np.array_equal(np.asarray(v.numpy()), theirs[f"w{i}"]), v.path
     ours = model({"strokes5": strokes5, "lengths": lengths}, eps=eps)
     p = ours["params"]
-    for key, value in (("mu", ours["mu"]), ("pi", p.pi_logits), ("mu_x", p.mu_x),
-                       ("rho", p.rho), ("pen", p.pen_logits)):
+    for key, value in (
+        ("mu", ours["mu"]),
+        ("pi", p.pi_logits),
+        ("mu_x", p.mu_x),
+        ("rho", p.rho),
+        ("pen", p.pen_logits),
+    ):
         err = rel_err(np.asarray(value), theirs[key])
         _record("cross_backend", "outputs", err)
         assert err < 1e-5, f"{key} differs across backends by {err:.2e}"
