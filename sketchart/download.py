@@ -237,7 +237,7 @@ def download_category(
 
 def _fetch(url: str, out: IO[bytes], label: str, *, progress: bool, timeout: float) -> None:
     try:
-        response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (http/https only)
+        response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             raise DownloadError(f"{url}: not found (HTTP 404); is {label!r} a category?") from None

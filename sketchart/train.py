@@ -462,8 +462,12 @@ def train(
             ``last/`` still holds the last good state).
         HParamsError: an unknown or badly typed hparam.
     """
-    from sketchart.checkpoint import clean_temporaries, has_train_state, read_train_state, \
-        recover_dir
+    from sketchart.checkpoint import (
+        clean_temporaries,
+        has_train_state,
+        read_train_state,
+        recover_dir,
+    )
 
     started = time.monotonic()
     log_root = Path(log_root)
@@ -525,8 +529,7 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
          tensorboard: bool, samples: int, log_every: int, started: float) -> TrainResult:
     import keras
 
-    from sketchart.checkpoint import TrainState, atomic_dir, check_variables, \
-        write_train_state
+    from sketchart.checkpoint import TrainState, atomic_dir, check_variables, write_train_state
     from sketchart.model import SketchRNN
     from sketchart.tblog import TensorBoardLogger
     from sketchart.train_step import TrainStep
@@ -731,8 +734,8 @@ def _log_samples(tb: Any, model: Any, sketches: list[np.ndarray], prepared: Prep
 
 # ---------------------------------------------------------------------- progress bar
 def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
+    whole = round(seconds)
+    h, rest = divmod(whole, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 

@@ -112,7 +112,8 @@ def test_one_step_on_two_devices_equals_one_device(backend: str, full: bool,
            "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(sheep_npz), str(tmp_path),
                           "full" if full else "step"],
-                         env=env, capture_output=True, text=True, timeout=900)
+                         env=env, capture_output=True, text=True, timeout=900,
+                         check=False)
     assert out.returncode == 0, out.stderr[-4000:]
     assert out.stdout.strip().endswith("ok"), out.stdout
     assert "devices=2" in out.stdout

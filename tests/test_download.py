@@ -47,7 +47,7 @@ class _Server:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 server.requests.append(self.path)
                 body = server.files.get(self.path)
                 if body is None:

@@ -6,6 +6,7 @@ points) and a tiny model, so a run takes seconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -23,7 +24,7 @@ from sketchart.errors import SketchartError
 from sketchart.hparams import HParams, HParamsError
 
 train_mod = pytest.importorskip("sketchart.train")
-from sketchart.train import (  # noqa: E402
+from sketchart.train import (
     TrainError,
     bucket_steps,
     kl_weight_at,
@@ -103,8 +104,8 @@ def test_learning_rate_decays_towards_its_floor() -> None:
     assert learning_rate_at(hps, 10_000) == pytest.approx(
         (1e-3 - 1e-5) * 0.9999 ** 10_000 + 1e-5)
     values = [learning_rate_at(hps, s) for s in range(0, 500_000, 5000)]
-    assert all(a > b for a, b in zip(values[:40], values[1:40]))
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a > b for a, b in itertools.pairwise(values[:40]))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     assert min(values) >= hps.min_learning_rate
     assert learning_rate_at(hps, 10 ** 7) == pytest.approx(hps.min_learning_rate)
 
@@ -115,7 +116,7 @@ def test_kl_weight_rises_from_its_start() -> None:
     assert kl_weight_at(hps, 20_000) == pytest.approx(0.5 - 0.49 * 0.99995 ** 20_000)
     assert kl_weight_at(hps, 10 ** 7) == pytest.approx(0.5)
     values = [kl_weight_at(hps, s) for s in range(0, 200_000, 1000)]
-    assert all(a < b for a, b in zip(values, values[1:]))
+    assert all(a < b for a, b in itertools.pairwise(values))
 
 
 def test_bucket_steps_cover_the_longest_sketch_and_its_end() -> None:
@@ -387,7 +388,7 @@ def test_jax_training_never_imports_tensorflow(data_dir: Path, tmp_path: Path) -
     """)
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=600)
+                         text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
 
@@ -416,10 +417,9 @@ def test_atomic_dir_replaces_whole_directories_or_nothing(tmp_path: Path) -> Non
     with atomic_dir(target) as tmp:
         (tmp / "b.txt").write_text("two")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
-    with pytest.raises(RuntimeError):
-        with atomic_dir(target) as tmp:
-            (tmp / "c.txt").write_text("half")
-            raise RuntimeError("crash while writing")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "c.txt").write_text("half")
+        raise RuntimeError("crash while writing")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
     # a fallback swap killed between its two renames: recover_dir puts the old one back

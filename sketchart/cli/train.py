@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -40,13 +40,13 @@ def _plain_warnings() -> Iterator[None]:
 
 
 def _train_command(
-    data: Annotated[Optional[list[str]], typer.Argument(
+    data: Annotated[list[str] | None, typer.Argument(
         help="Dataset .npz files (or QuickDraw category names); same as data_set=[...].",
         show_default=False)] = None,
     log_root: Annotated[Path, typer.Option(
         "--log-root", "--log_root", help="Folder for best/, last/ and TensorBoard events.")]
     = Path("runs/default"),
-    data_dir: Annotated[Optional[Path], typer.Option(
+    data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", "--data_dir",
         help="Where data_set names are found; QuickDraw categories missing here are "
              "downloaded into it.")] = None,
@@ -61,7 +61,7 @@ def _train_command(
     data_parallel: Annotated[bool, typer.Option(
         "--data-parallel", help="Split each batch over all GPUs (or virtual devices).")]
     = False,
-    seed: Annotated[Optional[int], typer.Option(
+    seed: Annotated[int | None, typer.Option(
         help="Seed of weights, data order and noise (default: random, recorded).")] = None,
     jit_compile: Annotated[bool, typer.Option(
         "--jit-compile", help="TensorFlow: compile the step with XLA (slower on CPU).")]
@@ -94,9 +94,9 @@ def _evaluate_command(
         help="A model directory or a training log root (its best/).")],
     data: Annotated[Path, typer.Argument(help="A sketch-rnn .npz dataset.")],
     split: Annotated[str, typer.Option(help="train, valid or test.")] = "test",
-    kl_weight: Annotated[Optional[float], typer.Option(
+    kl_weight: Annotated[float | None, typer.Option(
         help="KL weight in cost (default: the schedule at the model's step).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(
+    batch_size: Annotated[int | None, typer.Option(
         help="Rows per batch (default: the model's).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the z noise.")] = 0,
 ) -> None:
