@@ -149,11 +149,14 @@ def resolve_data_set(
     Looked up in order: ``name`` as a path (absolute, or relative to the working folder when
     it has a folder part), ``data_dir/name``, ``data_dir/<Google's file name>``; then, if
     ``name`` is a QuickDraw category (or any name when ``$SKETCHART_DATA_URL`` is set), it is
-    downloaded into ``data_dir``.
+    downloaded into ``data_dir``. A ``data_dir`` that is an ``http(s)://`` URL (magenta's
+    default ``--data_dir`` is one) is a remote folder: ``<data_dir>/<name>`` is downloaded
+    once into the user's cache (``$SKETCHART_HOME/data``) and read from there.
 
     Args:
         name: ``cat.npz``, ``hot_air_balloon``, ``runs/mine.npz`` ...
-        data_dir: the data folder (created for a download); None means the working folder.
+        data_dir: the data folder (created for a download) or a URL; None means the
+            working folder.
         download: allow downloading a missing category.
         progress: draw a progress bar on stderr while downloading.
 
@@ -163,6 +166,8 @@ def resolve_data_set(
     Raises:
         SketchartError: the file is missing and cannot be downloaded.
     """
+    if data_dir is not None and _is_url(str(data_dir)):
+        return _from_url_folder(name, str(data_dir), download=download, progress=progress)
     folder = Path(data_dir) if data_dir is not None else Path(".")
     given = Path(name).expanduser()
     candidates = [given] if given.is_absolute() or len(given.parts) > 1 else []
@@ -187,6 +192,29 @@ def resolve_data_set(
     return download_category(name, folder, progress=progress)
 
 
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def _from_url_folder(name: str, base: str, *, download: bool, progress: bool) -> Path:
+    """magenta's ``--data_dir=https://...``: files fetched once into the user's cache."""
+    import hashlib
+
+    from sketchart.store import cache_dir
+
+    base = base.rstrip("/")
+    file_name = os.path.basename(name)
+    folder = cache_dir() / "data" / hashlib.sha256(base.encode()).hexdigest()[:16]
+    local = folder / file_name
+    if local.is_file():
+        return local
+    if not download:
+        raise SketchartError(f"data_set {name!r}: not in the cache of {base} "
+                             "(downloads disabled)")
+    return download_category(name, folder, base_url=base, progress=progress,
+                             file_name=file_name)
+
+
 def download_category(
     name: str,
     data_dir: str | os.PathLike[str],
@@ -194,6 +222,7 @@ def download_category(
     base_url: str | None = None,
     progress: bool = True,
     timeout: float = 60.0,
+    file_name: str | None = None,
 ) -> Path:
     """Download ``<base>/<category>.npz`` into ``data_dir``, validate it, rename it in place.
 
@@ -203,6 +232,8 @@ def download_category(
         base_url: defaults to :func:`data_url`.
         progress: draw a progress bar on stderr.
         timeout: seconds to wait on the network before giving up.
+        file_name: the remote and local file name as is (default: Google's spelling of
+            the category).
 
     Returns:
         Path of the validated file.
@@ -211,7 +242,7 @@ def download_category(
         DownloadError: network or HTTP failure, a truncated body, or a file that is not a
             valid sketch-rnn dataset; nothing is left in ``data_dir`` in that case.
     """
-    file_name = category_name(name) or _guess_file_name(name)
+    file_name = file_name or category_name(name) or _guess_file_name(name)
     base = (base_url or data_url()).rstrip("/")
     url = f"{base}/{urllib.parse.quote(file_name)}"
     folder = Path(data_dir)

@@ -166,3 +166,16 @@ def test_progress_goes_to_stderr(server: _Server, tmp_path: Path,
     download_category("flamingo", tmp_path, base_url=server.url, progress=True)
     err = capsys.readouterr().err
     assert "flamingo.npz" in err and "MB" in err
+
+
+def test_a_url_data_dir_is_fetched_once_into_the_cache(
+        server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """magenta's ``--data_dir=https://.../aaron_sheep``: any file name, kept as is."""
+    monkeypatch.setenv("SKETCHART_HOME", str(tmp_path / "home"))
+    server.files["/sketchrnn/my_sheep.npz"] = server.files["/sketchrnn/flamingo.npz"]
+    path = resolve_data_set("my_sheep.npz", server.url + "/", progress=False)
+    assert path.name == "my_sheep.npz" and path.is_relative_to(tmp_path / "home" / "data")
+    assert resolve_data_set("my_sheep.npz", server.url, progress=False) == path
+    assert server.requests == ["/sketchrnn/my_sheep.npz"]
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        resolve_data_set("other.npz", server.url, progress=False)

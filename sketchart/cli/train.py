@@ -46,10 +46,11 @@ def _train_command(
     log_root: Annotated[Path, typer.Option(
         "--log-root", "--log_root", help="Folder for best/, last/ and TensorBoard events.")]
     = Path("runs/default"),
-    data_dir: Annotated[Path | None, typer.Option(
+    data_dir: Annotated[str | None, typer.Option(
         "--data-dir", "--data_dir",
         help="Where data_set names are found; QuickDraw categories missing here are "
-             "downloaded into it.")] = None,
+             "downloaded into it. An http(s) URL (as magenta's default) is fetched into "
+             "the user's cache.")] = None,
     hparams: Annotated[str, typer.Option(
         "--hparams", help='Magenta hparams, e.g. "data_set=cat.npz,num_steps=20000".')] = "",
     resume: Annotated[bool, typer.Option(
