@@ -119,6 +119,12 @@ def _seeded(seed: int | None, k: int) -> int | None:
     return None if seed is None else seed * 1000 + k
 
 
+def _read(variable: Any) -> Any:
+    """A variable's current value as a backend tensor (read once; on TensorFlow
+    ``convert_to_tensor`` of a variable returns the variable itself, hence the copy)."""
+    return ops.copy(getattr(variable, "value", variable))
+
+
 def _layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
     """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its own."""
     shape = ops.shape(x)
@@ -313,7 +319,7 @@ class LSTMCell(SketchCell):
         return [xw + self.bias if use_bias else xw]
 
     def step_weights(self) -> dict[str, Any]:
-        return {"W_hh": ops.convert_to_tensor(self.W_hh)}
+        return {"W_hh": _read(self.W_hh)}
 
     def step(
         self,
@@ -371,7 +377,7 @@ class LayerNormLSTMCell(SketchCell):
 
     def step_weights(self) -> dict[str, Any]:
         names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
-        return {n: ops.convert_to_tensor(getattr(self, n)) for n in names}
+        return {n: _read(getattr(self, n)) for n in names}
 
     def step(
         self,
@@ -506,8 +512,7 @@ class HyperLSTMCell(SketchCell):
     def step_weights(self) -> dict[str, Any]:
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
 
-        def t(v: Any) -> Any:
-            return ops.convert_to_tensor(v)
+        t = _read
 
         return {
             "W_hh": t(self.W_hh),
