@@ -228,7 +228,7 @@ def bucket_steps(lengths: np.ndarray, max_seq_len: int,
 
 # --------------------------------------------------------------------------- evaluation
 def evaluate(step_fn: Any, loader: Any, kl_weight: float, seed_state: np.ndarray,
-             ) -> dict[str, float]:
+             use_mu: bool = False) -> dict[str, float]:
     """Mean ``cost``/``r_cost``/``kl_cost`` over a whole split (every sketch once).
 
     Batches are weighted by their number of real rows: the filler rows of a last partial
@@ -240,13 +240,14 @@ def evaluate(step_fn: Any, loader: Any, kl_weight: float, seed_state: np.ndarray
         loader: the split's ``BatchLoader``.
         kl_weight: weight of the KL term in ``cost``.
         seed_state: the random stream used for ``z`` (see ``TrainStep.evaluate``).
+        use_mu: decode from ``z = mu`` (deterministic) instead of sampling ``z``.
     """
     totals = {"cost": 0.0, "r_cost": 0.0, "kl_cost": 0.0}
     rows = 0
     for batch in loader.eval_batches():
         n = batch.num_real
         losses = step_fn.evaluate(batch.strokes5[:n], batch.lengths[:n], kl_weight,
-                                  seed_state)
+                                  seed_state, use_mu=use_mu)
         for key in totals:
             totals[key] += losses[key] * n
         rows += n
@@ -263,6 +264,7 @@ def _eval_seed(seed: int, step: int, split: str, dtype: np.dtype) -> np.ndarray:
 def evaluate_model(
     model_dir: str | os.PathLike[str], data: str | os.PathLike[str], split: str = "test",
     *, kl_weight: float | None = None, batch_size: int | None = None, seed: int = 0,
+    use_mu: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a saved model on one split of a dataset file (``sketchart evaluate``).
 
@@ -277,6 +279,8 @@ def evaluate_model(
             count, or the final ``kl_weight``).
         batch_size: rows per batch (default the model's).
         seed: the random stream of ``z``.
+        use_mu: decode from ``z = mu`` (deterministic; the reference's fixtures are made
+            so) instead of sampling ``z`` (the reference's evaluation).
 
     Returns:
         dict with ``cost``, ``r_cost``, ``kl_cost``, ``kl_weight``, ``sketches``,
@@ -289,9 +293,17 @@ def evaluate_model(
         raise TrainError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
     model = _load_model_dir(model_dir)
     hps, meta = model.hps, model.meta
-    sketches, labels = load_npz(data).split(split)
+    dataset = load_npz(data)
+    sketches, labels = dataset.split(split)
+    scale = getattr(meta, "scale_factor", None)
+    if not scale:
+        # e.g. a converted magenta checkpoint: the reference normalises with the training
+        # split's factor, so take this file's
+        scale = dataset.scale_factor()
+        warnings.warn(f"{model_dir}: no scale factor recorded; using {data}'s training "
+                      f"split's ({scale:.4f})", stacklevel=2)
     loader = BatchLoader(sketches, labels, batch_size=batch_size or hps.batch_size,
-                         max_seq_len=hps.max_seq_len, scale_factor=meta.scale_factor)
+                         max_seq_len=hps.max_seq_len, scale_factor=scale)
     if loader.num_dropped:
         warnings.warn(f"{data}: dropped {loader.num_dropped} of {len(sketches)} {split} "
                       f"sketches longer than the model's max_seq_len={hps.max_seq_len}",
@@ -303,7 +315,7 @@ def evaluate_model(
         kl_weight = kl_weight_at(hps, steps) if steps else hps.kl_weight
     step_fn = TrainStep(model, None, hps)
     losses = evaluate(step_fn, loader, kl_weight,
-                      _eval_seed(seed, 0, "test", step_fn.seed_dtype))
+                      _eval_seed(seed, 0, "test", step_fn.seed_dtype), use_mu=use_mu)
     return {**losses, "kl_weight": float(kl_weight), "sketches": len(loader),
             "dropped": int(loader.num_dropped)}
 

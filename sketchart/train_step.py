@@ -44,12 +44,16 @@ def is_seed_state(variable: Any) -> bool:
 
 
 def _loss_terms(model: Any, hps: HParams, strokes5: Any, lengths: Any, kl_weight: Any,
-                n_max: int, training: bool) -> dict[str, Any]:
+                n_max: int, training: bool, use_mu: bool = False) -> dict[str, Any]:
     from keras import ops
 
     from sketchart.losses import compute_losses
 
-    outputs = model({"strokes5": strokes5, "lengths": lengths}, training=training)
+    eps = None
+    if use_mu and hps.conditional:
+        # z = mu: deterministic, as the reference's fixtures are made (batch_z fed as mu)
+        eps = ops.zeros((ops.shape(strokes5)[0], hps.z_size), dtype="float32")
+    outputs = model({"strokes5": strokes5, "lengths": lengths}, training=training, eps=eps)
     targets = strokes5[:, 1:]
     # pen loss over every step run, unmasked, also in evaluation: the reference's
     # validation graph is built with is_training=1 (notes §8)
@@ -119,15 +123,17 @@ class TrainStep:
         return {k: float(np.asarray(out[k])) for k in _LOSS_KEYS}
 
     def evaluate(self, strokes5: np.ndarray, lengths: np.ndarray, kl_weight: float,
-                 seed_state: np.ndarray) -> dict[str, float]:
+                 seed_state: np.ndarray, use_mu: bool = False) -> dict[str, float]:
         """Losses on a batch with dropout off and the random streams set from ``seed_state``.
 
         Args:
             seed_state: two integers used for every seed generator of the model during
                 this call (the training streams are left as they were).
+            use_mu: decode from ``z = mu`` instead of a sample (deterministic).
         """
         out = self._eval(np.asarray(strokes5, np.float32), np.asarray(lengths, np.int32),
-                         np.float32(kl_weight), np.asarray(seed_state, self.seed_dtype))
+                         np.float32(kl_weight), np.asarray(seed_state, self.seed_dtype),
+                         bool(use_mu))
         return {k: float(np.asarray(out[k])) for k in _LOSS_KEYS}
 
     def sync(self) -> None:
@@ -191,11 +197,13 @@ class TrainStep:
 
         seed_vars = [model.non_trainable_variables[i] for i in self._seed_index]
 
-        def eval_fn(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any) -> Any:
+        def eval_fn(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any,
+                    use_mu: bool) -> Any:
             saved = [tf.identity(v.value) for v in seed_vars]
             for v in seed_vars:
                 v.assign(seed_state)
-            losses = _loss_terms(model, hps, strokes5, lengths, kl_weight, n_max, False)
+            losses = _loss_terms(model, hps, strokes5, lengths, kl_weight, n_max, False,
+                                 use_mu)
             with tf.control_dependencies([losses["cost"]]):
                 for v, s in zip(seed_vars, saved):
                     v.assign(s)
@@ -206,8 +214,16 @@ class TrainStep:
         self._train = tf.function(train_fn, input_signature=spec, autograph=False,
                                   jit_compile=self.jit_compile and strategy is None)
         eval_spec = (*spec[:2], spec[3], tf.TensorSpec([2], tf.as_dtype(self.seed_dtype)))
-        self._eval = tf.function(eval_fn, input_signature=eval_spec, autograph=False,
-                                 jit_compile=self.jit_compile)
+        compiled = {
+            use_mu: tf.function(lambda *a, m=use_mu: eval_fn(*a, m), input_signature=eval_spec,
+                                autograph=False, jit_compile=self.jit_compile)
+            for use_mu in (False, True)}
+
+        def run_eval(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any,
+                     use_mu: bool) -> Any:
+            return compiled[use_mu](strokes5, lengths, kl_weight, seed_state)
+
+        self._eval = run_eval
 
     def _split_tf(self, strokes5: Any, lengths: Any) -> tuple[Any, Any]:
         import tensorflow as tf
@@ -252,14 +268,15 @@ class TrainStep:
             self._batch_sharding = NamedSharding(mesh, PartitionSpec("batch"))
 
         def forward(tvals: list[Any], nvals: list[Any], strokes5: Any, lengths: Any,
-                    kl_weight: Any, training: bool) -> tuple[Any, tuple[Any, list[Any]]]:
+                    kl_weight: Any, training: bool, use_mu: bool = False,
+                    ) -> tuple[Any, tuple[Any, list[Any]]]:
             import keras
 
             mapping = list(zip(model.trainable_variables, tvals)) + list(
                 zip(model.non_trainable_variables, nvals))
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 losses = _loss_terms(model, hps, strokes5, lengths, kl_weight, n_max,
-                                     training)
+                                     training, use_mu)
             new_nvals = [scope.get_current_value(v) for v in model.non_trainable_variables]
             new_nvals = [o if n is None else n for n, o in zip(new_nvals, nvals)]
             return losses["cost"], (losses, new_nvals)
@@ -276,15 +293,16 @@ class TrainStep:
             return tvals, nvals, ovals, losses
 
         def eval_fn(tvals: list[Any], nvals: list[Any], strokes5: Any, lengths: Any,
-                    kl_weight: Any, seed_state: Any) -> Any:
+                    kl_weight: Any, seed_state: Any, use_mu: bool) -> Any:
             nvals = list(nvals)
             for i in seed_index:
                 nvals[i] = seed_state.astype(nvals[i].dtype)
-            _, (losses, _) = forward(tvals, nvals, strokes5, lengths, kl_weight, False)
+            _, (losses, _) = forward(tvals, nvals, strokes5, lengths, kl_weight, False,
+                                     use_mu)
             return losses
 
         jit_train = jax.jit(train_fn, donate_argnums=(0, 1, 2))
-        jit_eval = jax.jit(eval_fn)
+        jit_eval = jax.jit(eval_fn, static_argnums=(6,))
         self.reload()
 
         def run_train(strokes5: Any, lengths: Any, lr: Any, kl_weight: Any) -> Any:
@@ -293,10 +311,11 @@ class TrainStep:
                 self._tvals, self._nvals, self._ovals, strokes5, lengths, lr, kl_weight)
             return losses
 
-        def run_eval(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any) -> Any:
+        def run_eval(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any,
+                     use_mu: bool) -> Any:
             strokes5, lengths = self._shard(strokes5), self._shard(lengths)
             return jit_eval(self._tvals, self._nvals, strokes5, lengths, kl_weight,
-                            seed_state)
+                            seed_state, use_mu)
 
         self._train: Callable[..., Any] = run_train
         self._eval: Callable[..., Any] = run_eval

@@ -118,3 +118,34 @@ def test_evaluate_refuses_an_unknown_split(data_dir: Path, tmp_path: Path,
     with pytest.raises(SystemExit):
         main(["evaluate", str(tmp_path), str(data_dir / "small.npz"), "--split", "dev"])
     assert "unknown split 'dev'" in capsys.readouterr().err
+
+
+def test_evaluate_reproduces_the_reference_on_a_converted_magenta_checkpoint(
+        tmp_path: Path) -> None:
+    """A checkpoint written by magenta's trainer, converted, then ``sketchart evaluate
+    --use-mu`` on the reference's own 4 test sketches gives the reference's r_cost."""
+    from conftest import shared_path
+
+    from sketchart.convert import convert_checkpoint
+    from sketchart.npzsafe import write_npz
+    from sketchart.strokes import strokes5_to_strokes3
+
+    ckpt = shared_path("fixtures", "reference", "magenta_checkpoint_small")
+    ref = np.load(ckpt / "reference_outputs.npz")
+    scale = float(ref["scale_factor"])
+    sketches = []
+    for batch, n in zip(ref["input_data"], ref["sequence_lengths"]):
+        s3 = strokes5_to_strokes3(batch[1:])[: int(n)]
+        s3[:, :2] *= scale
+        sketches.append(s3)
+    write_npz(tmp_path / "four.npz", {"train": sketches, "valid": sketches,
+                                      "test": sketches}, dtype="float32")
+    model_dir = convert_checkpoint(ckpt, tmp_path / "model", scale_factor=scale)
+    result = CliRunner().invoke(app, ["evaluate", str(model_dir), str(tmp_path / "four.npz"),
+                                      "--batch-size", "4", "--use-mu"])
+    assert result.exit_code == 0, result.output
+    words = result.output.split()
+    r_cost = float(words[words.index("r_cost") + 1])
+    kl_cost = float(words[words.index("kl_cost") + 1])
+    assert r_cost == pytest.approx(float(ref["r_cost"]), abs=2e-4)  # printed to 4 places
+    assert kl_cost == pytest.approx(float(ref["kl_cost"]), abs=1e-4)

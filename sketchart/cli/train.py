@@ -100,13 +100,16 @@ def _evaluate_command(
     batch_size: Annotated[int | None, typer.Option(
         help="Rows per batch (default: the model's).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the z noise.")] = 0,
+    use_mu: Annotated[bool, typer.Option(
+        "--use-mu", help="Decode from z = mu (deterministic) instead of sampling z.")]
+    = False,
 ) -> None:
     """Print a model's r_cost and kl_cost on one split of a dataset."""
     from sketchart.train import evaluate_model
 
     with _plain_warnings():
         out = evaluate_model(model, data, split, kl_weight=kl_weight,
-                             batch_size=batch_size, seed=seed)
+                             batch_size=batch_size, seed=seed, use_mu=use_mu)
     typer.echo(f"r_cost {out['r_cost']:.4f}  kl_cost {out['kl_cost']:.4f}  "
                f"cost {out['cost']:.4f}  (kl_weight {out['kl_weight']:.4f}, "
                f"{out['sketches']} {split} sketches)")
