@@ -13,7 +13,13 @@ README: an independent float64 implementation matches the layer_norm fixture's f
 state only to about 1e-4). Our own float64 run of the layer_norm fixture lands at 2.5e-4
 (relative to the largest value) on the correlations, so no implementation can meet 1e-4
 on its mixture parameters; for those two fixtures the mixture parameters get the
-states' tolerance, 1e-3.
+states' tolerance, 1e-3. Two more places where the fixture itself carries float32 noise
+at the tolerance are explained beside ``GRADIENT_TOLERANCE`` and ``gradient_scale``.
+
+Also here: ``sketchart convert`` on the real magenta checkpoint reproduces its
+``reference_outputs.npz`` (lstm tolerances), and a model directory saved on one backend
+loads on the other with bit-identical weights and the same outputs (a subprocess).
+Run with ``-s`` to see the worst error per fixture.
 
 **The fixture's eps.** The reference fed ``batch_z = mu`` but its gradient still flows
 through ``z = mu + exp(presig/2) * eps`` with the ``eps`` its graph drew in that run:
