@@ -120,6 +120,7 @@ def test_evaluate_refuses_an_unknown_split(data_dir: Path, tmp_path: Path,
     assert "unknown split 'dev'" in capsys.readouterr().err
 
 
+@pytest.mark.parity
 def test_evaluate_reproduces_the_reference_on_a_converted_magenta_checkpoint(
         tmp_path: Path) -> None:
     """A checkpoint written by magenta's trainer, converted, then ``sketchart evaluate
