@@ -28,7 +28,9 @@ All maths is ``keras.ops``: the same code runs on the TensorFlow and JAX backend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -44,10 +46,29 @@ __all__ = [
     "PerGateOrthogonal",
     "SketchCell",
     "make_cell",
+    "weights_will_be_loaded",
 ]
 
 #: Layer-norm epsilon of the reference (``rnn.layer_norm_all`` / ``rnn.layer_norm``).
 LN_EPSILON = 1e-3
+
+
+# Set while a model is built only to receive loaded weights: drawing random values (four
+# QR decompositions per LSTM) would be thrown away, and costs seconds on a busy CPU.
+_LOADING = contextvars.ContextVar("sketchart_loading_weights", default=False)
+
+
+@contextlib.contextmanager
+def weights_will_be_loaded() -> Iterator[None]:
+    """Within this block the project's initialisers return zeros instead of random draws.
+
+    Use it around ``SketchRNN(hps)`` when every weight is overwritten right after.
+    """
+    token = _LOADING.set(True)
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
 
 
 @keras.saving.register_keras_serializable(package="sketchart")
@@ -65,6 +86,8 @@ class PerGateOrthogonal(keras.initializers.Initializer):
         # NumPy, like the reference's rnn.orthogonal (which takes the SVD of a Gaussian
         # matrix; a sign-corrected QR gives the same Haar distribution, faster). On JAX
         # this is also much faster than Keras' Orthogonal, which compiles per shape.
+        if _LOADING.get():
+            return ops.zeros(tuple(int(n) for n in shape), dtype=dtype or "float32")
         rows, cols = int(shape[0]), int(shape[1])
         block = cols // 4
         rng = np.random.default_rng(self.seed)
@@ -99,8 +122,10 @@ class NumpyRandom(keras.initializers.Initializer):
         self.seed = seed
 
     def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
-        rng = np.random.default_rng(self.seed)
         shape = tuple(int(n) for n in shape)
+        if _LOADING.get():
+            return ops.zeros(shape, dtype=dtype or "float32")
+        rng = np.random.default_rng(self.seed)
         if self.kind == "normal":
             values = rng.normal(0.0, self.stddev, shape)
         else:

@@ -357,6 +357,7 @@ def convert_checkpoint(
     Returns:
         the model directory's path.
     """
+    from sketchart.cells import weights_will_be_loaded
     from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta, save_model_dir
 
@@ -375,7 +376,8 @@ def convert_checkpoint(
         raise ConvertError(str(exc)) from None
     arrays = read_checkpoint(src)
     prefix = _checkpoint_prefix(src)
-    model = SketchRNN(hps)
+    with weights_will_be_loaded():
+        model = SketchRNN(hps)
     load_reference_weights(model, arrays, source=str(prefix))
     step = arrays.get(f"{_SCOPE}/global_step", arrays.get("global_step"))
     meta = ModelMeta(

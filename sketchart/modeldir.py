@@ -283,9 +283,11 @@ def load_model_dir(path: str | os.PathLike[str], seed: int | None = None) -> Any
         else ModelMeta(max_seq_len=hps.max_seq_len)
     )
 
+    from sketchart.cells import weights_will_be_loaded
     from sketchart.model import SketchRNN
 
-    model = SketchRNN(hps, seed=seed)
+    with weights_will_be_loaded():
+        model = SketchRNN(hps, seed=seed)
     _load_weights(model, weights)
     model.meta = meta
     return model

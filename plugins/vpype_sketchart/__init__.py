@@ -9,8 +9,12 @@ profiles for vpype-gcode's ``gwrite`` (``gwrite -p grbl-servo out.gcode``).
 from __future__ import annotations
 
 import logging
+import os
 
 __all__: list[str] = []
+
+# TensorFlow's C++ start-up chatter (no CUDA driver, ...) would clutter every pipeline
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _log = logging.getLogger(__name__)
 

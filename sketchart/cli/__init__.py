@@ -9,6 +9,7 @@ bodies import the heavy modules (Keras, TensorFlow) only when they run, so ``ske
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -17,6 +18,9 @@ from sketchart.errors import SketchartError
 from sketchart.hparams import HParamsError
 
 __all__ = ["app", "main"]
+
+# TensorFlow's C++ start-up chatter (no CUDA driver, oneDNN notes) is noise on a CLI
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(
     name="sketchart",
