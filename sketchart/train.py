@@ -590,7 +590,7 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
                             valid=result.best_valid, test=result.test)
             write_train_state(tmp, TrainState(
                 step=step, best_valid_cost=best_cost, best_step=best_step, seed=seed,
-                data_state=prepared.train.get_state(),
+                data_state=pending_state,
                 options={"bucketed": bucketed, "backend": keras.backend.backend(),
                          "data_paths": [str(p.resolve()) for p in prepared.paths]},
                 elapsed_s=elapsed_before + time.monotonic() - started,
@@ -630,21 +630,34 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
     multiple = bucket_multiple(jit_compile)
     evaluated_at = step if state is not None else None
     rate_t0, rate_step0 = time.monotonic(), step
+    loader = prepared.train
+    # the loader state the next update's batch is drawn from: what last/ records, so a
+    # resumed run draws that batch again (the loop draws one batch ahead, see below)
+    pending_state = loader.get_state()
+    batch = loader.random_batch() if step < hps.num_steps else None
+    consistent = True  # False while an update is applied but not yet counted
+    stop = _GracefulInterrupt()
     try:
         while step < hps.num_steps:
-            batch = prepared.train.random_batch()
             strokes5, lengths = batch.strokes5, batch.lengths
             if bucketed:
                 steps_run = bucket_steps(lengths, hps.max_seq_len, multiple)
                 strokes5 = strokes5[:, : steps_run + 1]
             lr, klw = learning_rate_at(hps, step), kl_weight_at(hps, step)
-            losses = step_fn.train(strokes5, lengths, lr, klw)
+            consistent = False
+            out = step_fn.dispatch(strokes5, lengths, lr, klw)
+            # prepared while the device computes (JAX dispatches asynchronously)
+            next_state = loader.get_state()
+            batch = loader.random_batch() if step + 1 < hps.num_steps else None
+            losses = step_fn.losses(out)
             if not all(math.isfinite(v) for v in losses.values()):
                 raise TrainError(
                     f"non-finite loss at step {step} (cost={losses['cost']}, "
                     f"r_cost={losses['r_cost']}, kl_cost={losses['kl_cost']}); training "
                     f"stopped; {_kept(last_dir)}")
             step += 1
+            pending_state = next_state
+            consistent = True
             bar.update(step, losses)
             if step % log_every == 0 or step == hps.num_steps:
                 now = time.monotonic()
@@ -655,13 +668,15 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
             if step % hps.save_every == 0:
                 evaluate_and_save()
                 evaluated_at = step
+            if stop.requested:
+                raise KeyboardInterrupt
         if evaluated_at != step or not (last_dir / "model_config.json").exists():
             evaluate_and_save()
     except KeyboardInterrupt:
         # keep the steps done since the last save: last/ then resumes exactly from here
         bar.close()
         saved = ""
-        if step > (_saved_step(last_dir) or 0):
+        if consistent and step > (_saved_step(last_dir) or 0):
             try:
                 save_last()
                 saved = f"; saved step {step} in {last_dir}"
@@ -670,11 +685,40 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
         raise TrainError(f"interrupted at step {step}{saved}; {_kept(last_dir)}; "
                          "--resume continues from it") from None
     finally:
+        stop.restore()
         bar.close()
         tb.close()
     result.steps = step
     result.wall_time_s = time.monotonic() - started
     return result
+
+
+class _GracefulInterrupt:
+    """The first Ctrl-C asks the loop to stop after the update in progress (so the state
+    saved is consistent); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested = False
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this step (Ctrl-C again to stop now)", file=sys.stderr,
+              flush=True)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _seed_everything(seed: int) -> None:

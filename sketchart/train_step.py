@@ -118,8 +118,21 @@ class TrainStep:
     def train(self, strokes5: np.ndarray, lengths: np.ndarray, lr: float,
               kl_weight: float) -> dict[str, float]:
         """One update on a batch; returns ``cost``, ``r_cost``, ``kl_cost`` (before it)."""
-        out = self._train(np.asarray(strokes5, np.float32), np.asarray(lengths, np.int32),
-                          np.float32(lr), np.float32(kl_weight))
+        return self.losses(self.dispatch(strokes5, lengths, lr, kl_weight))
+
+    def dispatch(self, strokes5: np.ndarray, lengths: np.ndarray, lr: float,
+                 kl_weight: float) -> Any:
+        """Start one update; returns its losses as device values (see :meth:`losses`).
+
+        On JAX the call returns before the device has finished, so the caller can prepare
+        the next batch meanwhile; the update is applied in order either way.
+        """
+        return self._train(np.asarray(strokes5, np.float32), np.asarray(lengths, np.int32),
+                           np.float32(lr), np.float32(kl_weight))
+
+    @staticmethod
+    def losses(out: Any) -> dict[str, float]:
+        """The losses of a :meth:`dispatch` as floats (waits for the device)."""
         return {k: float(np.asarray(out[k])) for k in _LOSS_KEYS}
 
     def evaluate(self, strokes5: np.ndarray, lengths: np.ndarray, kl_weight: float,
