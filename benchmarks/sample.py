@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     best_single = min(results, key=lambda k: results[k][1])
     t_batch, t_single = results[best_batch][0], results[best_single][1]
     print(f"fastest: batch {best_batch}, single {best_single}"
-          + (" (the library's default on TensorFlow, SKETCHART_TF_XLA=auto, uses XLA up to "
-             f"{sampling.XLA_MAX_BATCH} sketches)" if backend == "tensorflow" else ""))
+          + (" (on TensorFlow the library's default, SKETCHART_TF_XLA=auto, uses XLA except "
+             f"for batches of {sampling.PLAIN_TF_BATCHES.start}-"
+             f"{sampling.PLAIN_TF_BATCHES.stop - 1})" if backend == "tensorflow" else ""))
     print(f"  batch {args.batch}: {REFERENCE_S_PER_SKETCH / t_batch:7.1f}x the reference "
           f"(goal >= 20x), {NODE_ANCHOR_S_PER_SKETCH / t_batch:7.1f}x the Node anchor"
           + (f", {node_s / t_batch:7.1f}x Node measured now" if node_s else "")

@@ -207,14 +207,16 @@ def _step_function(model: Any, z: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
 
 # ------------------------------------------------------------------ compiled loops
 #: On TensorFlow, whether the sampling loop is compiled with XLA (``jit_compile``):
-#: ``"auto"`` (default) uses XLA for batches of at most :data:`XLA_MAX_BATCH` sketches and a
-#: plain ``tf.function`` above, which is what measured faster on the 2-core CPU (steady
-#: state, flamingo, ms per sketch: XLA 16 / 12 / 38 / 8.4 at batch 1 / 8 / 16 / 100,
-#: plain 55 / 23 / 16.5 / 6.8; XLA's CPU matrix products lose from batch 16 on). XLA's
-#: first compilation costs a few seconds more. ``SKETCHART_TF_XLA=0/1`` forces it.
+#: ``"auto"`` (default) uses XLA except for batches in :data:`PLAIN_TF_BATCHES`, where a
+#: plain ``tf.function`` measured faster on the 2-core CPU. Steady state, flamingo, ms per
+#: sketch, two sittings (XLA / plain): batch 1: 16 / 39, 16 / 55; batch 8: 18 / 16,
+#: 12 / 23; batch 16: 19 / 10, 38 / 17; batch 32: 14 / 10; batch 100: 4.9 / 9.0,
+#: 8.4 / 6.8 (loaded machine). Without XLA the per-op overhead of the graph executor
+#: dominates small batches; XLA's CPU matrix products lose at middling ones. XLA's first
+#: compilation costs about 1.5 s more. ``SKETCHART_TF_XLA=0/1`` forces either.
 TF_JIT_COMPILE: bool | str = {"0": False, "1": True}.get(
     os.environ.get("SKETCHART_TF_XLA", "auto"), "auto")
-XLA_MAX_BATCH = 8
+PLAIN_TF_BATCHES = range(9, 64)
 
 
 def _cache(model: Any) -> dict[tuple, Callable]:
@@ -231,7 +233,8 @@ def _loop_for(model: Any, greedy: bool, jit: bool | None, batch: int) -> Callabl
     backend = _backend()
     if backend == "tensorflow":
         if jit is None:
-            jit = batch <= XLA_MAX_BATCH if TF_JIT_COMPILE == "auto" else bool(TF_JIT_COMPILE)
+            jit = (batch not in PLAIN_TF_BATCHES if TF_JIT_COMPILE == "auto"
+                   else bool(TF_JIT_COMPILE))
         jit = bool(jit)
     key = (backend, greedy, jit)
     cache = _cache(model)
