@@ -85,7 +85,7 @@ def _sketches(args: argparse.Namespace) -> tuple[list[np.ndarray], str]:
         from sketchart.npzsafe import read_npz
 
         return list(read_npz(args.npz)["test"][:100]), f"{Path(args.npz).name} test[:100]"
-    from sketchart.sample import sample
+    from sketchart.sampling import sample
     from sketchart.store import load_model
 
     model = load_model(args.model)

@@ -22,12 +22,12 @@ except PackageNotFoundError:  # running from a source tree without an install
 _LAZY = {
     "SketchRNN": "sketchart.model",
     "load_model": "sketchart.store",
-    "sample": "sketchart.sample",
-    "encode": "sketchart.sample",
-    "decode": "sketchart.sample",
-    "reconstruct": "sketchart.sample",
-    "interpolate": "sketchart.sample",
-    "complete": "sketchart.sample",
+    "sample": "sketchart.sampling",
+    "encode": "sketchart.sampling",
+    "decode": "sketchart.sampling",
+    "reconstruct": "sketchart.sampling",
+    "interpolate": "sketchart.sampling",
+    "complete": "sketchart.sampling",
     "train": "sketchart.train",
 }
 

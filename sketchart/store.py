@@ -484,12 +484,14 @@ def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None)
     from sketchart.convert import set_weights_by_role
     from sketchart.hparams import HParams
     from sketchart.jsformat import read_js_model
+    from sketchart.cells import weights_will_be_loaded
     from sketchart.model import SketchRNN
 
     label = name or (str(path) if not isinstance(path, bytes) else "<bytes>")
     js = read_js_model(path, name=label if isinstance(path, bytes) else None)
     hps = HParams.from_dict(js.hparams_dict(), source=label)
-    model = SketchRNN(hps)
+    with weights_will_be_loaded():  # every weight comes from the file
+        model = SketchRNN(hps)
     roles: dict[str, dict[str, Any]] = {}
     for wname, array in js.weights.items():
         role, key = _JS_ROLES[wname]
@@ -566,13 +568,15 @@ def _model_from_checkpoint(path: Path, label: str) -> Any:
     """Load a magenta checkpoint directory directly (without writing a model directory)."""
     from sketchart.convert import load_reference_weights, read_checkpoint
     from sketchart.hparams import HParams, HParamsError
+    from sketchart.cells import weights_will_be_loaded
     from sketchart.model import SketchRNN
 
     try:
         hps = HParams.from_json(path / "model_config.json")
     except HParamsError as exc:
         raise StoreError(str(exc)) from None
-    model = SketchRNN(hps)
+    with weights_will_be_loaded():
+        model = SketchRNN(hps)
     load_reference_weights(model, read_checkpoint(path), source=label)
     model.meta = _make_meta(
         scale_factor=_known_scale_factor(hps.data_set), max_seq_len=hps.max_seq_len,

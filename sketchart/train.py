@@ -772,7 +772,7 @@ def _read_best_losses(best_dir: Path, hps: HParams, best_step: int | None,
 def _log_samples(tb: Any, model: Any, sketches: list[np.ndarray], prepared: PreparedData,
                  n: int, seed: int, step: int) -> None:
     """Reconstructions of a few valid sketches (conditional) and free samples, as images."""
-    from sketchart import sample as sampling
+    from sketchart import sampling
 
     try:
         originals = [s * np.array([prepared.scale_factor, prepared.scale_factor, 1.0],

@@ -50,7 +50,7 @@ def _js_pdfs(node: str, model_source: str, strokes3: np.ndarray, temperatures: l
 
 
 def _compare(model: Any, node_out: list[dict[str, Any]], strokes3: np.ndarray) -> None:
-    from sketchart.sample import next_pdf
+    from sketchart.sampling import next_pdf
 
     for theirs in node_out:
         ours = next_pdf(model, strokes3, temperature=theirs["temperature"])
@@ -68,7 +68,7 @@ def flamingo():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parity
 def test_getpdf_equals_ours_on_google_flamingo(node: str, flamingo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from sketchart.sample import sample
+    from sketchart.sampling import sample
 
     strokes3 = sample(flamingo, 1, 0.5, seed=42)[0][:25]
     assert len(strokes3) >= 10
@@ -135,7 +135,7 @@ def _stroke_count(strokes3: np.ndarray) -> int:
 
 @pytest.mark.slow
 def test_flamingo_samples_agree_in_distribution(node: str, flamingo) -> None:  # type: ignore[no-untyped-def]
-    from sketchart.sample import sample
+    from sketchart.sampling import sample
 
     n, temperature, max_len = 1000, 0.4, 105
     path = shared_path("models", "sketch-rnn-js", "flamingo.gen.json")

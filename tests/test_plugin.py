@@ -121,7 +121,7 @@ def _drawn_paths(sketch: np.ndarray) -> int:
 
 @pytest.mark.parity
 def test_sample_grid_per_sketch_svg_read_back(flamingo, tmp_path):
-    from sketchart.sample import sample
+    from sketchart.sampling import sample
     from sketchart.store import load_model
 
     out = tmp_path / "out.svg"

@@ -202,7 +202,7 @@ def _reference_batch_strokes3(scale_factor: float) -> tuple[list[np.ndarray], np
 
 def test_fetch_magenta_converts_and_loads_by_name(
         cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sketchart.sample import encode, sample
+    from sketchart.sampling import encode, sample
 
     archive = _magenta_zip(tmp_path)
     with serve_directory(archive.parent) as url:
@@ -286,7 +286,7 @@ def _small_vae(seed: int = 0):  # type: ignore[no-untyped-def]
 def test_vae_export_round_trip_reproduces_encode_and_decode(
         tmp_path: Path, sheep_npz: Path) -> None:
     from sketchart.data import load_npz
-    from sketchart.sample import encode, sample
+    from sketchart.sampling import encode, sample
 
     model = _small_vae()
     first, _ = store.export_js(model, tmp_path / "sheep.vae.json")

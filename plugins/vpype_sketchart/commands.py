@@ -330,7 +330,7 @@ def sketchrnn_sample(
         )
     net, model_name = _load_model(category, model)
     seed = _seed(seed)
-    from sketchart.sample import sample
+    from sketchart.sampling import sample
 
     with _user_errors():
         sketches = sample(
@@ -464,7 +464,7 @@ def _parse_grid(grid: str | None) -> tuple[int, int] | None:
 
 def _endpoint_z(net: Any, document: vp.Document, spec: str, max_len: int | None) -> np.ndarray:
     """Latent vector of an endpoint: ``seed:N``, a layer id (``3`` or ``layer:3``), or an SVG."""
-    from sketchart.sample import encode
+    from sketchart.sampling import encode
 
     z_size = int(net.hps.z_size)
     if spec.startswith("seed:"):
@@ -602,8 +602,8 @@ def sketchrnn_interpolate(
         # random points of the prior, reproducible through the sampling seed
         endpoints = tuple(f"seed:{seed + k + 1}" for k in range(wanted))
     page = _page(page_size, landscape)
-    from sketchart.sample import grid as latent_grid
-    from sketchart.sample import interpolate
+    from sketchart.sampling import grid as latent_grid
+    from sketchart.sampling import interpolate
 
     with _user_errors():
         zs = [_endpoint_z(net, document, spec, _max_seq_len(net)) for spec in endpoints]
@@ -800,7 +800,7 @@ def sketchrnn_reconstruct(
             "decoder-only"
         )
     seed = _seed(seed)
-    from sketchart.sample import decode, encode
+    from sketchart.sampling import decode, encode
 
     with _user_errors():
         drawings = _source_drawings(document, layer, svg, whole_layer, margin)
@@ -892,7 +892,7 @@ def sketchrnn_complete(
         raise click.BadParameter(f"must be at least 1, got {variations}", param_hint="'-n'")
     net, model_name = _load_model(category, model)
     seed = _seed(seed)
-    from sketchart.sample import complete
+    from sketchart.sampling import complete
 
     with _user_errors():
         drawings = _source_drawings(document, layer, svg, whole_layer, margin)

@@ -5,7 +5,7 @@
 - ``export MODEL -o name.gen.json|name.vae.json``: an LSTM model in the sketch-rnn-js format
   for p5.js / magenta-js / ml5 sketches.
 
-Bodies stay thin over :mod:`sketchart.store` and :mod:`sketchart.sample`; Keras is imported
+Bodies stay thin over :mod:`sketchart.store` and :mod:`sketchart.sampling`; Keras is imported
 only when a command runs.
 """
 
@@ -73,7 +73,7 @@ def sample_command(
     """Sample sketches from a model and write them as an SVG grid."""
     from sketchart.errors import SketchartError
     from sketchart.layout import layout_document
-    from sketchart.sample import sample
+    from sketchart.sampling import sample
     from sketchart.store import load_model
 
     if (category is None) == (model is None):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from sketchart import sample as S
+from sketchart import sampling as S
 from sketchart.errors import SketchartError
 from sketchart.jsformat import read_js_model
 

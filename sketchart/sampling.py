@@ -185,7 +185,7 @@ def _step_function(model: Any, z: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
     For a conditional model z's share of the input projection is the same at every step,
     so it is computed once here (as the model's teacher-forced ``decode`` does) instead of
     once per step: about a fifth of a default decoder step's work. The result equals
-    ``model.decoder_step(x, state, z)`` (tests/test_sample.py checks it).
+    ``model.decoder_step(x, state, z)`` (tests/test_sampling.py checks it).
     """
     if not model.hps.conditional:
         return lambda x, state: model.decoder_step(x, state, None)
