@@ -14,15 +14,23 @@ Layers (no Keras or TensorFlow here, ever):
 
 from __future__ import annotations
 
-from sketchart.plot.ebb import AXIDRAW_MODELS, AxiDrawSettings
-from sketchart.plot.paths import (
-    PlotDocument,
-    document_from_lines,
-    document_from_vpype,
-    load_svg,
-)
-from sketchart.plot.profiles import gwrite_profiles_path, load_gwrite_profiles
-from sketchart.plot.run import PlotOptions, PlotReport, plot_document
+import importlib
+from typing import Any
+
+# vpype imports the plugin (and so this package) on every call: the drivers load lazily
+_LAZY = {
+    "AXIDRAW_MODELS": "sketchart.plot.ebb",
+    "AxiDrawSettings": "sketchart.plot.ebb",
+    "PlotDocument": "sketchart.plot.paths",
+    "document_from_lines": "sketchart.plot.paths",
+    "document_from_vpype": "sketchart.plot.paths",
+    "load_svg": "sketchart.plot.paths",
+    "gwrite_profiles_path": "sketchart.plot.profiles",
+    "load_gwrite_profiles": "sketchart.plot.profiles",
+    "PlotOptions": "sketchart.plot.run",
+    "PlotReport": "sketchart.plot.run",
+    "plot_document": "sketchart.plot.run",
+}
 
 __all__ = [
     "AXIDRAW_MODELS",
@@ -37,3 +45,10 @@ __all__ = [
     "load_svg",
     "plot_document",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sketchart.plot' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
