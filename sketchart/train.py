@@ -522,7 +522,8 @@ def train(
         meta_json = json.loads((last_dir / "sketchart.json").read_text(encoding="utf-8"))
         saved_scale = float(meta_json["scale_factor"])
         # resumed without --data-dir: the files the run was started with, if still there
-        saved_paths = [Path(p) for p in state.options.get("data_paths", [])]
+        # stored relative to the log root, so a committed run resumes in another checkout
+        saved_paths = [(log_root / p).resolve() for p in state.options.get("data_paths", [])]
         if data_dir is not None or not saved_paths or not all(p.is_file()
                                                               for p in saved_paths):
             saved_paths = None
@@ -592,7 +593,8 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
                 step=step, best_valid_cost=best_cost, best_step=best_step, seed=seed,
                 data_state=pending_state,
                 options={"bucketed": bucketed, "backend": keras.backend.backend(),
-                         "data_paths": [str(p.resolve()) for p in prepared.paths]},
+                         "data_paths": [os.path.relpath(p.resolve(), log_root.resolve())
+                                        for p in prepared.paths]},
                 elapsed_s=elapsed_before + time.monotonic() - started,
                 model_variables=[np.asarray(v.value) for v in model.variables],
                 optimizer_variables=[np.asarray(v.value) for v in optimizer.variables],
