@@ -1,0 +1,129 @@
+"""``sketchart gallery``: build the gallery of drawings, list its entries, check its page.
+
+- ``gallery build [--out gallery] [--only NAME ...] [--data-dir DIR] [--model NAME=PATH ...]
+  [--google-dir DIR] [--download]``: draw every entry of the table (or those named) from
+  the shipped models and Google's, into a temporary folder swapped into place at the end;
+- ``gallery list``: the entries, their kind and model;
+- ``gallery check [--out gallery]``: open ``index.html`` in headless Chromium and report
+  images that did not load and console messages.
+
+Bodies stay thin over :mod:`sketchart.gallery`; Keras is imported only when a build runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["register"]
+
+gallery_app = typer.Typer(
+    name="gallery",
+    help="Build the gallery of drawings (gallery/) and check its index page.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``gallery`` group to the main CLI."""
+    app.add_typer(gallery_app, name="gallery")
+
+
+@gallery_app.command("build")
+def build_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The gallery folder.")] = Path(
+        "gallery"
+    ),
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Rebuild only this entry (repeat for more)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder of the sketch-rnn .npz data sets whose test drawings are "
+            "encoded, reconstructed and completed (default "
+            "$SKETCHART_DATA_DIR, else ../shared/data/sketchrnn).",
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="NAME=PATH: draw the spec's model NAME with another model "
+            "(directory, training log root, .gen.json); repeatable.",
+        ),
+    ] = None,
+    google_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--google-dir",
+            help="Folder of Google's <name>.gen.json files to use when a model "
+            "is not in the user cache.",
+        ),
+    ] = None,
+    download: Annotated[
+        bool, typer.Option("--download", help="Download Google's models that are not cached.")
+    ] = False,
+) -> None:
+    """Build the gallery from the shipped models and Google's (fixed seeds)."""
+    from sketchart.gallery import build_gallery, parse_model_overrides
+
+    report = build_gallery(
+        out,
+        only=only or None,
+        data_dir=data_dir,
+        models=parse_model_overrides(model or []),
+        google_dir=google_dir,
+        download=download,
+        echo=typer.echo,
+    )
+    typer.echo(
+        f"built {len(report.built)} entr{'y' if len(report.built) == 1 else 'ies'} "
+        f"into {out} in {report.total_seconds:.0f} s"
+    )
+
+
+@gallery_app.command("list")
+def list_command() -> None:
+    """List the gallery's entries: name, kind, model, temperatures, seed."""
+    from sketchart.gallery import GALLERY
+
+    for e in GALLERY:
+        temps = ",".join(f"{t:g}" for t in e.temperatures)
+        typer.echo(f"{e.name:30s} {e.kind:15s} {e.model:14s} T={temps} seed={e.seed}")
+
+
+@gallery_app.command("check")
+def check_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The gallery folder.")] = Path(
+        "gallery"
+    ),
+    browser: Annotated[
+        str | None, typer.Option(help="Chromium binary (default: chromium on PATH).")
+    ] = None,
+) -> None:
+    """Open index.html in headless Chromium: every image must load, the console stay quiet."""
+    from sketchart.errors import SketchartError
+    from sketchart.gallery.browser import check_page, find_chromium
+
+    binary = browser or find_chromium()
+    if binary is None:
+        raise SketchartError("no chromium binary found (install Debian's chromium package)")
+    result = check_page(out / "index.html", binary)
+    typer.echo(
+        f"{len(result.images)} image(s), {len(result.broken)} broken, "
+        f"{len(result.console)} console message(s)"
+    )
+    for src in result.broken:
+        typer.echo(f"  broken image: {src}")
+    for line in result.console:
+        typer.echo(f"  console: {line}")
+    if not result.ok:
+        raise SketchartError(
+            f"{out / 'index.html'}: the page has broken images or console messages"
+        )

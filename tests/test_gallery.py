@@ -1,0 +1,632 @@
+"""The gallery: spec table, drawing kinds, JSON records, atomic builds, one-line errors.
+
+A small spec is built from Google's flamingo (../shared/models/sketch-rnn-js) and a tiny
+randomly initialised VAE saved to a temporary folder, with test drawings from
+../shared/data/sketchrnn/aaron_sheep.npz. The slow test rebuilds the real gallery and
+compares it with the checked-in one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import ROOT, shared_path
+
+from sketchart.catalog import catalog_entry
+from sketchart.gallery import GALLERY, KINDS, GalleryEntry, GalleryError, build_gallery
+from sketchart.gallery.build import INDEX_JSON, parse_model_overrides, resolve_model
+from sketchart.gallery.kinds import BUILDERS, partial_drawing, split_completion
+from sketchart.gallery.spec import (
+    DATA_FILES,
+    DATA_KINDS,
+    GallerySpecError,
+    select_entries,
+    validate_spec,
+)
+from sketchart.strokes import strokes3_to_lines
+
+TINY = "tiny-vae"
+# aaron_sheep test drawings of at most 80 points (the tiny model's max_seq_len)
+SHORT = [0, 4, 6, 7]
+
+SMALL_SPEC: tuple[GalleryEntry, ...] = (
+    GalleryEntry(
+        "flamingo-samples",
+        "samples",
+        "flamingo",
+        "Flamingos",
+        "Two flamingos.",
+        seed=3,
+        temperatures=(0.3,),
+        source="google",
+        params={"rows": 1, "columns": 2},
+    ),
+    GalleryEntry(
+        "tiny-temperatures",
+        "temperatures",
+        TINY,
+        "Tiny temps",
+        "Rows of T.",
+        seed=1,
+        temperatures=(0.2, 0.8),
+        params={"columns": 2},
+    ),
+    GalleryEntry(
+        "tiny-interpolation",
+        "interpolation",
+        TINY,
+        "Tiny interp",
+        "A strip.",
+        seed=2,
+        temperatures=(0.1,),
+        data="aaron_sheep.npz",
+        params={"pairs": [SHORT[:2]], "steps": 3},
+    ),
+    GalleryEntry(
+        "tiny-corners",
+        "corners",
+        TINY,
+        "Tiny corners",
+        "A grid.",
+        seed=3,
+        temperatures=(0.1,),
+        data="aaron_sheep.npz",
+        params={"corners": SHORT, "rows": 2, "columns": 3},
+    ),
+    GalleryEntry(
+        "tiny-reconstructions",
+        "reconstruction",
+        TINY,
+        "Tiny recon",
+        "Pairs.",
+        seed=4,
+        temperatures=(0.2,),
+        data="aaron_sheep.npz",
+        params={"indices": SHORT[:2], "count": 2},
+    ),
+    GalleryEntry(
+        "tiny-completions",
+        "completion",
+        TINY,
+        "Tiny completions",
+        "Endings.",
+        seed=5,
+        temperatures=(0.4,),
+        data="aaron_sheep.npz",
+        params={"indices": SHORT[2:], "strokes": 2, "count": 2},
+    ),
+    GalleryEntry(
+        "tiny-print",
+        "print",
+        TINY,
+        "Tiny print",
+        "A6 sheet.",
+        seed=7,
+        temperatures=(0.1,),
+        data="aaron_sheep.npz",
+        params={
+            "corners": SHORT,
+            "rows": 2,
+            "columns": 2,
+            "page": "a6",
+            "margin_mm": 8.0,
+            "gap_mm": 3.0,
+        },
+    ),
+)
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def google_dir() -> Path:
+    return shared_path("models", "sketch-rnn-js")
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Path:
+    shared_path("data", "sketchrnn", "aaron_sheep.npz")
+    return shared_path("data", "sketchrnn")
+
+
+@pytest.fixture(scope="module")
+def tiny_vae(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised small VAE saved as a model directory."""
+    from sketchart.hparams import HParams
+    from sketchart.model import SketchRNN
+    from sketchart.modeldir import ModelMeta, save_model_dir
+
+    hps = HParams(
+        enc_rnn_size=16,
+        dec_rnn_size=32,
+        z_size=8,
+        num_mixture=4,
+        max_seq_len=80,
+        use_recurrent_dropout=False,
+        data_set=["aaron_sheep.npz"],
+    )
+    model = SketchRNN(hps, seed=1)
+    meta = ModelMeta(
+        scale_factor=18.5198,
+        max_seq_len=80,
+        data_set=["aaron_sheep.npz"],
+        class_names=["aaron_sheep"],
+        source="sketchart",
+        steps=0,
+    )
+    return save_model_dir(model, tmp_path_factory.mktemp("models") / TINY, meta)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Google's models come from ../shared via google_dir, never from a user cache
+    monkeypatch.setenv("SKETCHART_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SKETCHART_DATA_DIR", raising=False)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _cached_loader() -> Any:
+    """``store.load_model`` that loads each model file once per test session: builds reuse
+    its compiled sampling loops instead of compiling them again (only a speed-up)."""
+    from sketchart import store
+
+    real = store.load_model
+
+    def cached(path: Any, **kwargs: Any) -> Any:
+        key = str(path)
+        if key not in _MODELS:
+            _MODELS[key] = real(path, **kwargs)
+        return _MODELS[key]
+
+    return cached
+
+
+@pytest.fixture(autouse=True)
+def _reuse_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sketchart import store
+
+    monkeypatch.setattr(store, "load_model", _cached_loader())
+
+
+def _build(out: Path, google_dir: Path, data_dir: Path, tiny: Path, **kw: Any) -> Any:
+    kw.setdefault("entries", SMALL_SPEC)
+    uses_tiny = any(e.model == TINY for e in kw["entries"])
+    return build_gallery(
+        out,
+        google_dir=google_dir,
+        data_dir=data_dir,
+        models={TINY: str(tiny)} if uses_tiny else {},
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_gallery(
+    tmp_path_factory: pytest.TempPathFactory, google_dir: Path, data_dir: Path, tiny_vae: Path
+) -> Iterator[Path]:
+    from sketchart import store
+
+    out = tmp_path_factory.mktemp("built") / "gallery"
+    # module scope: the autouse fixtures are function-scoped, so isolate by hand
+    home = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKETCHART_HOME", str(home))
+        mp.setattr(store, "load_model", _cached_loader())
+        _build(out, google_dir, data_dir, tiny_vae)
+    yield out
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------- the table
+def test_real_spec_is_valid_and_complete() -> None:
+    validate_spec(GALLERY)
+    assert set(BUILDERS) == set(KINDS)
+    kinds = {e.kind for e in GALLERY}
+    assert kinds == set(KINDS)  # every kind appears in the real gallery
+    shipped = {e.model for e in GALLERY if e.source == "shipped"}
+    assert shipped == {"sheep", "sheep-uncond", "omniglot", "kanji"}
+    for e in GALLERY:
+        if e.kind in DATA_KINDS:
+            assert e.data in DATA_FILES.values(), e.name
+        if e.source == "google":
+            catalog_entry(e.model)  # a name the store resolves
+    sweep = [e for e in GALLERY if e.kind == "temperatures"]
+    assert all(e.temperatures[0] == 0.1 and e.temperatures[-1] == 1.0 for e in sweep)
+    assert any(e.model == "flamingo" for e in GALLERY)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (GalleryEntry("Bad Name", "samples", "m", "t", "c"), "lower-case"),
+        (GalleryEntry("x", "collage", "m", "t", "c"), "unknown kind 'collage'"),
+        (
+            GalleryEntry("x", "samples", "m", "t", "c", params={"colums": 3}),
+            "unknown parameter 'colums'",
+        ),
+        (GalleryEntry("x", "samples", "m", "t", "c", temperatures=(0.0,)), "positive"),
+        (GalleryEntry("x", "corners", "m", "t", "c"), "set data"),
+        (GalleryEntry("x", "samples", "m", "t", "c", source="web"), "unknown source"),
+        (GalleryEntry("index", "samples", "m", "t", "c"), "overwrite index"),
+    ],
+)
+def test_bad_spec_entries(entry: GalleryEntry, message: str) -> None:
+    with pytest.raises(GallerySpecError, match=message) as err:
+        validate_spec([entry])
+    assert "\n" not in str(err.value)
+
+
+def test_duplicate_names_and_unknown_only() -> None:
+    e = SMALL_SPEC[0]
+    with pytest.raises(GallerySpecError, match="twice"):
+        validate_spec([e, e])
+    assert [x.name for x in select_entries(SMALL_SPEC, ["tiny-print", e.name])] == [
+        e.name,
+        "tiny-print",
+    ]
+    with pytest.raises(GallerySpecError, match="no gallery entry named 'nope'"):
+        select_entries(SMALL_SPEC, ["nope"])
+
+
+def test_model_overrides_parse() -> None:
+    assert parse_model_overrides(["sheep=training/sheep", " kanji = a=b "]) == {
+        "sheep": "training/sheep",
+        "kanji": "a=b",
+    }
+    with pytest.raises(GalleryError, match="NAME=PATH"):
+        parse_model_overrides(["sheep"])
+
+
+# ----------------------------------------------------------- completion helpers
+def test_partial_drawing_keeps_whole_strokes() -> None:
+    strokes3 = np.array(
+        [[1, 0, 0], [1, 0, 1], [0, 1, 0], [0, 1, 1], [2, 2, 0], [1, 1, 1]], np.float32
+    )
+    assert len(partial_drawing(strokes3, 1)) == 2
+    assert len(partial_drawing(strokes3, 2)) == 4
+    assert len(partial_drawing(strokes3, 9)) == 4  # at least one stroke is left out
+    one_stroke = np.array([[1, 0, 0]] * 5 + [[1, 0, 1]], np.float32)
+    assert len(partial_drawing(one_stroke, 2)) == 3
+
+
+@pytest.mark.parametrize("given_lift", [0, 1])
+def test_split_completion_covers_every_point(given_lift: int) -> None:
+    given = np.array([[0, 0, 0], [5, 0, 0], [0, 5, given_lift]], np.float32)
+    tail = np.array([[3, 3, 0], [1, 2, 1], [4, 4, 0], [1, 1, 1]], np.float32)
+    full = np.concatenate([given, tail])
+    head, cont = split_completion(full, len(given))
+    assert [h.tolist() for h in head] == [x.tolist() for x in strokes3_to_lines(given)]
+    every = np.cumsum(full[:, :2].astype(np.float64), axis=0)
+    drawn = np.concatenate(head + cont)
+    # every point is drawn; the continuation starts at the given part's end only when the
+    # pen was still down there
+    assert {tuple(p) for p in every} == {tuple(p) for p in drawn}
+    assert np.allclose(cont[0][0], every[2] if given_lift == 0 else every[3])
+
+
+# ------------------------------------------------------------------ small build
+def test_small_gallery_files_and_records(
+    small_gallery: Path, google_dir: Path, tiny_vae: Path
+) -> None:
+    from PIL import Image
+
+    index = json.loads((small_gallery / INDEX_JSON).read_text())
+    records = {r["name"]: r for r in index["entries"]}
+    assert list(records) == [e.name for e in SMALL_SPEC]
+    for e in SMALL_SPEC:
+        rec = json.loads((small_gallery / f"{e.name}.json").read_text())
+        assert rec == records[e.name]
+        assert rec["command"].startswith(f"sketchart gallery build --only {e.name}")
+        assert (rec["seed"], rec["temperatures"], rec["kind"]) == (
+            e.seed,
+            list(e.temperatures),
+            e.kind,
+        )
+        assert rec["sketchart_version"] and rec["keras_version"] and rec["backend"]
+        for name in rec["files"].values():
+            assert (small_gallery / name).is_file(), name
+        with Image.open(small_gallery / rec["files"]["png"]) as img:
+            assert list(img.size) == rec["png_size"]
+            # something was drawn: not a blank page
+            assert img.convert("L").getextrema()[0] < 128
+        svg = (small_gallery / rec["files"]["svg"]).read_text()
+        assert svg.count('inkscape:groupmode="layer"') == rec["geometry"]["layers"]
+        assert "/" not in rec["command"].split("--out")[0]  # no machine paths before --out
+    flamingo = records["flamingo-samples"]
+    assert flamingo["model_source"] == "google/flamingo"
+    assert flamingo["model_sha256"] == _sha256(google_dir / "flamingo.gen.json")
+    assert flamingo["model_sha256"] == catalog_entry("flamingo").sha256
+    assert "--google-dir" in flamingo["command"] and flamingo["data"] is None
+    tiny = records["tiny-reconstructions"]
+    assert tiny["model_sha256"] == _sha256(tiny_vae / "model.weights.h5")
+    assert tiny["model_hparams"]["conditional"] is True
+    assert tiny["data"] == {"file": "aaron_sheep.npz", "split": "test"}
+    assert tiny["test_indices"] == SHORT[:2]
+    assert f"--model {TINY}=" in tiny["command"] and "--data-dir" in tiny["command"]
+    html = (small_gallery / "index.html").read_text()
+    for e in SMALL_SPEC:
+        assert f'src="{e.name}.png"' in html and e.caption in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_small_gallery_layouts(small_gallery: Path) -> None:
+    import vpype as vp
+
+    def layers(name: str) -> dict[str, int]:
+        doc = vp.read_multilayer_svg(str(small_gallery / f"{name}.svg"), 0.1)
+        return {str(lc.property("vp_name")): len(lc) for lc in doc.layers.values()}
+
+    assert set(layers("tiny-temperatures")) == {f"{TINY} samples", "labels"}
+    assert set(layers("tiny-interpolation")) == {"test drawings", f"{TINY} decodes"}
+    # the two originals of the strip are drawn as they are in the data
+    strip = layers("tiny-interpolation")
+    assert strip["test drawings"] > 0 and strip[f"{TINY} decodes"] > 0
+    assert set(layers("tiny-completions")) == {
+        "given strokes",
+        f"{TINY} continuations",
+        "labels",
+    }
+    rec = json.loads((small_gallery / "tiny-completions.json").read_text())
+    assert all(n > 0 for n in rec["given_points"])
+
+
+def test_print_sheet_has_gcode_layers_and_time(small_gallery: Path) -> None:
+    rec = json.loads((small_gallery / "tiny-print.json").read_text())
+    assert rec["page"] == {
+        "name": "a6",
+        "landscape": True,
+        "width_mm": 148.0,
+        "height_mm": 105.0,
+    }
+    assert [layer["name"] for layer in rec["layers"]] == ["row 1", "row 2"]
+    assert rec["layers"][0]["color"] != rec["layers"][1]["color"]
+    times = rec["plot_time"]
+    assert times["grbl-servo"]["seconds"] > 0 and times["axidraw"]["seconds"] > 0
+    gcode = (small_gallery / "tiny-print.gcode").read_text()
+    assert gcode.startswith("G21\nG90\nM5")
+    # one pen-down per path, as the profile writes them
+    assert gcode.count("M3 S") == rec["paths"] == sum(x["paths"] for x in rec["layers"])
+    html = (small_gallery / "index.html").read_text()
+    assert "plot time (grbl-servo)" in html and 'href="tiny-print.gcode"' in html
+
+
+# -------------------------------------------------------- rebuilds and atomicity
+def test_only_rebuilds_one_entry_identically(
+    tmp_path: Path, small_gallery: Path, google_dir: Path, data_dir: Path, tiny_vae: Path
+) -> None:
+    out = tmp_path / "gallery"
+    shutil.copytree(small_gallery, out)
+    before = _files(out)
+    (out / "tiny-temperatures.svg").write_text("stale")
+    report = _build(out, google_dir, data_dir, tiny_vae, only=["tiny-temperatures"])
+    assert report.built == ["tiny-temperatures"]
+    after = _files(out)
+    assert set(after) == set(before)
+    rebuilt = {f"tiny-temperatures.{x}" for x in ("svg", "json")} | {
+        "index.json",
+        "index.html",
+    }
+    # the other entries' files are untouched
+    assert {k: v for k, v in after.items() if k not in rebuilt} == {
+        k: v for k, v in before.items() if k not in rebuilt
+    }
+    # same seed, same lines: the rebuilt entry draws what the first build drew; only the
+    # command differs (another --out)
+    old, new = (json.loads(files["tiny-temperatures.json"]) for files in (before, after))
+    assert new["command"].startswith("sketchart gallery build --only tiny-temperatures --out ")
+    assert {k: v for k, v in old.items() if k != "command"} == {
+        k: v for k, v in new.items() if k != "command"
+    }
+    assert json.loads(after["index.json"])["entries"][1] == new
+    assert not list(tmp_path.glob(".gallery.*"))
+
+
+def test_failed_build_leaves_the_old_gallery(
+    tmp_path: Path,
+    small_gallery: Path,
+    google_dir: Path,
+    data_dir: Path,
+    tiny_vae: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "gallery"
+    shutil.copytree(small_gallery, out)
+    before = _files(out)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("drawing failed midway")
+
+    # the first entry (flamingo samples) is drawn, the second fails
+    monkeypatch.setitem(BUILDERS, "temperatures", broken)
+    for only in (None, ["flamingo-samples", "tiny-temperatures"]):
+        with pytest.raises(RuntimeError, match="midway"):
+            _build(out, google_dir, data_dir, tiny_vae, only=only, entries=SMALL_SPEC[:2])
+        assert _files(out) == before
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_full_build_replaces_folder_and_keeps_readme(
+    tmp_path: Path, google_dir: Path, data_dir: Path, tiny_vae: Path
+) -> None:
+    out = tmp_path / "gallery"
+    _build(out, google_dir, data_dir, tiny_vae, entries=SMALL_SPEC[:2])
+    (out / "README.md").write_text("kept")
+    (out / "old-entry.png").write_text("stale")
+    _build(out, google_dir, data_dir, tiny_vae, entries=SMALL_SPEC[:1])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "flamingo-samples.json",
+        "flamingo-samples.png",
+        "flamingo-samples.svg",
+        "index.html",
+        "index.json",
+    ]
+    assert (out / "README.md").read_text() == "kept"
+
+
+# ------------------------------------------------------------------ bad input
+def _main_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
+    from sketchart.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: ") and "\n" not in err, err
+    return err
+
+
+def test_cli_missing_google_model_says_how_to_get_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _main_error(
+        capsys,
+        [
+            "gallery",
+            "build",
+            "--out",
+            str(tmp_path / "g"),
+            "--only",
+            "google-owl",
+            "--only",
+            "google-cat",
+        ],
+    )
+    assert "sketchart models fetch owl" in err and "sketchart models fetch cat" in err
+    assert not (tmp_path / "g").exists()
+
+
+def test_missing_shipped_model_says_which_and_how() -> None:
+    entry = GalleryEntry("x", "samples", "no-such-model", "t", "c")
+    with pytest.raises(GalleryError, match=r"no-such-model \(not shipped in models/") as err:
+        build_gallery("unused", entries=[entry])
+    assert "--model no-such-model=PATH" in str(err.value)
+    # a shipped name never falls through to Google's model of the same name
+    with pytest.raises(GalleryError, match="not shipped"):
+        resolve_model("no-such-model", "shipped")
+
+
+def test_cli_unwritable_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], google_dir: Path
+) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    args = ["gallery", "build", "--only", "google-owl", "--google-dir", str(google_dir)]
+    err = _main_error(capsys, [*args, "--out", str(blocker / "gallery")])
+    assert "cannot write the gallery to" in err and "is not a directory" in err
+    err = _main_error(capsys, [*args, "--out", str(blocker)])
+    assert "it is a file" in err
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.jpg").write_bytes(b"x")
+    err = _main_error(capsys, [*args, "--out", str(foreign)])
+    assert "refusing to replace" in err
+    assert (foreign / "holiday.jpg").read_bytes() == b"x"
+
+
+def test_missing_data_dir_and_file(tmp_path: Path, google_dir: Path, tiny_vae: Path) -> None:
+    with pytest.raises(GalleryError, match="--data-dir DIR or set SKETCHART_DATA_DIR"):
+        build_gallery(
+            tmp_path / "g",
+            entries=SMALL_SPEC[2:3],
+            data_dir=tmp_path / "nope",
+            models={TINY: str(tiny_vae)},
+        )
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GalleryError, match="aaron_sheep.npz not found"):
+        build_gallery(
+            tmp_path / "g",
+            entries=SMALL_SPEC[2:3],
+            data_dir=tmp_path / "empty",
+            models={TINY: str(tiny_vae)},
+        )
+    assert not (tmp_path / "g").exists()
+
+
+def test_bad_test_index_and_decoder_only_model(
+    tmp_path: Path, google_dir: Path, data_dir: Path, tiny_vae: Path
+) -> None:
+    too_long = GalleryEntry(
+        "x", "reconstruction", TINY, "t", "c", data="aaron_sheep.npz", params={"indices": [3]}
+    )  # 84 points > max_seq_len 80
+    with pytest.raises(GallerySpecError, match="test drawing 3 of aaron_sheep.npz has 84"):
+        _build(tmp_path / "g", google_dir, data_dir, tiny_vae, entries=[too_long])
+    out_of_range = GalleryEntry(
+        "x",
+        "reconstruction",
+        TINY,
+        "t",
+        "c",
+        data="aaron_sheep.npz",
+        params={"indices": [300]},
+    )
+    with pytest.raises(GallerySpecError, match="300 out of range .* 300 test drawings"):
+        _build(tmp_path / "g", google_dir, data_dir, tiny_vae, entries=[out_of_range])
+    vae_on_gen = GalleryEntry(
+        "x", "corners", "flamingo", "t", "c", source="google", data="aaron_sheep.npz"
+    )
+    with pytest.raises(GalleryError, match="needs a conditional .* decoder-only"):
+        _build(tmp_path / "g", google_dir, data_dir, tiny_vae, entries=[vae_on_gen])
+    assert not (tmp_path / "g").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unknown_model_override(tmp_path: Path) -> None:
+    with pytest.raises(GalleryError, match="no gallery entry uses a model named 'shep'"):
+        build_gallery(tmp_path / "g", entries=SMALL_SPEC, models={"shep": "x"})
+
+
+# ------------------------------------------------------------- the real gallery
+@pytest.mark.slow
+def test_checked_in_gallery_rebuilds_the_same(tmp_path: Path) -> None:
+    """Every entry of the real spec, rebuilt, draws the lines checked in under gallery/
+    (same seeds; TF vs TF within 0.05 px)."""
+    import vpype as vp
+
+    gallery = ROOT / "gallery"
+    if not (gallery / INDEX_JSON).is_file():
+        pytest.skip("no gallery/index.json checked in yet")
+    index = json.loads((gallery / INDEX_JSON).read_text())
+    names = [r["name"] for r in index["entries"]]
+    assert names == [e.name for e in GALLERY if e.name in names]
+    overrides = {}
+    for r in index["entries"]:  # the models the checked-in gallery was built from
+        if r["model_source"].startswith("training/"):
+            overrides[r["model"]] = str(ROOT / Path(r["model_source"]).parent)
+    try:
+        build_gallery(
+            tmp_path / "g",
+            models=overrides,
+            data_dir=shared_path("data", "sketchrnn"),
+            google_dir=shared_path("models", "sketch-rnn-js"),
+        )
+    except GalleryError as exc:
+        pytest.skip(f"cannot rebuild the gallery here: {exc}")
+    new = json.loads((tmp_path / "g" / INDEX_JSON).read_text())
+    for old, now in zip(index["entries"], new["entries"], strict=True):
+        assert old["model_sha256"] == now["model_sha256"], old["name"]
+        if old["geometry"]["sha256"] == now["geometry"]["sha256"]:
+            continue
+        a = vp.read_multilayer_svg(str(gallery / old["files"]["svg"]), 0.1)
+        b = vp.read_multilayer_svg(str(tmp_path / "g" / now["files"]["svg"]), 0.1)
+        assert list(a.layers) == list(b.layers), old["name"]
+        for lid in a.layers:
+            la, lb = list(a.layers[lid]), list(b.layers[lid])
+            assert len(la) == len(lb), (old["name"], lid)
+            for pa, pb in zip(la, lb, strict=True):
+                assert pa.shape == pb.shape and np.abs(pa - pb).max() < 0.05, old["name"]
