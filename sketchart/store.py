@@ -101,6 +101,12 @@ def magenta_url() -> str:
 
 
 def _shipped_root() -> Path | None:
+    """The folder of shipped models: ``$SKETCHART_MODELS_DIR`` when set (None if it is not
+    a folder), else the package's own."""
+    override = os.environ.get("SKETCHART_MODELS_DIR")
+    if override:
+        root = Path(override).expanduser()
+        return root if root.is_dir() else None
     # installed wheels carry models/ as sketchart/_models; a source checkout has models/
     here = Path(__file__).resolve().parent
     for root in (here / "_models", here.parent / "models"):

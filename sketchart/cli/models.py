@@ -4,11 +4,14 @@
 - ``info NAME``: where a model comes from and its shape;
 - ``fetch NAME... | magenta``: download Google catalog models into the cache, or magenta's
   pretrained checkpoints (converted to model directories);
-- ``path NAME``: the file or directory a name resolves to (where it would be cached).
+- ``path NAME``: the file or directory a name resolves to (where it would be cached);
+- ``ship LOG_ROOT NAME``: a finished training run's best model into ``models/NAME``
+  (:mod:`sketchart.ship`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -133,3 +136,36 @@ def path_command(
         typer.echo(str(source.path))
     else:
         typer.echo(str(google_cache_path(source.name.removeprefix("google/"))))
+
+
+@models_app.command("ship")
+def ship_command(
+    log_root: Annotated[Path, typer.Argument(help="A finished `sketchart train` log root.")],
+    name: Annotated[str, typer.Argument(help="Model name: its folder and --category name.")],
+    models_root: Annotated[Path, typer.Option(
+        "--models-root", help="Folder of shipped models.")] = Path("models"),
+    command: Annotated[str | None, typer.Option(
+        "--command", help="The exact training command (default: recorded by the run, else "
+                          "reconstructed from its hparams).")] = None,
+    licence: Annotated[str | None, typer.Option(
+        "--licence", help="The training data's licence (needed for data sketchart does not "
+                          "know).")] = None,
+    hardware: Annotated[str | None, typer.Option(
+        "--hardware", help="What the run trained on (default: this machine).")] = None,
+    data_dir: Annotated[str | None, typer.Option(
+        "--data-dir", help="Where the run's datasets are (default: where it recorded "
+                           "them).")] = None,
+    float32: Annotated[bool, typer.Option(
+        "--float32", help="Store float32 weights (default float16, upcast on load).")]
+    = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing model of that name.")] = False,
+) -> None:
+    """Ship a training run's best model into models/NAME with README, curves and samples."""
+    from sketchart.ship import ship
+
+    result = ship(log_root, name, models_root, command=command, licence=licence,
+                  hardware=hardware, data_dir=data_dir, float16=not float32, force=force)
+    typer.echo(result.summary())
+    for note in result.warnings:
+        typer.echo(f"Warning: {note}", err=True)
