@@ -63,7 +63,8 @@ def build_command(
         typer.Option(
             "--google-dir",
             help="Folder of Google's <name>.gen.json files to use when a model "
-            "is not in the user cache.",
+            "is not in the user cache (default $SKETCHART_GOOGLE_DIR, else "
+            "../shared/models/sketch-rnn-js).",
         ),
     ] = None,
     download: Annotated[

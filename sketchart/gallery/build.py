@@ -36,12 +36,14 @@ from sketchart.gallery.spec import (
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "DEFAULT_GOOGLE_DIR",
     "INDEX_JSON",
     "BuildReport",
     "GalleryError",
     "ModelRef",
     "build_gallery",
     "default_data_dir",
+    "default_google_dir",
     "geometry_summary",
     "parse_model_overrides",
     "resolve_model",
@@ -62,10 +64,22 @@ class GalleryError(SketchartError):
     """A gallery that cannot be built: a model or data missing, an unwritable folder."""
 
 
+#: Where Google's ``<name>.gen.json`` files are looked for when they are not in the user
+#: cache: the shared copies beside the checkout. ``$SKETCHART_GOOGLE_DIR`` and
+#: ``--google-dir`` override it.
+DEFAULT_GOOGLE_DIR = Path("..", "shared", "models", "sketch-rnn-js")
+
+
 def default_data_dir() -> Path:
     """``$SKETCHART_DATA_DIR``, else :data:`DEFAULT_DATA_DIR`."""
     env = os.environ.get("SKETCHART_DATA_DIR")
     return Path(env) if env else DEFAULT_DATA_DIR
+
+
+def default_google_dir() -> Path:
+    """``$SKETCHART_GOOGLE_DIR``, else :data:`DEFAULT_GOOGLE_DIR`."""
+    env = os.environ.get("SKETCHART_GOOGLE_DIR")
+    return Path(env) if env else DEFAULT_GOOGLE_DIR
 
 
 def _rel(path: Path | str) -> str:
@@ -138,14 +152,15 @@ def resolve_model(
     """Find the model an entry names, without loading it.
 
     ``shipped`` models come only from ``models/`` (a bare ``sheep`` must not fall through to
-    Google's sheep); ``google`` models from the user cache, then ``google_dir``, then a
+    Google's sheep); ``google`` models from the user cache, then ``google_dir`` (default
+    :func:`default_google_dir`), then a
     download when allowed. ``overrides`` (``--model NAME=PATH``) win over both.
 
     Raises:
         GalleryError: the model is missing; the message says how to get it.
     """
     from sketchart import store
-    from sketchart.catalog import normalize_name
+    from sketchart.catalog import catalog_entry, normalize_name
 
     overrides = overrides or {}
     if name in overrides:
@@ -168,8 +183,17 @@ def resolve_model(
     cached = store.google_cache_path(key)
     if cached.is_file():
         return ModelRef(name, cached, f"google/{key}")
-    if google_dir is not None and (Path(google_dir) / f"{key}.gen.json").is_file():
-        return ModelRef(name, Path(google_dir) / f"{key}.gen.json", f"google/{key}")
+    google_dir = Path(google_dir) if google_dir is not None else default_google_dir()
+    if (google_dir / f"{key}.gen.json").is_file():
+        path = google_dir / f"{key}.gen.json"
+        # the same file as Google's pinned download, or not used at all
+        pinned = catalog_entry(key).sha256
+        if _sha256(path) != pinned:
+            raise GalleryError(
+                f"{_rel(path)}: sha256 differs from Google's {key}.gen.json pinned in the "
+                f"catalog ({pinned[:16]}...); remove it or run `sketchart models fetch {key}`"
+            )
+        return ModelRef(name, path, f"google/{key}")
     if download:
         try:
             return ModelRef(name, store.fetch_google(key, progress=True), f"google/{key}")
@@ -419,7 +443,8 @@ def build_gallery(
         data_dir: folder of the ``.npz`` data sets (default :func:`default_data_dir`).
         models: ``{spec name: name or path}`` replacing the spec's models.
         google_dir: a folder of ``<name>.gen.json`` files for Google's models that are not
-            in the user cache.
+            in the user cache (default :func:`default_google_dir`; each file must match
+            the catalog's sha256).
         download: download Google's models that are not cached.
         entries: the spec (default :data:`~sketchart.gallery.spec.GALLERY`).
         echo: progress lines (default: none).
@@ -445,7 +470,8 @@ def build_gallery(
             f"--model {unknown[0]}=...: no gallery entry uses a model named "
             f"{unknown[0]!r} (models: {', '.join(sorted({e.model for e in entries}))})"
         )
-    gdir = Path(google_dir) if google_dir is not None else None
+    google_explicit = google_dir is not None
+    gdir = Path(google_dir) if google_dir is not None else default_google_dir()
     data_explicit = data_dir is not None
     ddir = Path(data_dir) if data_dir is not None else default_data_dir()
 
@@ -496,7 +522,13 @@ def build_gallery(
                 if e.data not in tests:
                     tests[str(e.data)] = load_npz(ddir / str(e.data)).test
                 test = tests[str(e.data)]
-            command = _command(e, refs[e.model], ddir if data_explicit else None, gdir, out)
+            command = _command(
+                e,
+                refs[e.model],
+                ddir if data_explicit else None,
+                gdir if google_explicit else None,
+                out,
+            )
             records.append(
                 _build_entry(e, loaded[e.model], refs[e.model], test, tmp, command, versions)
             )

@@ -228,6 +228,8 @@ def render_png(
             if len(pts) >= 2:
                 draw.line(pts, fill=rgb, width=stroke, joint="curve")
     img = img.resize((width, height), Image.Resampling.LANCZOS)
+    # a line drawing needs few colours: a palette image is a third of the RGB file's size
+    img = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=32)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     _write_bytes(path, buf.getvalue())
