@@ -483,6 +483,36 @@ def test_full_build_replaces_folder_and_keeps_readme(
     assert (out / "README.md").read_text() == "kept"
 
 
+def test_skip_missing_keeps_old_outputs(
+    tmp_path: Path, small_gallery: Path, google_dir: Path, data_dir: Path
+) -> None:
+    out = tmp_path / "gallery"
+    shutil.copytree(small_gallery, out)
+    before = _files(out)
+    # without --model tiny-vae=..., the tiny model is missing (it is not shipped)
+    with pytest.raises(GalleryError, match="tiny-vae .not shipped"):
+        build_gallery(out, entries=SMALL_SPEC[:2], google_dir=google_dir)
+    lines: list[str] = []
+    report = build_gallery(
+        out,
+        entries=SMALL_SPEC[:2],
+        google_dir=google_dir,
+        skip_missing=True,
+        echo=lines.append,
+    )
+    assert (report.built, report.skipped) == (["flamingo-samples"], ["tiny-temperatures"])
+    assert lines[0].startswith("skipping tiny-temperatures: model missing: tiny-vae")
+    after = _files(out)
+    kept = {f"tiny-temperatures.{x}" for x in ("svg", "png", "json")}
+    assert set(after) == kept | {f"flamingo-samples.{x}" for x in ("svg", "png", "json")} | {
+        "index.json",
+        "index.html",
+    }
+    assert all(after[name] == before[name] for name in kept)
+    names = [r["name"] for r in json.loads(after["index.json"])["entries"]]
+    assert names == ["flamingo-samples", "tiny-temperatures"]
+
+
 # ------------------------------------------------------------------ bad input
 def _main_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
     from sketchart.cli import main

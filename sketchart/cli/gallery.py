@@ -70,6 +70,13 @@ def build_command(
     download: Annotated[
         bool, typer.Option("--download", help="Download Google's models that are not cached.")
     ] = False,
+    skip_missing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing",
+            help="Leave out entries whose model is missing (they keep their old files).",
+        ),
+    ] = False,
 ) -> None:
     """Build the gallery from the shipped models and Google's (fixed seeds)."""
     from sketchart.gallery import build_gallery, parse_model_overrides
@@ -81,6 +88,7 @@ def build_command(
         models=parse_model_overrides(model or []),
         google_dir=google_dir,
         download=download,
+        skip_missing=skip_missing,
         echo=typer.echo,
     )
     typer.echo(

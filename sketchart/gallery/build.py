@@ -291,10 +291,12 @@ def geometry_summary(document: Any) -> dict[str, Any]:
 # -------------------------------------------------------------------------- build
 @dataclass
 class BuildReport:
-    """What a build did: the gallery folder, the entries drawn and their seconds."""
+    """What a build did: the gallery folder, the entries drawn (and those skipped for a
+    missing model), and their seconds."""
 
     out: Path
     built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
 
@@ -432,6 +434,7 @@ def build_gallery(
     models: Mapping[str, str] | None = None,
     google_dir: str | os.PathLike[str] | None = None,
     download: bool = False,
+    skip_missing: bool = False,
     entries: Sequence[GalleryEntry] = GALLERY,
     echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
@@ -446,6 +449,8 @@ def build_gallery(
             in the user cache (default :func:`default_google_dir`; each file must match
             the catalog's sha256).
         download: download Google's models that are not cached.
+        skip_missing: leave out the entries whose model is missing instead of failing;
+            they keep what the gallery already holds for them.
         entries: the spec (default :data:`~sketchart.gallery.spec.GALLERY`).
         echo: progress lines (default: none).
 
@@ -477,9 +482,9 @@ def build_gallery(
 
     # everything an entry needs is checked before anything is drawn
     refs: dict[str, ModelRef] = {}
-    missing: list[str] = []
+    missing: dict[str, str] = {}
     for e in selected:
-        if e.model in refs:
+        if e.model in refs or e.model in missing:
             continue
         try:
             refs[e.model] = resolve_model(
@@ -488,14 +493,20 @@ def build_gallery(
         except GalleryError as exc:
             if not str(exc).startswith("model missing: "):
                 raise
-            missing.append(str(exc).removeprefix("model missing: "))
+            missing[e.model] = str(exc).removeprefix("model missing: ")
+    report = BuildReport(out)
     if missing:
-        raise GalleryError(
-            f"model{'s' if len(missing) > 1 else ''} missing: " + "; ".join(missing)
+        text = f"model{'s' if len(missing) > 1 else ''} missing: " + "; ".join(
+            missing.values()
         )
+        if not skip_missing or all(e.model in missing for e in selected):
+            raise GalleryError(text)
+        report.skipped = [e.name for e in selected if e.model in missing]
+        selected = [e for e in selected if e.model not in missing]
+        say(f"skipping {', '.join(report.skipped)}: {text}")
     _check_data(selected, ddir)
     _check_out(out)
-    previous = _read_index(out) if only else []
+    previous = _read_index(out) if only or report.skipped else []
 
     from sketchart.data import load_npz
     from sketchart.store import load_model
@@ -512,7 +523,6 @@ def build_gallery(
                     f"{e.model} ({refs[e.model].label}) is decoder-only"
                 )
         versions = _versions()
-        report = BuildReport(out)
         tests: dict[str, list[np.ndarray]] = {}
         records = []
         for i, e in enumerate(selected, start=1):
@@ -539,7 +549,11 @@ def build_gallery(
                 f"({report.seconds[e.name]:.1f} s)"
             )
         rebuilt = {r["name"] for r in records}
-        by_name = {r["name"]: r for r in previous if r.get("name") not in rebuilt}
+        # entries not drawn now keep their previous record (and files)
+        keep = set(report.skipped) if not only else {e.name for e in entries} - rebuilt
+        by_name = {r["name"]: r for r in previous if r.get("name") in keep}
+        if not (only and out.is_dir()):  # a new folder: carry the kept entries' files over
+            _carry_files(out, tmp, list(by_name.values()))
         by_name.update({r["name"]: r for r in records})
         ordered = [by_name[e.name] for e in entries if e.name in by_name]
         _write_json(
@@ -555,6 +569,13 @@ def build_gallery(
         shutil.rmtree(tmp, ignore_errors=True)
     report.total_seconds = time.perf_counter() - t_start
     return report
+
+
+def _carry_files(out: Path, tmp: Path, records: Sequence[dict[str, Any]]) -> None:
+    for record in records:
+        for name in dict(record.get("files", {})).values():
+            if Path(name).name == name and (out / name).is_file():
+                shutil.copy2(out / name, tmp / name)
 
 
 def _replace_files(tmp: Path, out: Path, rebuilt: set[str]) -> None:
