@@ -1,4 +1,4 @@
-"""Ship a finished training run as a model directory in ``models/`` (``sketchart models ship``).
+"""Ship a finished training run as a model directory in ``models/`` (``models ship``).
 
 :func:`ship` turns a training log root (``best/``, ``last/``, TensorBoard events) into
 ``<models_root>/<name>/``::
@@ -132,7 +132,8 @@ DATASETS: dict[str, DatasetInfo] = {
         title="Omniglot (Lake et al.) as stroke-3 polylines (sketch-rnn-datasets' omniglot)",
         source=f"{_SKETCH_RNN_DATASETS}/tree/master/omniglot, derived from "
                "https://github.com/brendenlake/omniglot",
-        licence="MIT", licence_url="https://github.com/brendenlake/omniglot/blob/master/LICENSE",
+        licence="MIT",
+        licence_url="https://github.com/brendenlake/omniglot/blob/master/LICENSE",
         copyright="Copyright (c) 2015 Brenden Lake",
         terms="keep the copyright and permission notice (MIT); cite Lake et al. (2015)."),
     "short_kanji": _KANJI,
@@ -450,7 +451,8 @@ def _panel(draw: Any, image: Any, box: tuple[int, int, int, int], title: str,
     draw.rectangle([x0, y0, x1, y1], outline="black", width=s)
 
     # the legend goes in the corner of the plot that hides the fewest drawn points
-    entries = [("train", _BLUE, "line"), ("valid", _ORANGE, "dot"), ("test", _GREEN, "diamond")]
+    entries = [("train", _BLUE, "line"), ("valid", _ORANGE, "dot"),
+               ("test", _GREEN, "diamond")]
     if floor is not None:
         entries.append(("kl_tolerance", _GREY, "dash"))
     entries = [e for e in entries if series.get(e[0]) or e[0] == "kl_tolerance"]
@@ -729,7 +731,8 @@ def _data_files(log_root: Path, data_set: Sequence[str], state: dict[str, Any],
                     for n in data_set]
         except SketchartError:
             return None
-    recorded = [(log_root / p).resolve() for p in state.get("options", {}).get("data_paths", [])]
+    paths = state.get("options", {}).get("data_paths", [])
+    recorded = [(log_root / p).resolve() for p in paths]
     if recorded and len(recorded) == len(data_set) and all(p.is_file() for p in recorded):
         return recorded
     return None
@@ -916,7 +919,15 @@ def ship(
             unknown licence without ``licence``, missing test costs and no dataset to
             evaluate them, float16 weights that change the results.
     """
-    from sketchart.modeldir import META_FILE, ModelDirError, is_model_dir, load_model_dir
+    from sketchart.catalog import normalize_name
+    from sketchart.hparams import HParams, HParamsError
+    from sketchart.modeldir import (
+        CONFIG_FILE,
+        META_FILE,
+        ModelDirError,
+        is_model_dir,
+        load_model_dir,
+    )
 
     log_root = Path(log_root)
     _check_name(name)
@@ -926,10 +937,22 @@ def ship(
     if not is_model_dir(best):
         raise ShipError(f"{log_root}: no best/ model (a log root of `sketchart train` holds "
                         "best/ once the run has saved; train at least save_every steps)")
+    try:  # the licence question first, before anything is loaded or written
+        dataset_info(HParams.from_json(best / CONFIG_FILE).data_set, licence)
+    except HParamsError as exc:
+        raise ShipError(str(exc)) from None
     models_root = Path(models_root)
     target = models_root / name
     if target.exists() and not force:
         raise ShipError(f"{target} already exists; pass --force to replace it")
+    if models_root.is_dir():
+        # names resolve normalised (sheep-uncond == sheep_uncond): one folder per name
+        key = normalize_name(name)
+        twins = [p.name for p in models_root.iterdir() if p.name != name
+                 and not p.name.startswith(".") and normalize_name(p.name) == key]
+        if twins:
+            raise ShipError(f"{models_root / twins[0]} already holds the model that "
+                            f"--category {name} resolves to; remove it or ship as {twins[0]}")
     try:
         models_root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{name}.", dir=models_root))
@@ -999,6 +1022,13 @@ def ship(
             command = _reconstruct_command(log_root, hps, state, data_files)
             command_source = "reconstructed"
 
+        recorded_hw = state.get("options", {}).get("hardware")
+        if hardware:
+            hw, hw_source = hardware, "given"
+        elif recorded_hw:
+            hw, hw_source = str(recorded_hw), "recorded"
+        else:
+            hw, hw_source = hardware_description(), "detected when shipping"
         what = _what(hps, datasets)
         if events.scalars:
             render_curves(events, out_dir / "curves.png",
@@ -1016,8 +1046,8 @@ def ship(
             "command": command, "command_source": command_source,
             "steps": meta.steps, "steps_trained": steps_trained,
             "wall_time_s": wall, "wall_time_to_best_s": wall_to_best, "sessions": sessions,
-            "hardware": hardware or hardware_description(),
-            "hardware_source": "given" if hardware else "detected when shipping",
+            "hardware": hw,
+            "hardware_source": hw_source,
             "backend": state.get("options", {}).get("backend"),
             "bucketed": state.get("options", {}).get("bucketed"),
             "valid": meta.valid, "test": meta.test, "test_evaluated_when_shipping":
@@ -1116,9 +1146,10 @@ def _readme(facts: dict[str, Any], hps: Any, meta: Any, out_dir: Path) -> str:
                  + (f"; Keras backend {facts['backend']}" if facts["backend"] else "")
                  + ("; length-bucketed batches" if facts["bucketed"] else ""))
     lines.append(f"- sketchart {facts['sketchart_version']}, Keras {facts['keras_version']}")
-    lines += ["", "## Losses", "",
-              (f"At step {steps}; z sampled as the reference's evaluation does; kl_cost after "
-              f"the kl_tolerance floor ({hps.kl_tolerance})."), "",
+    how = (f"z sampled as the reference's evaluation does; kl_cost after the kl_tolerance "
+           f"floor ({hps.kl_tolerance})" if hps.conditional
+           else "decoder-only: no latent, so no KL term")
+    lines += ["", "## Losses", "", f"At step {steps} ({how}).", "",
               "| split | r_cost | kl_cost |", "|---|---|---|",
               (f"| valid | {_cost(facts['valid'], 'r_cost')} | "
               f"{_cost(facts['valid'], 'kl_cost')} |"),
