@@ -322,6 +322,7 @@ def test_split_completion_covers_every_point(given_lift: int) -> None:
 
 
 # ------------------------------------------------------------------ small build
+@pytest.mark.parity
 def test_small_gallery_files_and_records(
     small_gallery: Path, google_dir: Path, tiny_vae: Path
 ) -> None:
@@ -389,6 +390,7 @@ def test_small_gallery_layouts(small_gallery: Path) -> None:
     assert all(n > 0 for n in rec["given_points"])
 
 
+@pytest.mark.parity
 def test_print_sheet_has_gcode_layers_and_time(small_gallery: Path) -> None:
     rec = json.loads((small_gallery / "tiny-print.json").read_text())
     assert rec["page"] == {

@@ -38,7 +38,9 @@ def build_command(
     ),
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Rebuild only this entry (repeat for more)."),
+        typer.Option(
+            "--only", metavar="NAME", help="Rebuild only this entry (repeat for more)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -54,6 +56,7 @@ def build_command(
         typer.Option(
             "--model",
             "-m",
+            metavar="NAME=PATH",
             help="NAME=PATH: draw the spec's model NAME with another model "
             "(directory, training log root, .gen.json); repeatable.",
         ),

@@ -51,7 +51,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "interpolation": {"pairs": [[0, 1]], "steps": 8, "method": "slerp"},
     "corners": {"corners": [0, 1, 2, 3], "rows": 5, "columns": 5},
     "reconstruction": {"indices": [0, 1, 2], "count": 4},
-    "completion": {"indices": [0, 1, 2], "strokes": 2, "count": 6},
+    "completion": {"indices": [0, 1, 2], "strokes": 2, "count": 8},
     "print": {
         "corners": [0, 1, 2, 3],
         "rows": 6,
@@ -340,12 +340,12 @@ GALLERY: tuple[GalleryEntry, ...] = (
         "completion",
         "sheep-uncond",
         "Completing sheep",
-        "Each row: the first 2 strokes of a held-out test sheep (red) and 6 continuations "
+        "Each row: the first 2 strokes of a held-out test sheep (red) and 8 continuations "
         "by the decoder-only sheep model.",
         seed=5,
         temperatures=(0.4,),
         data=DATA_FILES["sheep"],
-        params={"indices": [0, 3, 5, 9], "strokes": 2, "count": 6},
+        params={"indices": [0, 3, 5, 9], "strokes": 2, "count": 8},
     ),
     GalleryEntry(
         "sheep-completions",
@@ -357,18 +357,18 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=5,
         temperatures=(0.4,),
         data=DATA_FILES["sheep"],
-        params={"indices": [0, 3, 5, 9], "strokes": 2, "count": 6},
+        params={"indices": [0, 3, 5, 9], "strokes": 2, "count": 8},
     ),
     GalleryEntry(
         "kanji-completions",
         "completion",
         "kanji",
         "Completing kanji",
-        "The first 3 strokes of held-out kanji (red) and 6 continuations each.",
+        "The first 3 strokes of held-out kanji (red) and 8 continuations each.",
         seed=5,
         temperatures=(0.3,),
         data=DATA_FILES["kanji"],
-        params={"indices": [0, 1, 4, 7], "strokes": 3, "count": 6},
+        params={"indices": [0, 1, 4, 7], "strokes": 3, "count": 8},
     ),
     # -- Google's pretrained sketch-rnn-js models
     GalleryEntry(
