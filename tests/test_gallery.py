@@ -30,6 +30,7 @@ from sketchart.gallery.spec import (
     select_entries,
     validate_spec,
 )
+from sketchart.store import shipped_models
 from sketchart.strokes import strokes3_to_lines
 
 TINY = "tiny-vae"
@@ -407,8 +408,12 @@ def test_print_sheet_has_gcode_layers_and_time(small_gallery: Path) -> None:
     assert gcode.startswith("G21\nG90\nM5")
     # one pen-down per path, as the profile writes them
     assert gcode.count("M3 S") == rec["paths"] == sum(x["paths"] for x in rec["layers"])
+    assert rec["plot_commands"][0] == "sketchart plot tiny-print.svg --model V3/A4"
     html = (small_gallery / "index.html").read_text()
     assert "plot time (grbl-servo)" in html and 'href="tiny-print.gcode"' in html
+    assert (
+        "<code>vpype read tiny-print.svg gwrite -p grbl-servo tiny-print.gcode</code>" in html
+    )
 
 
 # -------------------------------------------------------- rebuilds and atomicity
@@ -454,13 +459,19 @@ def test_failed_build_leaves_the_old_gallery(
     shutil.copytree(small_gallery, out)
     before = _files(out)
 
-    def broken(*args: Any) -> Any:
-        raise RuntimeError("drawing failed midway")
+    failure: type[BaseException] = RuntimeError
 
-    # the first entry (flamingo samples) is drawn, the second fails
+    def broken(*args: Any) -> Any:
+        raise failure("drawing failed midway")
+
+    # the first entry (flamingo samples) is drawn, the second fails (or Ctrl-C hits)
     monkeypatch.setitem(BUILDERS, "temperatures", broken)
-    for only in (None, ["flamingo-samples", "tiny-temperatures"]):
-        with pytest.raises(RuntimeError, match="midway"):
+    for failure, only in (
+        (RuntimeError, None),
+        (RuntimeError, ["flamingo-samples", "tiny-temperatures"]),
+        (KeyboardInterrupt, None),
+    ):
+        with pytest.raises(failure, match="midway"):
             _build(out, google_dir, data_dir, tiny_vae, only=only, entries=SMALL_SPEC[:2])
         assert _files(out) == before
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -658,6 +669,9 @@ def test_checked_in_gallery_rebuilds_the_same(tmp_path: Path) -> None:
     index = json.loads((gallery / INDEX_JSON).read_text())
     names = [r["name"] for r in index["entries"]]
     assert names == [e.name for e in GALLERY if e.name in names]
+    assert not {
+        r["model"] for r in index["entries"] if r["model_source"].startswith("training/")
+    } & set(shipped_models()), "gallery/ predates the shipped models: rebuild it"
     overrides = {}
     for r in index["entries"]:  # the models the checked-in gallery was built from
         if r["model_source"].startswith("training/"):
@@ -665,6 +679,7 @@ def test_checked_in_gallery_rebuilds_the_same(tmp_path: Path) -> None:
     try:
         build_gallery(
             tmp_path / "g",
+            only=names,
             models=overrides,
             data_dir=shared_path("data", "sketchrnn"),
             google_dir=shared_path("models", "sketch-rnn-js"),
@@ -673,7 +688,9 @@ def test_checked_in_gallery_rebuilds_the_same(tmp_path: Path) -> None:
         pytest.skip(f"cannot rebuild the gallery here: {exc}")
     new = json.loads((tmp_path / "g" / INDEX_JSON).read_text())
     for old, now in zip(index["entries"], new["entries"], strict=True):
-        assert old["model_sha256"] == now["model_sha256"], old["name"]
+        assert old["model_sha256"] == now["model_sha256"], (
+            f"gallery/{old['name']} was drawn by another {old['model']}: rebuild the gallery"
+        )
         if old["geometry"]["sha256"] == now["geometry"]["sha256"]:
             continue
         a = vp.read_multilayer_svg(str(gallery / old["files"]["svg"]), 0.1)

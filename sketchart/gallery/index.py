@@ -96,9 +96,14 @@ def _figure(record: dict[str, Any]) -> str:
                 ),
             )
         )
+    code = {"rebuild", "plot"}  # values that are already HTML
+    if record.get("plot_commands"):
+        rows.append(
+            ("plot", "<br>".join(f"<code>{_esc(c)}</code>" for c in record["plot_commands"]))
+        )
     rows.append(("rebuild", f"<code>{_esc(record['command'])}</code>"))
     dl = "\n".join(
-        f"<dt>{_esc(k)}</dt><dd>{v if k == 'rebuild' else _esc(v)}</dd>" for k, v in rows
+        f"<dt>{_esc(k)}</dt><dd>{v if k in code else _esc(v)}</dd>" for k, v in rows
     )
     links = " ".join(
         f'<a href="{_esc(files[k])}">{label}</a>'

@@ -356,6 +356,11 @@ def print_sheet(
         ],
         "paths": plot_doc.path_count,
         "pen_down_m": round(down / 1000.0, 2),
+        "plot_commands": [
+            f"sketchart plot {entry.name}.svg --model {axidraw_model}",
+            f"sketchart plot {entry.name}.svg --device grbl --port PORT --profile {profile}",
+            f"vpype read {entry.name}.svg gwrite -p {profile} {entry.name}.gcode",
+        ],
         "plot_time": {
             profile: {
                 "seconds": round(grbl_s, 1),
