@@ -21,7 +21,7 @@ h1 { font-weight: 600; }
 figure { margin: 2.5rem 0; padding: 1rem; background: white; border: 1px solid #ddd; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { margin-top: .8rem; line-height: 1.45; }
-figcaption h2 { font-size: 1.15rem; margin: 0 0 .3rem 0; }
+figure h2 { font-size: 1.15rem; margin: 0 0 .6rem 0; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: .5rem 0;
      font-size: .9rem; }
 dt { color: #666; }
@@ -111,9 +111,9 @@ def _figure(record: dict[str, Any]) -> str:
         if k in files
     )
     return f"""<figure id="{_esc(record["name"])}">
+<h2>{_esc(record["title"])}</h2>
 <a href="{_esc(files["svg"])}"><img src="{_esc(files["png"])}"{size} alt="{_esc(record["title"])}"></a>
 <figcaption>
-<h2>{_esc(record["title"])}</h2>
 <p>{_esc(record["caption"])}</p>
 <dl>
 {dl}

@@ -253,7 +253,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=2,
         temperatures=_T_LOW,
         data=DATA_FILES["sheep"],
-        params={"pairs": [[0, 3], [5, 9], [12, 24]]},
+        params={"pairs": [[1, 8], [9, 26], [17, 25]]},
     ),
     GalleryEntry(
         "omniglot-interpolation",
@@ -264,7 +264,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=2,
         temperatures=_T_LOW,
         data=DATA_FILES["omniglot"],
-        params={"pairs": [[0, 1], [3, 5], [8, 14]]},
+        params={"pairs": [[0, 2], [12, 28], [7, 29]]},
     ),
     GalleryEntry(
         "kanji-interpolation",
@@ -275,7 +275,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=2,
         temperatures=_T_LOW,
         data=DATA_FILES["kanji"],
-        params={"pairs": [[0, 1], [4, 7], [10, 13]]},
+        params={"pairs": [[1, 9], [21, 27], [5, 31]]},
     ),
     GalleryEntry(
         "sheep-corners",
@@ -287,7 +287,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=3,
         temperatures=_T_LOW,
         data=DATA_FILES["sheep"],
-        params={"corners": [0, 3, 9, 24], "rows": 5, "columns": 5},
+        params={"corners": [1, 8, 26, 27], "rows": 5, "columns": 5},
     ),
     GalleryEntry(
         "kanji-corners",
@@ -298,7 +298,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=3,
         temperatures=_T_LOW,
         data=DATA_FILES["kanji"],
-        params={"corners": [0, 1, 4, 7], "rows": 5, "columns": 5},
+        params={"corners": [1, 9, 27, 31], "rows": 5, "columns": 5},
     ),
     # -- reconstructions of held-out test drawings
     GalleryEntry(
@@ -310,7 +310,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=4,
         temperatures=(0.2,),
         data=DATA_FILES["sheep"],
-        params={"indices": [0, 3, 5, 9, 12, 24], "count": 4},
+        params={"indices": [1, 7, 9, 15, 25, 27], "count": 4},
     ),
     GalleryEntry(
         "omniglot-reconstructions",
@@ -321,7 +321,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=4,
         temperatures=(0.2,),
         data=DATA_FILES["omniglot"],
-        params={"indices": [0, 1, 3, 5, 8, 14], "count": 4},
+        params={"indices": [0, 2, 7, 12, 28, 36], "count": 4},
     ),
     GalleryEntry(
         "kanji-reconstructions",
@@ -332,7 +332,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=4,
         temperatures=(0.2,),
         data=DATA_FILES["kanji"],
-        params={"indices": [0, 1, 4, 7, 10, 13], "count": 4},
+        params={"indices": [1, 5, 9, 21, 27, 34], "count": 4},
     ),
     # -- completions of partial drawings
     GalleryEntry(
@@ -345,7 +345,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=5,
         temperatures=(0.4,),
         data=DATA_FILES["sheep"],
-        params={"indices": [0, 3, 5, 9], "strokes": 2, "count": 8},
+        params={"indices": [1, 8, 26, 32], "strokes": 2, "count": 8},
     ),
     GalleryEntry(
         "sheep-completions",
@@ -357,7 +357,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=5,
         temperatures=(0.4,),
         data=DATA_FILES["sheep"],
-        params={"indices": [0, 3, 5, 9], "strokes": 2, "count": 8},
+        params={"indices": [1, 8, 26, 32], "strokes": 2, "count": 8},
     ),
     GalleryEntry(
         "kanji-completions",
@@ -368,7 +368,7 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=5,
         temperatures=(0.3,),
         data=DATA_FILES["kanji"],
-        params={"indices": [0, 1, 4, 7], "strokes": 3, "count": 8},
+        params={"indices": [1, 9, 21, 27], "strokes": 3, "count": 8},
     ),
     # -- Google's pretrained sketch-rnn-js models
     GalleryEntry(
@@ -436,6 +436,6 @@ GALLERY: tuple[GalleryEntry, ...] = (
         seed=7,
         temperatures=_T_LOW,
         data=DATA_FILES["sheep"],
-        params={"corners": [0, 3, 9, 24], "rows": 6, "columns": 8},
+        params={"corners": [7, 26, 15, 32], "rows": 6, "columns": 8},
     ),
 )
