@@ -1,33 +1,39 @@
 """Parity with magenta's sketch_rnn on the reference fixtures (``../shared/fixtures``).
 
 Each fixture holds the reference's weights, a 4-sketch batch and its outputs and
-gradients (see ``../shared/README.md``). The imported model must reproduce them:
+gradients (see ``../shared/README.md``). The imported model must reproduce them, as the
+model issue asks:
 
 * r_cost, kl_cost, cost within 1e-5 relative;
-* mixture parameters within 1e-4 of each array's largest magnitude (lstm fixtures and
-  the converted checkpoint); decoder states and every gradient within 1e-4 (lstm) or
-  1e-3 (layer_norm, hyper) of each array's largest magnitude.
+* mixture parameters within 1e-4 of each array's largest magnitude;
+* decoder states and every gradient within 1e-4 (lstm) or 1e-3 (layer_norm, hyper) of
+  each array's largest magnitude.
 
-The layer-norm and HyperLSTM decoders with random weights amplify float32 rounding (the
-README: an independent float64 implementation matches the layer_norm fixture's final
-state only to about 1e-4). Our own float64 run of the layer_norm fixture lands at 2.5e-4
-(relative to the largest value) on the correlations, so no implementation can meet 1e-4
-on its mixture parameters; for those two fixtures the mixture parameters get the
-states' tolerance, 1e-3. Two more places where the fixture itself carries float32 noise
-at the tolerance are explained beside ``GRADIENT_TOLERANCE`` and ``gradient_scale``.
+One array is the exception, explained beside ``GRADIENT_TOLERANCE``: the hyper
+fixture's gradient of one ``zw`` bias, whose fixture value carries the reference's own
+float32 noise above 1e-3 (our float64 run misses it by 1.5e-3).
+
+**The fixture's z.** The reference fed ``batch_z = mu``: its decoder ran on the float32
+``mu`` it had computed (the fixture's ``mu``), not on a value recomputed by another
+implementation. The test feeds that same z. Recomputing it instead would test the
+encoder's rounding twice: the layer_norm encoder's ``mu`` is within 4e-5 of the
+fixture's (float32 noise; an exact float64 run is 3.2e-5 away), and the random-weight
+decoder amplifies that difference over 67 steps to 2.5e-4 on the correlations, even in
+float64 (``tests/parity_tools.py`` has an independent float64 forward pass that shows it).
+The gradient still flows through ``z = mu + exp(presig/2) * eps``, below.
+
+**The fixture's eps.** The reference's gradient flows through
+``z = mu + exp(presig/2) * eps`` with the ``eps`` its graph drew in that run: the
+gradients of ``presig`` are ``dcost/dz * exp(presig/2) / 2 * eps``. That eps is TF's
+Philox normal stream with seeds ``(0, seed2)`` (4 for lstm and layer_norm, 14 for hyper),
+found by recovering eps from the fixture's gradients. The test builds
+``z = z_fed + (mu - stop_gradient(mu)) + (s - stop_gradient(s))``,
+``s = exp(presig/2) * eps``: forward value exactly the fed z, gradient as in the reference.
 
 Also here: ``sketchart convert`` on the real magenta checkpoint reproduces its
 ``reference_outputs.npz`` (lstm tolerances), and a model directory saved on one backend
 loads on the other with bit-identical weights and the same outputs (a subprocess).
 Run with ``-s`` to see the worst error per fixture.
-
-**The fixture's eps.** The reference fed ``batch_z = mu`` but its gradient still flows
-through ``z = mu + exp(presig/2) * eps`` with the ``eps`` its graph drew in that run:
-the gradients of ``presig`` are ``dcost/dz * exp(presig/2) / 2 * eps``. That eps is TF's
-Philox normal stream with seeds ``(0, seed2)`` (4 for lstm and layer_norm, 14 for hyper),
-found by recovering eps from the fixture's gradients. The test reproduces it with
-``z = mu + (s - stop_gradient(s))``, ``s = exp(presig/2) * eps``: forward value ``mu``,
-gradient as in the reference.
 """
 
 from __future__ import annotations
@@ -50,33 +56,23 @@ pytestmark = pytest.mark.parity
 FIXTURES: dict[str, tuple[dict[str, Any], int | None, float, float]] = {
     "lstm": ({}, 4, 1e-4, 1e-4),
     "lstm_kl_tolerance0": ({"kl_tolerance": 0.0}, 4, 1e-4, 1e-4),
-    "layer_norm": ({"enc_model": "layer_norm", "dec_model": "layer_norm"}, 4, 1e-3, 1e-3),
-    "hyper": ({"enc_model": "hyper", "dec_model": "hyper"}, 14, 1e-3, 1e-3),
+    "layer_norm": ({"enc_model": "layer_norm", "dec_model": "layer_norm"}, 4, 1e-3, 1e-4),
+    "hyper": ({"enc_model": "hyper", "dec_model": "hyper"}, 14, 1e-3, 1e-4),
     "lstm_unconditional": ({"conditional": False}, None, 1e-4, 1e-4),
 }
-#: The layer_norm fixture's backward-encoder gradients carry the reference's own float32
-#: noise above 1e-3: our model run in float64 is 1.5e-3 to 1.7e-3 from the fixture on
-#: every one of them (the largest gap of any array), so a 1e-3 bound would test the
-#: reference's rounding, not ours. Tolerance: 3e-3. (Keys: fixture, reference-name prefix.)
+#: Gradients whose fixture value carries the reference's float32 noise above the rule.
+#: (fixture, reference name or name prefix) -> tolerance, relative to the array's largest
+#: magnitude like every other one.
+#:
+#: hyper, backward encoder, ``hyper_ix`` zw bias: the smallest gradient in the fixture
+#: (largest magnitude 3.3e-5). It is a sum over batch and time of terms that largely
+#: cancel: the same block's weight gradient, the same terms times hyper outputs of
+#: magnitude < 1, peaks at 8.7e-4. Our model in float64 lands 1.5e-3 from the fixture
+#: (5e-8 absolute, 6e-5 of the weight gradient's peak); in float32 2.0e-3 (TensorFlow) and
+#: 2.9e-3 (JAX). Every other zw bias, in every cell, is within 4.3e-4. Tolerance: 5e-3.
 GRADIENT_TOLERANCE = {
-    ("layer_norm", "vector_rnn/ENC_RNN/bw/"): 3e-3,
+    ("hyper", "vector_rnn/ENC_RNN/bw/HyperLSTMCell/hyper_ix/zw/super_linear_b"): 5e-3,
 }
-
-
-def gradient_scale(data: Any, name: str) -> float:
-    """The scale a gradient's error is measured against: its largest magnitude, except
-    for HyperLSTM ``zw`` biases. Their gradient is a sum over batch and time of terms
-    that largely cancel (the backward encoder's ``hyper_ix`` bias gradient peaks at
-    3.3e-5 while the same block's weight gradient, the same terms times hyper outputs of
-    magnitude < 1, peaks at 8.7e-4); our float64 run is 8e-4 from the fixture there,
-    relative to the peak. The rounding of such a sum scales with its terms, so the block's
-    weight gradient sets the scale."""
-    ref = data[f"g:{name}:0"]
-    scale = float(np.abs(ref).max())
-    if name.endswith("/zw/super_linear_b"):
-        weight = data[f"g:{name[: -len('super_linear_b')]}super_linear_w:0"]
-        scale = max(scale, float(np.abs(weight).max()))
-    return scale or 1.0
 
 
 def gradient_tolerance(fixture: str, name: str) -> float:
@@ -135,7 +131,8 @@ def mixture_arrays(params: Any) -> dict[str, np.ndarray]:
 _STEPS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
-def build_model(name: str, data: Any) -> Any:
+def build_model(name: str, data: Any, dtype: str = "float32") -> Any:
+    """The model of fixture ``name`` with the fixture's weights (as ``dtype``)."""
     from sketchart.convert import load_reference_weights
     from sketchart.hparams import HParams
     from sketchart.model import SketchRNN
@@ -148,9 +145,8 @@ def build_model(name: str, data: Any) -> Any:
         **overrides,
     )
     model = SketchRNN(hps)
-    load_reference_weights(
-        model, {k[2:]: data[k] for k in data.files if k.startswith("w:")}, source=name
-    )
+    weights = {k[2:]: np.asarray(data[k], dtype) for k in data.files if k.startswith("w:")}
+    load_reference_weights(model, weights, source=name)
     return model
 
 
@@ -168,6 +164,7 @@ def reference_step(model: Any) -> Any:
         strokes5: Any,
         lens: Any,
         noise: Any,
+        z_fed: Any,
         kl_weight: Any,
         kl_tolerance: Any,
     ) -> tuple[Any, Any]:
@@ -176,7 +173,9 @@ def reference_step(model: Any) -> Any:
         if hps.conditional:
             mu, presig = model.encode(targets, lens)
             spread = ops.exp(presig / 2.0) * noise
-            z = mu + (spread - ops.stop_gradient(spread))  # value mu, gradient with eps
+            # value: exactly the fed z; gradient: through mu and eps, as in the reference
+            z = ops.stop_gradient(z_fed) + (mu - ops.stop_gradient(mu))
+            z = z + (spread - ops.stop_gradient(spread))
             state = model.initial_state(z)
             out.update(mu=mu, presig=presig)
         else:
@@ -214,10 +213,12 @@ def run_fixture(name: str, data: Any) -> tuple[Any, dict[str, Any]]:
     else:
         eps = np.zeros((batch.shape[0], model.hps.z_size), np.float32)
     kl_weight = float(data["kl_weight"]) if "kl_weight" in data.files else 0.01
+    z_fed = data["mu"] if model.hps.conditional else eps
     _, aux, grads = step(
         batch,
         data["sequence_lengths"].astype(np.int32),
         eps,
+        z_fed,
         np.float32(kl_weight),
         np.float32(kl_tolerance),
     )
@@ -286,14 +287,61 @@ def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
         if ref.index is not None:
             ours = np.take(ours, ref.index, axis=ref.axis)
         expected = data[f"g:{ref.name}:0"]
-        ours = np.asarray(ours, dtype=np.float64).reshape(expected.shape)
-        err = float(np.abs(ours - expected).max()) / gradient_scale(data, ref.name)
-        _record(name, "gradients", err)
+        err = rel_err(ours, expected)
         tol = gradient_tolerance(name, ref.name)
+        # the GRADIENT_TOLERANCE exceptions are reported apart from the rule's worst
+        _record(name, "gradients" if tol == FIXTURES[name][2] else "grad_except", err)
         assert err < tol, f"{name}: gradient of {ref.name} off by {err:.2e} (tolerance {tol})"
         checked += 1
     # every gradient in the fixture was compared
     assert checked == sum(1 for k in data.files if k.startswith("g:"))
+
+
+def test_layer_norm_float64_maths() -> None:
+    """In float64, where rounding hides nothing, our layer_norm model computes the same
+    function as ``parity_tools``, an independent NumPy forward pass written from the
+    reference's description: mu, presig, mixture parameters and decoder states agree to
+    1e-9 (they land near 1e-13). And that exact arithmetic, fed the fixture's z as the
+    reference was, is within the issue's 1e-4 of the float32 fixture (5e-5 on the
+    correlations), so the mixture tolerance tests the implementation, not the fixture."""
+    import keras
+    from parity_tools import ln_decode, ln_encode
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("float64 on JAX needs x64 mode, which is set at start-up")
+    data = np.load(shared_path("fixtures", "reference", "layer_norm.npz"))
+    # both: the global dtype policy, once used, no longer follows floatx
+    previous = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        model = build_model("layer_norm", data, dtype="float64")
+        batch = np.asarray(data["input_data"], np.float64)
+        lengths = data["sequence_lengths"].astype(np.int32)
+        mu, presig = model.encode(batch[:, 1:], lengths)
+        z = np.asarray(data["mu"], np.float64)
+        state = model.initial_state(z)
+        params, final, _ = model.decode(batch[:, :-1], z, state)
+    finally:
+        keras.config.set_floatx(previous[0])
+        keras.config.set_dtype_policy(previous[1])
+    exact_mu, exact_presig = ln_encode(data)
+    exact = ln_decode(data, z)
+    ours = {
+        "mu": mu,
+        "presig": presig,
+        **mixture_arrays(params),
+        "initial_state": np.concatenate([np.asarray(s) for s in state], axis=-1),
+        "final_state": np.concatenate([np.asarray(s) for s in final], axis=-1),
+    }
+    for key, value in ours.items():
+        assert np.asarray(value).dtype == np.float64, key
+        ref = {"mu": exact_mu, "presig": exact_presig}.get(key, exact.get(key))
+        err = rel_err(value, np.asarray(ref))
+        assert err < 1e-9, f"float64 {key}: ours and the independent pass differ by {err:.1e}"
+    for key in MIXTURE_KEYS:
+        err = rel_err(exact[key], data[key])
+        assert err < 1e-4, f"exact arithmetic is {err:.1e} from the fixture's {key}"
 
 
 def test_converted_checkpoint(tmp_path: Path) -> None:
