@@ -69,7 +69,10 @@ FIXTURES: dict[str, tuple[dict[str, Any], int | None, float, float]] = {
 #: cancel: the same block's weight gradient, the same terms times hyper outputs of
 #: magnitude < 1, peaks at 8.7e-4. Our model in float64 lands 1.5e-3 from the fixture
 #: (5e-8 absolute, 6e-5 of the weight gradient's peak); in float32 2.0e-3 (TensorFlow) and
-#: 2.9e-3 (JAX). Every other zw bias, in every cell, is within 4.3e-4. Tolerance: 5e-3.
+#: 2.9e-3 (JAX). Float32 rounding alone moves this array that much: our float32 runs are
+#: 5.1e-4 (TensorFlow) and 1.4e-3 (JAX) from our float64 one here, against a median of
+#: 1.2e-5 / 1.8e-5 over the fixture's 143 gradient arrays. Every other gradient of the
+#: fixture is within 4.3e-4. Tolerance: 5e-3.
 GRADIENT_TOLERANCE = {
     ("hyper", "vector_rnn/ENC_RNN/bw/HyperLSTMCell/hyper_ix/zw/super_linear_b"): 5e-3,
 }
