@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -350,6 +352,13 @@ def test_small_gallery_files_and_records(
             assert img.convert("L").getextrema()[0] < 128
         svg = (small_gallery / rec["files"]["svg"]).read_text()
         assert svg.count('inkscape:groupmode="layer"') == rec["geometry"]["layers"]
+        # layer colours: black drawings, grey originals, red given strokes, grey labels
+        assert set(re.findall(r' stroke="([^"]+)"', svg)) <= {
+            "#000000",
+            "#8c8c8c",
+            "#d62728",
+            "#777777",
+        }
         assert "/" not in rec["command"].split("--out")[0]  # no machine paths before --out
     flamingo = records["flamingo-samples"]
     assert flamingo["model_source"] == "google/flamingo"
@@ -402,6 +411,10 @@ def test_print_sheet_has_gcode_layers_and_time(small_gallery: Path) -> None:
     }
     assert [layer["name"] for layer in rec["layers"]] == ["row 1", "row 2"]
     assert rec["layers"][0]["color"] != rec["layers"][1]["color"]
+    # every layer is drawn in its pen's colour in the SVG
+    svg = (small_gallery / "tiny-print.svg").read_text()
+    strokes = re.findall(r'inkscape:label="([^"]+)" stroke="([^"]+)"', svg)
+    assert strokes == [(x["name"], x["color"]) for x in rec["layers"]]
     times = rec["plot_time"]
     assert times["grbl-servo"]["seconds"] > 0 and times["axidraw"]["seconds"] > 0
     gcode = (small_gallery / "tiny-print.gcode").read_text()
@@ -663,7 +676,8 @@ def test_checked_in_gallery_rebuilds_the_same(tmp_path: Path) -> None:
     (same seeds; TF vs TF within 0.05 px)."""
     import vpype as vp
 
-    gallery = ROOT / "gallery"
+    # $SKETCHART_GALLERY_DIR: check another built gallery (e.g. before committing one)
+    gallery = Path(os.environ.get("SKETCHART_GALLERY_DIR", ROOT / "gallery"))
     if not (gallery / INDEX_JSON).is_file():
         pytest.skip("no gallery/index.json checked in yet")
     index = json.loads((gallery / INDEX_JSON).read_text())

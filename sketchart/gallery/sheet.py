@@ -179,7 +179,7 @@ def write_svg(document: vp.Document, path: Path, source: str) -> None:
     """Write ``document`` as an SVG with vpype (layers as Inkscape layers, no date stamp,
     so an unchanged drawing rebuilds to the same bytes)."""
     buf = io.StringIO()
-    vp.write_svg(buf, document, source_string=source, color_mode="layer", set_date=False)
+    vp.write_svg(buf, document, source_string=source, color_mode="default", set_date=False)
     _write_bytes(path, buf.getvalue().encode("utf-8"))
 
 
