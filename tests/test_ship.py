@@ -177,6 +177,8 @@ def test_float16_weights_load_as_float32_and_agree(shipped, log_root: Path,
     check = shipped.float16
     assert check["loaded_dtypes"] == ["float32"] and check["max_rel_weight_error"] < 1e-3
     assert check["test_sketches"] == 20 and check["max_rel_mixture_param_error"] < 2e-2
+    assert check["p999_rel_mixture_param_error"] <= check["max_rel_mixture_param_error"]
+    assert check["max_mu_error"] < 0.05 and check["sketches_mu_moved_over_0.05"] == 0
     assert abs(check["test_r_cost_mu_float16"] - check["test_r_cost_mu_float32"]) < 2e-3
     # same seed: most sampled points agree (the rest branch off once rounding flips a
     # discrete choice)
