@@ -21,7 +21,7 @@ import vpype as vp
 
 from sketchart.layout import fit_lines
 
-__all__ = ["LABEL_LAYER", "Sheet", "render_png", "write_svg"]
+__all__ = ["LABEL_LAYER", "Sheet", "mm", "render_png", "write_svg"]
 
 #: Layer key of the row / column labels.
 LABEL_LAYER = "labels"
@@ -199,7 +199,8 @@ def render_png(
 ) -> tuple[int, int]:
     """Draw ``document`` on white with pillow (each layer in its ``vp_color``).
 
-    Lines are drawn ``supersample`` times larger and scaled down (antialiasing).
+    Lines are drawn ``supersample`` times larger and scaled down (antialiasing); the image
+    is saved with a 32-colour palette.
 
     Args:
         document: a vpype document with a page size.
