@@ -268,6 +268,10 @@ def test_real_spec_is_valid_and_complete() -> None:
         (GalleryEntry("x", "corners", "m", "t", "c"), "set data"),
         (GalleryEntry("x", "samples", "m", "t", "c", source="web"), "unknown source"),
         (GalleryEntry("index", "samples", "m", "t", "c"), "overwrite index"),
+        (
+            GalleryEntry("x", "samples", "m", "t", "c", temperature_mode="hot"),
+            "unknown temperature_mode 'hot'",
+        ),
     ],
 )
 def test_bad_spec_entries(entry: GalleryEntry, message: str) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sketchart.errors import SketchartError
+from sketchart.sampling import TEMPERATURE_MODES
 
 __all__ = [
     "DATA_FILES",
@@ -173,6 +174,11 @@ def validate_spec(entries: Sequence[GalleryEntry]) -> None:
             raise GallerySpecError(
                 f"gallery entry {e.name!r}: temperatures must be positive, got "
                 f"{list(e.temperatures)}"
+            )
+        if e.temperature_mode not in TEMPERATURE_MODES:
+            raise GallerySpecError(
+                f"gallery entry {e.name!r}: unknown temperature_mode {e.temperature_mode!r} "
+                f"(use {', '.join(TEMPERATURE_MODES)})"
             )
         if e.kind in DATA_KINDS and not e.data:
             raise GallerySpecError(
