@@ -543,6 +543,18 @@ def test_skip_missing_keeps_old_outputs(
     assert names == ["flamingo-samples", "tiny-temperatures"]
 
 
+def test_cli_list_shows_every_entry() -> None:
+    from typer.testing import CliRunner
+
+    from sketchart.cli import app
+
+    result = CliRunner().invoke(app, ["gallery", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines] == [e.name for e in GALLERY]
+    assert "T=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1 seed=1" in lines[0]
+
+
 # ------------------------------------------------------------------ bad input
 def _main_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
     from sketchart.cli import main
