@@ -433,6 +433,31 @@ def test_print_sheet_has_gcode_layers_and_time(small_gallery: Path) -> None:
     )
 
 
+def test_print_times_match_the_plot_commands_dry_run(small_gallery: Path) -> None:
+    """The JSON's plot times are what ``sketchart plot --dry-run`` says for the SVG."""
+    from sketchart.plot.ebb import AxiDrawSettings
+    from sketchart.plot.paths import load_svg
+    from sketchart.plot.run import PlotOptions, plot_document
+
+    rec = json.loads((small_gallery / "tiny-print.json").read_text())
+    svg = load_svg(small_gallery / "tiny-print.svg")
+    journal = small_gallery.parent / "journal.json"
+    axidraw = plot_document(
+        svg,
+        PlotOptions(axidraw=AxiDrawSettings(model="V3/A4"), dry_run=True, journal=journal),
+        echo=lambda _line: None,
+    )
+    grbl = plot_document(
+        svg,
+        PlotOptions(device="grbl", profile="grbl-servo", dry_run=True, journal=journal),
+        echo=lambda _line: None,
+    )
+    times = rec["plot_time"]
+    assert axidraw.estimate_s == pytest.approx(times["axidraw"]["seconds"], rel=0.01)
+    assert grbl.estimate_s == pytest.approx(times["grbl-servo"]["seconds"], rel=0.01)
+    assert axidraw.paths_total == rec["paths"]
+
+
 # -------------------------------------------------------- rebuilds and atomicity
 def test_only_rebuilds_one_entry_identically(
     tmp_path: Path, small_gallery: Path, google_dir: Path, data_dir: Path, tiny_vae: Path
