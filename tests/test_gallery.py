@@ -519,6 +519,24 @@ def test_failed_build_leaves_the_old_gallery(
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_leftovers_of_killed_builds_are_removed(
+    tmp_path: Path, google_dir: Path, data_dir: Path, tiny_vae: Path
+) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # its pid now names no process
+    stale = tmp_path / f".gallery.build-{proc.pid}-abc"
+    running = tmp_path / f".gallery.build-{os.getpid()}-def"  # this process: alive
+    for folder in (stale, running):
+        folder.mkdir()
+        (folder / "half.svg").write_text("<svg")
+    _build(tmp_path / "gallery", google_dir, data_dir, tiny_vae, entries=SMALL_SPEC[:1])
+    assert not stale.exists() and running.exists()
+    assert (tmp_path / "gallery" / "flamingo-samples.svg").is_file()
+
+
 def test_full_build_replaces_folder_and_keeps_readme(
     tmp_path: Path, google_dir: Path, data_dir: Path, tiny_vae: Path
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -338,6 +339,26 @@ def _check_out(out: Path) -> None:
             )
 
 
+def _remove_stale(out: Path) -> None:
+    """Remove what killed builds left beside ``out`` (their folders name their process;
+    a build still running keeps its own)."""
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(build|old)-(\d+)-")
+    for path in out.parent.iterdir():
+        match = pattern.match(path.name)
+        if match and path.is_dir() and not _alive(int(match.group(2))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _make_tmp(out: Path) -> Path:
     parent = out.parent
     if parent.exists() and not parent.is_dir():
@@ -346,7 +367,8 @@ def _make_tmp(out: Path) -> Path:
         )
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=parent))
+        _remove_stale(out)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-{os.getpid()}-", dir=parent))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise GalleryError(
@@ -601,7 +623,7 @@ def _swap_dir(tmp: Path, out: Path) -> None:
     for name in _KEEP:
         if (out / name).is_file() and not (tmp / name).exists():
             shutil.copy2(out / name, tmp / name)
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
     old.rmdir()
     os.rename(out, old)
     try:
