@@ -107,6 +107,18 @@ SMALL_SPEC: tuple[GalleryEntry, ...] = (
         params={"indices": SHORT[2:3], "strokes": 2, "count": 2},
     ),
     GalleryEntry(
+        "flamingo-completions",
+        "completion",
+        "flamingo",
+        "Flamingo completes a sheep",
+        "A decoder-only model continues.",
+        seed=6,
+        temperatures=(0.3,),
+        source="google",
+        data="aaron_sheep.npz",
+        params={"indices": SHORT[3:], "strokes": 1, "count": 2},
+    ),
+    GalleryEntry(
         "tiny-print",
         "print",
         TINY,
@@ -400,6 +412,12 @@ def test_small_gallery_layouts(small_gallery: Path) -> None:
         "labels",
     }
     assert "given strokes" in layers("tiny-completions")
+    # a decoder-only model completes too (Google's flamingo draws something)
+    assert set(layers("flamingo-completions")) == {
+        "given strokes",
+        "flamingo continuations",
+        "labels",
+    }
     rec = json.loads((small_gallery / "tiny-completions.json").read_text())
     assert all(n > 0 for n in rec["given_points"])
 
