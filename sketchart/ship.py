@@ -398,8 +398,11 @@ def _panel(draw: Any, image: Any, box: tuple[int, int, int, int], title: str,
     xticks = _nice_ticks(0, max(x_max, 1), 5)
     x_hi = xticks[-1]
 
+    inset = 10 * s  # the first and last steps sit inside the frame, their markers whole
+
     def px(step: float, value: float) -> tuple[float, float]:
-        return (x0 + (x1 - x0) * step / x_hi, y1 - (y1 - y0) * (value - y_lo) / (y_hi - y_lo))
+        return (x0 + inset + (x1 - x0 - 2 * inset) * step / x_hi,
+                y1 - (y1 - y0) * (value - y_lo) / (y_hi - y_lo))
 
     ystep = yticks[1] - yticks[0] if len(yticks) > 1 else 1.0
     for v in yticks:
