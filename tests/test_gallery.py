@@ -593,6 +593,7 @@ def test_skip_missing_keeps_old_outputs(
     )
     assert (report.built, report.skipped) == (["flamingo-samples"], ["tiny-temperatures"])
     assert lines[0].startswith("skipping tiny-temperatures: model missing: tiny-vae")
+    assert lines[1] == f"building 1 entry into {os.path.relpath(out)}"
     after = _files(out)
     kept = {f"tiny-temperatures.{x}" for x in ("svg", "png", "json")}
     assert set(after) == kept | {f"flamingo-samples.{x}" for x in ("svg", "png", "json")} | {

@@ -529,6 +529,11 @@ def build_gallery(
     _check_data(selected, ddir)
     _check_out(out)
     previous = _read_index(out) if only or report.skipped else []
+    uses_data = any(e.kind in DATA_KINDS for e in selected)
+    say(
+        f"building {len(selected)} entr{'y' if len(selected) == 1 else 'ies'} into {_rel(out)}"
+        + (f" (test drawings from {_rel(ddir)})" if uses_data else "")
+    )
 
     from sketchart.data import load_npz
     from sketchart.store import load_model
