@@ -154,8 +154,8 @@ def resolve_model(
 
     ``shipped`` models come only from ``models/`` (a bare ``sheep`` must not fall through to
     Google's sheep); ``google`` models from the user cache, then ``google_dir`` (default
-    :func:`default_google_dir`), then a
-    download when allowed. ``overrides`` (``--model NAME=PATH``) win over both.
+    :func:`default_google_dir`), then a download when allowed. ``overrides`` (``--model
+    NAME=PATH``, a path or any name the store resolves) win over both.
 
     Raises:
         GalleryError: the model is missing; the message says how to get it.
