@@ -1080,10 +1080,14 @@ def ship(
                                            encoding="utf-8")
         size = _dir_bytes(out_dir)
 
-        # into place: the old model (if any) is moved aside only now
-        if target.exists():
-            os.rename(target, staging / "replaced")
-        os.rename(out_dir, target)
+        # the usual permissions (mkdtemp made it private), then into place: swapped with
+        # the old model (if any) in one atomic exchange where the system has one
+        from sketchart.checkpoint import swap_dir
+
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(out_dir, 0o777 & ~umask)
+        swap_dir(out_dir, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

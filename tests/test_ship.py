@@ -5,6 +5,7 @@ shipped once per module; the error cases reuse it."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import urllib.request
@@ -84,6 +85,9 @@ def test_ship_writes_every_file_and_nothing_else(shipped, log_root: Path) -> Non
     assert [p.name for p in shipped.path.parent.iterdir()] == ["sheep"]
     assert shipped.bytes == sum(p.stat().st_size for p in shipped.path.iterdir())
     assert shipped.models_bytes == shipped.bytes < MODELS_SIZE_LIMIT
+    umask = os.umask(0)
+    os.umask(umask)
+    assert shipped.path.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
     best = json.loads((log_root / "best" / "sketchart.json").read_text())
     meta = json.loads((shipped.path / "sketchart.json").read_text())
     assert meta["steps"] == best["steps"] == shipped.steps in (2, 3)
@@ -336,6 +340,22 @@ def test_force_replaces_and_missing_test_costs_are_evaluated(
     assert written == pytest.approx({k: expected[k] for k in ("r_cost", "kl_cost")})
     assert written == pytest.approx(recorded, rel=0.05)
     assert f"| test | {written['r_cost']:.4f} |" in text
+
+
+def test_a_failure_while_shipping_leaves_the_old_model(shipped, log_root: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(shipped.path, models / "sheep")
+    before = {p.name: p.read_bytes() for p in (models / "sheep").iterdir()}
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ShipError("disk full (simulated)")
+
+    monkeypatch.setattr(ship_mod, "render_curves", broken)
+    with pytest.raises(ShipError, match="simulated"):
+        ship(log_root, "sheep", models, force=True, float16=False, command="x")
+    assert [p.name for p in models.iterdir()] == ["sheep"]  # no staging folder left
+    assert {p.name: p.read_bytes() for p in (models / "sheep").iterdir()} == before
 
 
 # ------------------------------------------------------------------- data licences
