@@ -1127,8 +1127,10 @@ def _readme(facts: dict[str, Any], hps: Any, meta: Any, out_dir: Path) -> str:
                          f"{d['title']}" + (f"; {d['terms']}" if d["terms"] else "."))
         lines.append("")
     lines += ["![16 samples at temperature 0.4](sample.png)", "",
-              (f"Samples at T={SAMPLE_TEMPERATURE} (seed {SAMPLE_SEED}, drawn from the "
-              "shipped float16 weights)."), "", "## Use", "", "```sh",
+              (f"Samples at T={SAMPLE_TEMPERATURE} (seed {SAMPLE_SEED}, sketch-rnn-js "
+               f"temperature convention), drawn from the shipped "
+               f"{facts['float16'].get('stored', 'float16')} weights."),
+              "", "## Use", "", "```sh",
               f"sketchart sample --category {name} -n 16 -t 0.4 -o {name}.svg",
               f"vpype sketchrnn-sample --category {name} -t 0.4 write {name}.svg",
               "```", "", "## Data", ""]

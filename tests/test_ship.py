@@ -119,6 +119,7 @@ def test_readme_states_licence_first_then_command_and_costs(shipped) -> None:
     assert "- hardware: " in text and "CPU cores" in text
     assert "![training curves](curves.png)" in text and "(sample.png)" in text
     assert "sketchart sample --category sheep" in text
+    assert "drawn from the shipped float16 weights" in text
     facts = json.loads((shipped.path / "shipped.json").read_text())
     assert facts["command"] == shipped.command
     assert facts["data"][0]["licence"] == "CC BY-NC 4.0"
@@ -333,6 +334,7 @@ def test_force_replaces_and_missing_test_costs_are_evaluated(
     text = (models / "sheep" / "README.md").read_text()
     assert f"```sh\n{command}\n```" in text and "Reconstructed" not in text
     assert "- hardware: a test rig" in text and "stored as float32" in text
+    assert "drawn from the shipped float32 weights" in text
     assert "evaluated when shipping" in text
     # the library's evaluation of the test split (z sampled: near the trainer's numbers)
     expected = evaluate_model(run / "best", data_dir / "aaron_sheep.npz", "test")
