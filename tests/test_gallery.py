@@ -175,6 +175,7 @@ def tiny_vae(tmp_path_factory: pytest.TempPathFactory) -> Path:
         class_names=["aaron_sheep"],
         source="sketchart",
         steps=0,
+        test={"r_cost": 1.5, "kl_cost": 0.25},
     )
     return save_model_dir(model, tmp_path_factory.mktemp("models") / TINY, meta)
 
@@ -384,6 +385,8 @@ def test_small_gallery_files_and_records(
     tiny = records["tiny-reconstructions"]
     assert tiny["model_sha256"] == _sha256(tiny_vae / "model.weights.h5")
     assert tiny["model_hparams"]["conditional"] is True
+    assert tiny["model_test"] == {"r_cost": 1.5, "kl_cost": 0.25}
+    assert flamingo["model_test"] is None
     assert tiny["data"] == {"file": "aaron_sheep.npz", "split": "test"}
     assert tiny["test_indices"] == SHORT[:1]
     assert f"--model {TINY}=" in tiny["command"] and "--data-dir" in tiny["command"]
@@ -391,6 +394,7 @@ def test_small_gallery_files_and_records(
     for e in SMALL_SPEC:
         assert f'src="{e.name}.png"' in html and e.caption in html
     assert "http://" not in html and "https://" not in html
+    assert "0 steps, test r_cost 1.500, kl_cost 0.250, sha256" in html
 
 
 def test_small_gallery_layouts(small_gallery: Path) -> None:

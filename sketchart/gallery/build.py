@@ -228,6 +228,8 @@ def _model_record(ref: ModelRef, model: Any) -> dict[str, Any]:
         "model_format": getattr(meta, "source", None),
         "model_sha256": _sha256(_weights_file(ref.path)),
         "model_steps": getattr(meta, "steps", None),
+        # the held-out losses the model directory records (none for Google's models)
+        "model_test": getattr(meta, "test", None),
         "model_hparams": {
             "conditional": bool(hps.conditional),
             "dec_model": hps.dec_model,

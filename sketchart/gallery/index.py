@@ -52,8 +52,13 @@ def _temperatures(record: dict[str, Any]) -> str:
 
 def _model_text(record: dict[str, Any]) -> str:
     parts = [f"{record['model']} ({record.get('model_source', '?')}"]
-    if record.get("model_steps"):
+    if record.get("model_steps") is not None:
         parts.append(f", {record['model_steps']} steps")
+    test = record.get("model_test") or {}
+    if "r_cost" in test:
+        parts.append(f", test r_cost {test['r_cost']:.3f}")
+        if "kl_cost" in test:
+            parts.append(f", kl_cost {test['kl_cost']:.3f}")
     if record.get("model_sha256"):
         parts.append(f", sha256 {record['model_sha256'][:12]}…")
     return "".join(parts) + ")"
