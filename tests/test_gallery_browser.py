@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from conftest import ROOT, shared_path
 
 from sketchart.gallery import GalleryEntry, build_gallery
 from sketchart.gallery.browser import check_page, find_chromium
@@ -70,6 +70,16 @@ def test_index_loads_every_image_without_console_messages(
     assert all(i["naturalWidth"] > 0 for i in result.images)
     assert result.console == []
     assert result.ok
+
+
+def test_checked_in_gallery_page(chromium: str) -> None:
+    """The committed gallery/index.html: every picture there, nothing on the console."""
+    index = ROOT / "gallery" / "index.html"
+    if not index.is_file():
+        pytest.skip("no gallery/index.html checked in yet")
+    result = check_page(index, chromium)
+    assert result.images and not result.broken, result.broken
+    assert result.console == []
 
 
 def test_broken_image_and_console_output_are_reported(
