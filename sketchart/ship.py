@@ -1039,6 +1039,9 @@ def ship(
         else:
             command = _reconstruct_command(log_root, hps, state, data_files)
             command_source = "reconstructed"
+            if any(os.path.isabs(arg) for arg in shlex.split(command)):
+                notes.append("the reconstructed training command names absolute paths of "
+                             "this machine; pass --command with the command as run")
 
         recorded_hw = state.get("options", {}).get("hardware")
         if hardware:

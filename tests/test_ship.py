@@ -108,6 +108,9 @@ def test_readme_states_licence_first_then_command_and_costs(shipped) -> None:
     assert shipped.command_source == "reconstructed"
     assert shipped.command.startswith("sketchart train --log-root ")
     assert "--seed 3" in shipped.command and "dec_rnn_size=16" in shipped.command
+    if os.path.isabs(shipped.command.split("--log-root ")[1].split()[0]):
+        # the run lives outside the working folder (pytest's tmp): the user is told
+        assert any("absolute paths" in w for w in shipped.warnings)
     assert f"```sh\n{shipped.command}\n```" in text
     for split in ("valid", "test"):
         costs = getattr(shipped, split)
