@@ -387,6 +387,11 @@ def test_small_gallery_files_and_records(
     assert tiny["model_hparams"]["conditional"] is True
     assert tiny["model_test"] == {"r_cost": 1.5, "kl_cost": 0.25}
     assert flamingo["model_test"] is None
+    assert [(d["data"], d["licence"]) for d in flamingo["data_licences"]] == [
+        ("flamingo", "CC BY 4.0")
+    ]
+    assert tiny["data_licences"][0]["licence"] == "CC BY-NC 4.0"
+    assert tiny["data_licences"][0]["non_commercial"] is True
     assert tiny["data"] == {"file": "aaron_sheep.npz", "split": "test"}
     assert tiny["test_indices"] == SHORT[:1]
     assert f"--model {TINY}=" in tiny["command"] and "--data-dir" in tiny["command"]
@@ -395,6 +400,9 @@ def test_small_gallery_files_and_records(
         assert f'src="{e.name}.png"' in html and e.caption in html
     assert "http://" not in html and "https://" not in html
     assert "0 steps, test r_cost 1.500, kl_cost 0.250, sha256" in html
+    assert "Non-commercial use only: the drawings of tiny-vae inherit" in html
+    assert "aaron_sheep: CC BY-NC 4.0 (non-commercial use only)" in html
+    assert "flamingo: CC BY 4.0" in html
 
 
 def test_small_gallery_layouts(small_gallery: Path) -> None:

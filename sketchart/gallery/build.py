@@ -219,6 +219,25 @@ def _weights_file(path: Path) -> Path:
     return resolve_model_dir(path) / "model.weights.h5"
 
 
+def _data_licences(data_set: Sequence[str]) -> list[dict[str, Any]] | None:
+    """Source and licence of a model's training data (None when unknown)."""
+    from sketchart.ship import dataset_info
+
+    try:
+        infos = dataset_info(list(data_set))
+    except SketchartError:
+        return None
+    return [
+        {
+            "data": info.key,
+            "licence": info.licence,
+            "licence_url": info.licence_url,
+            "non_commercial": info.non_commercial,
+        }
+        for info in infos
+    ] or None
+
+
 def _model_record(ref: ModelRef, model: Any) -> dict[str, Any]:
     meta = getattr(model, "meta", None)
     hps = model.hps
@@ -230,6 +249,8 @@ def _model_record(ref: ModelRef, model: Any) -> dict[str, Any]:
         "model_steps": getattr(meta, "steps", None),
         # the held-out losses the model directory records (none for Google's models)
         "model_test": getattr(meta, "test", None),
+        # the drawings inherit the training data's licence (aaron_sheep: non-commercial)
+        "data_licences": _data_licences(hps.data_set),
         "model_hparams": {
             "conditional": bool(hps.conditional),
             "dec_model": hps.dec_model,

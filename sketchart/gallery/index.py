@@ -64,6 +64,10 @@ def _model_text(record: dict[str, Any]) -> str:
     return "".join(parts) + ")"
 
 
+def _licences(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(record.get("data_licences") or [])
+
+
 def _figure(record: dict[str, Any]) -> str:
     files = record["files"]
     width, height = record.get("png_size", [None, None])
@@ -81,6 +85,18 @@ def _figure(record: dict[str, Any]) -> str:
                 (
                     f"{data['file']}, {data['split']} split, drawings "
                     f"{record.get('test_indices', '')}"
+                ),
+            )
+        )
+    licences = _licences(record)
+    if licences:
+        rows.append(
+            (
+                "data licence",
+                ", ".join(
+                    f"{d['data']}: {d['licence']}"
+                    + (" (non-commercial use only)" if d["non_commercial"] else "")
+                    for d in licences
                 ),
             )
         )
@@ -136,12 +152,14 @@ def render_index(records: Sequence[dict[str, Any]]) -> str:
         f'<li><a href="#{_esc(r["name"])}">{_esc(r["title"])}</a></li>' for r in records
     )
     figures = "\n".join(_figure(r) for r in records)
-    sheep = any(str(r.get("model", "")).startswith("sheep") for r in records)
+    non_commercial = sorted(
+        {r["model"] for r in records if any(d["non_commercial"] for d in _licences(r))}
+    )
     licence = (
-        '<p class="note">The sheep models are trained on Aaron Koblin\'s Sheep '
-        "Market data (aaron_sheep, CC BY-NC 4.0): their drawings are for "
-        "non-commercial use.</p>"
-        if sheep
+        f'<p class="note">Non-commercial use only: the drawings of {", ".join(non_commercial)} '
+        "inherit the NonCommercial licence of their training data (see each picture's "
+        "data licence).</p>"
+        if non_commercial
         else ""
     )
     return f"""<!DOCTYPE html>
