@@ -124,8 +124,8 @@ DATASETS: dict[str, DatasetInfo] = {
                "(original project: http://www.aaronkoblin.com/work/thesheepmarket/)",
         licence="CC BY-NC 4.0", licence_url="https://creativecommons.org/licenses/by-nc/4.0/",
         copyright="Copyright (c) 2006 Aaron Koblin",
-        terms="non-commercial use only: this model and the drawings it makes inherit the "
-              "data's NonCommercial restriction; credit Aaron Koblin.",
+        terms="this model and the drawings it makes inherit the data's NonCommercial "
+              "restriction; credit Aaron Koblin.",
         non_commercial=True),
     "omniglot": DatasetInfo(
         key="omniglot", draws="handwritten characters from 50 alphabets (Omniglot)",
