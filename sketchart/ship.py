@@ -973,6 +973,9 @@ def ship(
                             f"--category {name} resolves to; remove it or ship as {twins[0]}")
     try:
         models_root.mkdir(parents=True, exist_ok=True)
+        # a killed ship leaves its hidden staging folder: never packaged, removed here
+        for leftover in models_root.glob(f"{_STAGING}{name}.*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{name}.", dir=models_root))
     except OSError as exc:
         raise ShipError(f"models root {models_root} is not writable: "

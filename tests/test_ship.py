@@ -351,6 +351,7 @@ def test_a_failure_while_shipping_leaves_the_old_model(shipped, log_root: Path, 
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     models = tmp_path / "models"
     shutil.copytree(shipped.path, models / "sheep")
+    (models / ".ship-sheep.killed").mkdir()  # what a killed ship leaves behind
     before = {p.name: p.read_bytes() for p in (models / "sheep").iterdir()}
 
     def broken(*args: object, **kwargs: object) -> None:
