@@ -14,12 +14,13 @@ need:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 
-__all__ = ["backend_name", "compile_fn", "scan", "value_and_grad"]
+__all__ = ["backend_name", "compile_fn", "scan", "scan_products", "value_and_grad"]
 
 
 def backend_name() -> str:
@@ -111,6 +112,198 @@ def _tf_scan(
         lambda t, c, o: t < steps, body, (tf.constant(0), carry, outs)
     )
     return final, (outs.stack() if y_like is not None else None)
+
+
+def scan_products(
+    step: Callable[..., tuple[Any, Any]],
+    carry: Sequence[Any],
+    xs: Sequence[Any],
+    mats: Sequence[tuple[int, Any]],
+    params: Sequence[Any],
+    y_like: Any = None,
+) -> tuple[Any, Any]:
+    """A recurrence whose big matrix products are known: ``scan`` with a faster gradient.
+
+    Each step computes ``products[k] = carry[i_k] @ W_k`` for ``mats = [(i_k, W_k)]``,
+    then ``new_carry, y = step(carry, x_t, products, params)`` (``step`` does everything
+    else: gates, layer norms, masking). The result equals :func:`scan` over a step doing
+    the products itself, and so does the gradient; on TensorFlow the gradient is
+    hand-scheduled instead of ``tf.while_loop``'s own:
+
+    * the backward loop does per step only the VJP of ``step`` (elementwise work, recomputed
+      from the saved carry and products) and ``d_products[k] @ W_k^T``;
+    * the weight gradients ``dW_k = sum_t carry_{t-1}[i_k]^T d_products_t[k]`` are one
+      ``[n, T*B] @ [T*B, m]`` matrix product each, after the loop, instead of ``T`` small
+      products accumulated inside it (TensorFlow's default), which run at a fraction of
+      the CPU's matrix throughput and keep ``T`` copies of every intermediate.
+
+    ``xs`` entries may be None (reaching ``step`` as None) or non-float (masks: no gradient).
+    ``params`` are small tensors ``step`` uses (layer-norm gains...): their gradients are
+    summed in the backward loop. On other backends this is :func:`scan` with the products
+    computed inline (their autodiff already batches well enough under ``jit``).
+    """
+    carry = list(carry)
+    mats = list(mats)
+    params = list(params)
+    # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient (benchmarks compare both)
+    if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
+        return _tf_scan_products(step, carry, list(xs), mats, params, y_like)
+    from keras import ops
+
+    def inline(c: Any, xt: Sequence[Any]) -> tuple[Any, Any]:
+        products = [ops.matmul(c[i], w) for i, w in mats]
+        return step(c, xt, products, params)
+
+    return scan(inline, carry, xs, y_like)
+
+
+def _tf_scan_products(
+    step: Callable[..., tuple[Any, Any]],
+    carry: list[Any],
+    xs: list[Any],
+    mats: list[tuple[int, Any]],
+    params: list[Any],
+    y_like: Any,
+) -> tuple[Any, Any]:
+    import tensorflow as tf
+
+    present = [i for i, x in enumerate(xs) if x is not None]
+    xs_in = [tf.convert_to_tensor(xs[i]) for i in present]
+    diff = [x.dtype.is_floating for x in xs_in]
+    n_c, n_x, n_m, n_p = len(carry), len(xs_in), len(mats), len(params)
+    idx = [i for i, _ in mats]
+    has_y = y_like is not None
+
+    def expand(xt: Sequence[Any]) -> list[Any]:
+        full: list[Any] = [None] * len(xs)
+        for i, v in zip(present, xt):
+            full[i] = v
+        return full
+
+    def run_step(c: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]):
+        new_c, y = step(list(c), expand(xt), list(prods), list(prm))
+        return [tf.convert_to_tensor(v) for v in new_c], y
+
+    def step_vjp(c, xt, prods, prm, dc, dy):
+        # the step's elementwise work, recomputed, and its vector-Jacobian product
+        xt_diff = [v for v, d in zip(xt, diff) if d]
+        with tf.GradientTape() as tape:
+            tape.watch(c + prods + xt_diff + prm)
+            new_c, y = run_step(c, xt, prods, prm)
+        targets = new_c + ([y] if has_y else [])
+        out_g = list(dc) + ([dy] if has_y else [])
+        return tape.gradient(
+            targets,
+            c + prods + xt_diff + prm,
+            output_gradients=out_g,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+
+    def arrays(size: Any, like: Sequence[Any]) -> list[Any]:
+        return [tf.TensorArray(v.dtype, size=size, element_shape=v.shape) for v in like]
+
+    @tf.custom_gradient
+    def loop(*flat: Any) -> Any:
+        c0 = list(flat[:n_c])
+        x_all = list(flat[n_c : n_c + n_x])
+        ws = list(flat[n_c + n_x : n_c + n_x + n_m])
+        prm = list(flat[n_c + n_x + n_m :])
+        steps = tf.shape(x_all[0])[0]
+        x_tas = [
+            tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+            for x in x_all
+        ]
+        prod_like = [tf.matmul(c0[i], w) for i, w in zip(idx, ws)]
+
+        def body(t, c, saved_c, saved_p, outs):
+            xt = [ta.read(t) for ta in x_tas]
+            prods = [tf.matmul(c[i], w) for i, w in zip(idx, ws)]
+            saved_c = [a.write(t, v) for a, v in zip(saved_c, c)]
+            saved_p = [a.write(t, v) for a, v in zip(saved_p, prods)]
+            new_c, y = run_step(c, xt, prods, prm)
+            if has_y:
+                outs = [outs[0].write(t, y)]
+            return t + 1, new_c, saved_c, saved_p, outs
+
+        init = (
+            tf.constant(0),
+            c0,
+            arrays(steps, c0),
+            arrays(steps, prod_like),
+            arrays(steps, [y_like]) if has_y else [],
+        )
+        _, final, saved_c, saved_p, outs = tf.while_loop(
+            lambda t, *_: t < steps, body, init, maximum_iterations=steps
+        )
+        c_stack = [a.stack() for a in saved_c]
+        p_stack = [a.stack() for a in saved_p]
+        ys = outs[0].stack() if has_y else tf.zeros((), carry[0].dtype)
+
+        def grad(*upstream: Any) -> list[Any]:
+            d_final = [
+                tf.zeros_like(v) if g is None else g for g, v in zip(upstream[:n_c], final)
+            ]
+            d_ys = upstream[n_c] if has_y else None
+            if has_y and d_ys is None:
+                d_ys = tf.zeros_like(ys)
+            c_tas = [tf.TensorArray(v.dtype, size=steps).unstack(v) for v in c_stack]
+            p_tas = [tf.TensorArray(v.dtype, size=steps).unstack(v) for v in p_stack]
+            dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
+            diff_x = [x for x, d in zip(x_all, diff) if d]
+            w_t = [tf.transpose(w) for w in ws]
+
+            def back(t, dc, dp_arrays, dx_arrays, dprm):
+                c = [ta.read(t) for ta in c_tas]
+                prods = [ta.read(t) for ta in p_tas]
+                xt = [ta.read(t) for ta in x_tas]
+                n_xd = sum(diff)
+                g = step_vjp(c, xt, prods, prm, list(dc), dy_ta.read(t) if has_y else None)
+                g_c = g[:n_c]
+                g_p = g[n_c : n_c + n_m]
+                g_x = g[n_c + n_m : n_c + n_m + n_xd]
+                g_prm = g[n_c + n_m + n_xd :]
+                g_c = list(g_c)
+                for k, (i, wt) in enumerate(zip(idx, w_t)):
+                    g_c[i] = g_c[i] + tf.matmul(g_p[k], wt)
+                dp_arrays = [a.write(t, v) for a, v in zip(dp_arrays, g_p)]
+                dx_arrays = [a.write(t, v) for a, v in zip(dx_arrays, g_x)]
+                dprm = [a + b for a, b in zip(dprm, g_prm)]
+                return t - 1, g_c, dp_arrays, dx_arrays, dprm
+
+            init_b = (
+                steps - 1,
+                d_final,
+                [tf.TensorArray(v.dtype, size=steps, element_shape=v.shape) for v in prod_like],
+                [
+                    tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:])
+                    for x in diff_x
+                ],
+                [tf.zeros_like(p) for p in prm],
+            )
+            _, d_c0, dp_arrays, dx_arrays, d_prm = tf.while_loop(
+                lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
+            )
+            d_ws = []
+            for k, (i, w) in enumerate(zip(idx, ws)):
+                dp = dp_arrays[k].stack()
+                left = tf.reshape(c_stack[i], (-1, tf.shape(c_stack[i])[-1]))
+                right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
+                d_ws.append(tf.matmul(left, right, transpose_a=True))
+            dx_iter = iter([a.stack() for a in dx_arrays])
+            d_x = [next(dx_iter) if d else None for d in diff]
+            return list(d_c0) + d_x + d_ws + list(d_prm)
+
+        return (*final, ys), grad
+
+    flat_in = (
+        [tf.convert_to_tensor(c) for c in carry]
+        + xs_in
+        + [tf.convert_to_tensor(w) for _, w in mats]
+        + [tf.convert_to_tensor(p) for p in params]
+    )
+    out = loop(*flat_in)
+    final = list(out[:n_c])
+    return final, (out[n_c] if has_y else None)
 
 
 def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:

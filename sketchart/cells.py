@@ -262,20 +262,34 @@ class SketchCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
+    #: the step's products of a state part with a recurrent weight, as
+    #: ``(state index, step_weights key)``: a loop may compute them itself
+    #: (``sketchart.backend.scan_products``) and pass them to ``step``
+    recurrent_products: tuple[tuple[int, str], ...] = ()
+
     def step(
         self,
         projected: Sequence[Any],
         state: Sequence[Any],
         keep_mask: Any = None,
         weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
     ) -> tuple[Any, list[Any]]:
         """One recurrence step from projected inputs; returns ``(h, new_state)``.
 
         ``keep_mask [B, H]`` (already divided by the keep probability) multiplies the
         candidate; ``None`` means no recurrent dropout. ``weights`` is
-        :meth:`step_weights` (read here when not given).
+        :meth:`step_weights` (read here when not given). ``products``, when given, are
+        the :attr:`recurrent_products` already computed (``state[i] @ weights[key]``).
         """
         raise NotImplementedError
+
+    def _products(
+        self, state: Sequence[Any], w: dict[str, Any], products: Sequence[Any] | None
+    ) -> list[Any]:
+        if products is not None:
+            return list(products)
+        return [ops.matmul(state[i], w[key]) for i, key in self.recurrent_products]
 
     def dropout_masks(self, batch_size: int, steps: int | None, training: bool) -> Any:
         """Recurrent-dropout masks ``[steps, B, H]`` (or ``[B, H]`` if ``steps`` is None).
@@ -318,6 +332,7 @@ class LSTMCell(SketchCell):
     """magenta's ``LSTMCell``: ``[i,j,f,o] = [x,h] @ [W_xh; W_hh] + bias``; state ``[c, h]``."""
 
     output_index = 1
+    recurrent_products = ((1, "W_hh"),)
 
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
@@ -352,10 +367,12 @@ class LSTMCell(SketchCell):
         state: Sequence[Any],
         keep_mask: Any = None,
         weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
     ) -> tuple[Any, list[Any]]:
         w = self.step_weights() if weights is None else weights
-        c, h = state
-        hidden = projected[0] + ops.matmul(h, w["W_hh"])
+        c, _ = state
+        (hh,) = self._products(state, w, products)
+        hidden = projected[0] + hh
         i, j, f, o = ops.split(hidden, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
@@ -368,6 +385,7 @@ class LayerNormLSTMCell(SketchCell):
     """magenta's ``LayerNormLSTMCell``: no bias, per-gate LN, LN on ``c``; state ``[h, c]``."""
 
     output_index = 0
+    recurrent_products = ((0, "W_hh"),)
 
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
@@ -410,10 +428,12 @@ class LayerNormLSTMCell(SketchCell):
         state: Sequence[Any],
         keep_mask: Any = None,
         weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
     ) -> tuple[Any, list[Any]]:
         w = self.step_weights() if weights is None else weights
-        h, c = state
-        pre = projected[0] + ops.matmul(h, w["W_hh"])
+        _, c = state
+        (hh,) = self._products(state, w, products)
+        pre = projected[0] + hh
         pre = _layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, self.units)
         i, j, f, o = ops.split(pre, 4, axis=-1)
         g = self._candidate(j, keep_mask)
@@ -436,6 +456,8 @@ class HyperLSTMCell(SketchCell):
     """
 
     output_index = 0
+    # h's share of the hyper cell's input weights, the hyper cell's recurrence, the main one
+    recurrent_products = ((0, "hyper_W_xh_h"), (1, "hyper_W_hh"), (0, "W_hh"))
 
     def __init__(
         self,
@@ -574,13 +596,15 @@ class HyperLSTMCell(SketchCell):
         state: Sequence[Any],
         keep_mask: Any = None,
         weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
     ) -> tuple[Any, list[Any]]:
         w = self.step_weights() if weights is None else weights
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
-        h, hyper_h, c, hyper_c = state
+        _, _, c, hyper_c = state
         xw, x_hyper = projected
+        h_hyper, hyper_hh, hh = self._products(state, w, products)
         # hyper cell (layer-norm LSTM, never recurrent dropout) on [x, h]
-        pre = x_hyper + ops.matmul(h, w["hyper_W_xh_h"]) + ops.matmul(hyper_h, w["hyper_W_hh"])
+        pre = x_hyper + h_hyper + hyper_hh
         pre = _layer_norm_gates(pre, w["hyper_ln_all_gamma"], w["hyper_ln_all_beta"], 4, hu)
         hi, hj, hf, ho = ops.split(pre, 4, axis=-1)
         new_hyper_c = hyper_c * ops.sigmoid(hf + self.forget_bias) + ops.sigmoid(
@@ -599,7 +623,7 @@ class HyperLSTMCell(SketchCell):
         zb = ops.reshape(ops.matmul(new_hyper_h, w["hyper_h_zb"]), (-1, 4, emb))
         beta_h = ops.einsum("bgk,gkh->bgh", zb, w["hyper_h_beta"])
         xg = ops.reshape(xw, (-1, 4, units))
-        hg = ops.reshape(ops.matmul(h, w["W_hh"]), (-1, 4, units))
+        hg = ops.reshape(hh, (-1, 4, units))
         gates = alpha_x * xg + (alpha_h * hg + beta_h) + w["bias"]
         pre = ops.reshape(gates, (-1, 4 * units))
         pre = _layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, units)

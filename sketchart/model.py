@@ -25,7 +25,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sketchart.backend import scan
+from sketchart.backend import scan_products
 from sketchart.cells import NumpyRandom, SketchCell, make_cell
 from sketchart.hparams import HParams
 from sketchart.losses import MixtureParams, compute_losses, split_mixture
@@ -173,20 +173,41 @@ class SketchRNN(keras.Model):
             bw.dropout_masks(batch, steps, training),
         ]
 
-        w_fw, w_bw = fw.step_weights(), bw.step_weights()  # read once, outside the loop
+        # weights read once, outside the loop; the recurrent products go to scan_products
+        mats_fw, keys_fw, prm_fw = _loop_weights(fw, 0)
+        mats_bw, keys_bw, prm_bw = _loop_weights(bw, n_state)
+        n_pf, n_mf = len(prm_fw), len(mats_fw)
 
-        def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], None]:
+        def step(
+            carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
+        ) -> tuple[list[Any], None]:
             keep = xt[2 * n_proj]
-            _, new_fw = fw.step(xt[:n_proj], carry[:n_state], xt[2 * n_proj + 1], w_fw)
+            _, new_fw = fw.step(
+                xt[:n_proj],
+                carry[:n_state],
+                xt[2 * n_proj + 1],
+                dict(zip(keys_fw, prm[:n_pf])),
+                prods[:n_mf],
+            )
             _, new_bw = bw.step(
-                xt[n_proj : 2 * n_proj], carry[n_state:], xt[2 * n_proj + 2], w_bw
+                xt[n_proj : 2 * n_proj],
+                carry[n_state:],
+                xt[2 * n_proj + 2],
+                dict(zip(keys_bw, prm[n_pf:])),
+                prods[n_mf:],
             )
             # past a sketch's end its state is copied through (dynamic_rnn with lengths)
             new = [ops.where(keep, n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
 
         init = fw.zero_state(batch) + bw.zero_state(batch)
-        final, _ = scan(step, init, [*xp_fw, *xp_bw, valid_tm, *masks])
+        final, _ = scan_products(
+            step,
+            init,
+            [*xp_fw, *xp_bw, valid_tm, *masks],
+            mats_fw + mats_bw,
+            prm_fw + prm_bw,
+        )
         return ops.concatenate(
             [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1
         )
@@ -250,14 +271,18 @@ class SketchRNN(keras.Model):
         n_proj = len(xp)
         masks = cell.dropout_masks(batch, steps, training)
 
-        weights = cell.step_weights()  # read once, outside the loop
+        mats, keys, params = _loop_weights(cell, 0)  # read once, outside the loop
 
-        def step(carry: Sequence[Any], xt: Sequence[Any]) -> tuple[list[Any], Any]:
-            h, new = cell.step(xt[:n_proj], carry, xt[n_proj], weights)
+        def step(
+            carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
+        ) -> tuple[list[Any], Any]:
+            h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
             return new, h
 
         state = list(state)
-        final, hs = scan(step, state, [*xp, masks], y_like=cell.output_of(state))
+        final, hs = scan_products(
+            step, state, [*xp, masks], mats, params, y_like=cell.output_of(state)
+        )
         outputs = ops.transpose(hs, (1, 0, 2))  # [B, N, H]
         outputs = self._dropout(
             outputs, hps.output_dropout_prob, training, hps.use_output_dropout
@@ -338,6 +363,19 @@ class SketchRNN(keras.Model):
             outputs, strokes5[:, 1:], self.hps, kl_weight, training=loss_training
         )
         return {**losses, "outputs": outputs}
+
+
+def _loop_weights(
+    cell: SketchCell, offset: int
+) -> tuple[list[tuple[int, Any]], list[str], list[Any]]:
+    """A cell's step weights split for ``scan_products``: the recurrent products as
+    ``(carry index, weight)`` (state index + ``offset``), then the other weights' keys
+    and values."""
+    weights = cell.step_weights()
+    product_keys = {key for _, key in cell.recurrent_products}
+    mats = [(offset + i, weights[key]) for i, key in cell.recurrent_products]
+    keys = [k for k in weights if k not in product_keys]
+    return mats, keys, [weights[k] for k in keys]
 
 
 def cell_of(model: SketchRNN, role: str) -> SketchCell:

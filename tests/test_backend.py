@@ -1,0 +1,74 @@
+"""``scan_products`` equals a plain ``scan`` doing its products inline, values and gradients."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from sketchart.backend import scan, scan_products, value_and_grad
+
+pytestmark = pytest.mark.parity
+
+
+class _Toy(keras.Model):
+    """A two-part carry, two recurrent products, a small gain, a mask and a bool input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.w1 = self.add_weight(shape=(6, 8), initializer="zeros", name="w1")
+        self.w2 = self.add_weight(shape=(5, 8), initializer="zeros", name="w2")
+        self.gain = self.add_weight(shape=(8,), initializer="ones", name="gain")
+        self.w_in = self.add_weight(shape=(3, 8), initializer="zeros", name="w_in")
+        for v in (self.w1, self.w2, self.w_in):
+            v.assign(rng.normal(0, 0.4, v.shape).astype("float32"))
+        self.gain.assign(rng.uniform(0.5, 1.5, (8,)).astype("float32"))
+
+    def run(self, x: np.ndarray, keep: np.ndarray, fast: bool) -> tuple:
+        xp = ops.matmul(ops.convert_to_tensor(x), self.w_in)  # [T, B, 8]
+        keep_t = ops.convert_to_tensor(keep)  # bool [T, B, 1]
+        carry = [ops.zeros((4, 6)), ops.ones((4, 5)) * 0.1]
+        gain = ops.convert_to_tensor(self.gain)
+
+        def body(c, xt, prods, prm):
+            pre = (xt[0] + prods[0] + 0.5 * prods[1]) * prm[0]
+            a = ops.tanh(pre[:, :6]) * ops.sigmoid(c[0])
+            b = ops.sigmoid(pre[:, 3:]) + c[1] * 0.9
+            new = [ops.where(xt[2], a, c[0]), ops.where(xt[2], b, c[1])]
+            return new, a * xt[1][:, :1]
+
+        mask = ops.ones((x.shape[0], 4, 2)) * 1.1
+        xs = [xp, mask, keep_t, None]
+        mats = [(0, ops.convert_to_tensor(self.w1)), (1, ops.convert_to_tensor(self.w2))]
+        if fast:
+            return scan_products(body, carry, xs, mats, [gain], y_like=carry[0])
+
+        def inline(c, xt):
+            return body(c, xt, [ops.matmul(c[i], w) for i, w in mats], [gain])
+
+        return scan(inline, carry, xs, y_like=carry[0])
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_scan_products_matches_scan(fast: bool) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(7, 4, 3)).astype("float32")
+    keep = (np.arange(7)[:, None] < np.array([7, 5, 2, 6])[None, :])[..., None]
+    toy = _Toy()
+
+    def loss_of(fast_: bool):
+        def fn():
+            final, ys = toy.run(x, keep, fast_)
+            loss = ops.sum(ys * ys) + ops.sum(final[0]) + 2.0 * ops.sum(final[1] ** 2)
+            return loss, (final, ys)
+
+        return fn
+
+    got = value_and_grad(toy, loss_of(fast))()
+    want = value_and_grad(toy, loss_of(False))()
+    np.testing.assert_allclose(float(got[0]), float(want[0]), rtol=1e-6)
+    for a, b in zip(got[2], want[2]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(got[1][1]), np.asarray(want[1][1]), atol=1e-6)
