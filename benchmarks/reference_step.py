@@ -250,7 +250,11 @@ def measure(
     if list_variables:
         for v in t_vars:
             print(f"{v.name} {v.get_shape().as_list()}", file=sys.stderr)
-    sess = tf.InteractiveSession()
+    threads = int(os.environ.get("SKETCHART_REF_THREADS", "0"))  # 0: TF's default
+    config = tf.ConfigProto(
+        intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads
+    )
+    sess = tf.InteractiveSession(config=config)
     sess.run(tf.global_variables_initializer())
     build_s = time.perf_counter() - t_start
 
@@ -277,10 +281,11 @@ def measure(
             model.train_op,
         ]
         times: list[float] = []
+        cpus: list[float] = []
         cost = None
         for i in range(warmup + steps):
             step = int(sess.run(model.global_step))  # as the trainer, before each step
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             lr = (
                 hps.learning_rate - hps.min_learning_rate
             ) * hps.decay_rate**step + hps.min_learning_rate
@@ -298,6 +303,7 @@ def measure(
             dt = time.perf_counter() - t0
             if i >= warmup:
                 times.append(dt)
+                cpus.append(time.process_time() - c0)
         record.update(
             {
                 "steps": steps,
@@ -306,6 +312,9 @@ def measure(
                 "min_s": round(min(times), 4) if times else None,
                 "max_s": round(max(times), 4) if times else None,
                 "times_s": [round(t, 4) for t in times],
+                # CPU seconds (all threads): comparable across sittings on a busy machine
+                # when both sides run with SKETCHART_REF_THREADS=1 / --threads 1
+                "cpu_median_s": round(statistics.median(cpus), 4) if cpus else None,
                 "last_cost": round(float(cost), 4),
             }
         )

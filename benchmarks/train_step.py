@@ -44,6 +44,10 @@ _CHILD = r"""
 import json, resource, statistics, sys, time
 import numpy as np
 args = json.loads(sys.argv[1])
+if args.get("threads"):
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(args["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(args["threads"])
 import keras
 from sketchart.data import load_npz, BatchLoader
 from sketchart.hparams import HParams
@@ -63,9 +67,9 @@ model = SketchRNN(hps, seed=0)
 opt = keras.optimizers.Adam(learning_rate=hps.learning_rate, epsilon=1e-8)
 step_fn = TrainStep(model, opt, hps, jit_compile=args["jit_compile"])
 multiple = bucket_multiple(args["jit_compile"])
-times, steps_run, first = [], [], None
+times, cpus, steps_run, first = [], [], [], None
 for i in range(args["warmup"] + args["steps"]):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     batch = loader.random_batch()
     strokes5 = batch.strokes5
     if args["mode"] == "bucketed":
@@ -73,16 +77,18 @@ for i in range(args["warmup"] + args["steps"]):
         strokes5 = strokes5[:, : n + 1]
     losses = step_fn.train(strokes5, batch.lengths, learning_rate_at(hps, i),
                            kl_weight_at(hps, i))
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     if i == 0:
         first = dt
     if i >= args["warmup"]:
         times.append(dt)
+        cpus.append(dc)
         steps_run.append(strokes5.shape[1] - 1)
 rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 print("RESULT " + json.dumps({
     "median_s": statistics.median(times), "mean_s": statistics.fmean(times),
     "min_s": min(times), "max_s": max(times), "first_s": first, "rss_gb": rss_gb,
+    "cpu_s": statistics.median(cpus),
     "mean_steps_run": statistics.fmean(steps_run), "cost": losses["cost"],
     "params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
     "backend": keras.backend.backend()}))
@@ -96,7 +102,7 @@ def run_one(decoder: str, mode: str, args: argparse.Namespace) -> dict:
         hparams += "," + args.hparams
     payload = json.dumps({"hparams": hparams, "mode": mode, "data": str(args.data),
                           "steps": args.steps, "warmup": args.warmup,
-                          "jit_compile": args.jit_compile})
+                          "jit_compile": args.jit_compile, "threads": args.threads})
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", _CHILD, payload], capture_output=True,
                          text=True, env=env, check=False)
@@ -114,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per config")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--jit-compile", action="store_true", help="TensorFlow: XLA")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow threads (0: its default); 1 with the printed CPU "
+                             "seconds compares variants on a busy machine")
     parser.add_argument("--hparams", default="", help="extra hparams (smoke runs)")
     parser.add_argument("--data", type=Path, default=SHEEP)
     args = parser.parse_args(argv)
