@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
-    from sketchart import sampling as sampling
+    from sketchart import sampling
     from sketchart.store import load_model
 
     backend = keras.backend.backend()

@@ -170,7 +170,7 @@ def _tf_scan_products(
     present = [i for i, x in enumerate(xs) if x is not None]
     xs_in = [tf.convert_to_tensor(xs[i]) for i in present]
     diff = [x.dtype.is_floating for x in xs_in]
-    n_c, n_x, n_m, n_p = len(carry), len(xs_in), len(mats), len(params)
+    n_c, n_x, n_m = len(carry), len(xs_in), len(mats)
     idx = [i for i, _ in mats]
     has_y = y_like is not None
 
