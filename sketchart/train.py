@@ -426,6 +426,17 @@ def _data_parallel(batch_size: int) -> tuple[Any, Any, Any, int]:
 
 
 # ------------------------------------------------------------------------- the loop
+
+def _cli_command() -> dict[str, str]:
+    """``{"command": ...}`` when the ``sketchart`` CLI runs this process (read by
+    ``sketchart models ship`` for the model's README), else nothing."""
+    import shlex
+
+    prog = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if prog not in ("sketchart", "__main__.py"):
+        return {}
+    return {"command": shlex.join(["sketchart", *sys.argv[1:]])}
+
 def train(
     log_root: str | os.PathLike[str],
     hparams: str | Mapping[str, Any] | HParams | None = None,
@@ -594,7 +605,8 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
                 data_state=pending_state,
                 options={"bucketed": bucketed, "backend": keras.backend.backend(),
                          "data_paths": [os.path.relpath(p.resolve(), log_root.resolve())
-                                        for p in prepared.paths]},
+                                        for p in prepared.paths],
+                         **_cli_command()},
                 elapsed_s=elapsed_before + time.monotonic() - started,
                 model_variables=[np.asarray(v.value) for v in model.variables],
                 optimizer_variables=[np.asarray(v.value) for v in optimizer.variables],
