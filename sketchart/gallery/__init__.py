@@ -3,7 +3,9 @@
 * :mod:`~sketchart.gallery.spec`: the table (:data:`GALLERY`) of :class:`GalleryEntry`;
 * :mod:`~sketchart.gallery.kinds`: how each kind of entry is drawn (sampling calls);
 * :mod:`~sketchart.gallery.sheet`: grid sheets, SVG (vpype) and PNG (pillow) output;
-* :mod:`~sketchart.gallery.build`: models, data, the atomic build and the JSON records;
+* :mod:`~sketchart.gallery.models`: the models a spec names (shipped, Google's, overrides);
+* :mod:`~sketchart.gallery.folders`: temporary folders and the atomic swap;
+* :mod:`~sketchart.gallery.build`: data, the build and the JSON records;
 * :mod:`~sketchart.gallery.index`: ``index.html``;
 * :mod:`~sketchart.gallery.browser`: a headless-Chromium check of the page.
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +23,24 @@ from typing import Any
 
 import numpy as np
 
-from sketchart.errors import SketchartError
+from sketchart.gallery.folders import (
+    INDEX_JSON,
+    carry_files,
+    check_out,
+    make_tmp,
+    replace_files,
+    swap_dir,
+)
+from sketchart.gallery.models import (
+    DEFAULT_GOOGLE_DIR,
+    GalleryError,
+    ModelRef,
+    default_google_dir,
+    model_record,
+    parse_model_overrides,
+    relative_path,
+    resolve_model,
+)
 from sketchart.gallery.spec import (
     DATA_KINDS,
     GALLERY,
@@ -54,220 +69,12 @@ __all__ = [
 #: (the repository root): the shared data beside the checkout. ``$SKETCHART_DATA_DIR`` and
 #: ``--data-dir`` override it.
 DEFAULT_DATA_DIR = Path("..", "shared", "data", "sketchrnn")
-#: The gallery's manifest: every entry's record, in table order.
-INDEX_JSON = "index.json"
-#: Files a full build carries over from the gallery it replaces (not made by the build).
-_KEEP = ("README.md", ".gitignore", ".gitattributes")
-_SUFFIXES = ("svg", "png", "json", "gcode")
-
-
-class GalleryError(SketchartError):
-    """A gallery that cannot be built: a model or data missing, an unwritable folder."""
-
-
-#: Where Google's ``<name>.gen.json`` files are looked for when they are not in the user
-#: cache: the shared copies beside the checkout. ``$SKETCHART_GOOGLE_DIR`` and
-#: ``--google-dir`` override it.
-DEFAULT_GOOGLE_DIR = Path("..", "shared", "models", "sketch-rnn-js")
 
 
 def default_data_dir() -> Path:
     """``$SKETCHART_DATA_DIR``, else :data:`DEFAULT_DATA_DIR`."""
     env = os.environ.get("SKETCHART_DATA_DIR")
     return Path(env) if env else DEFAULT_DATA_DIR
-
-
-def default_google_dir() -> Path:
-    """``$SKETCHART_GOOGLE_DIR``, else :data:`DEFAULT_GOOGLE_DIR`."""
-    env = os.environ.get("SKETCHART_GOOGLE_DIR")
-    return Path(env) if env else DEFAULT_GOOGLE_DIR
-
-
-def _rel(path: Path | str) -> str:
-    """A path as the JSON and commands record it: relative to the working directory, so no
-    machine's absolute paths end up in committed files."""
-    text = os.fspath(path)
-    if not os.path.isabs(text):
-        return Path(text).as_posix()
-    try:
-        return Path(os.path.relpath(text)).as_posix()
-    except ValueError:  # another drive (Windows)
-        return Path(text).name
-
-
-def parse_model_overrides(items: Sequence[str]) -> dict[str, str]:
-    """``["sheep=training/sheep", ...]`` -> ``{"sheep": "training/sheep"}``.
-
-    Raises:
-        GalleryError: an item without ``NAME=PATH``.
-    """
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise GalleryError(
-                f"--model {item!r}: expected NAME=PATH (e.g. sheep=training/sheep)"
-            )
-        out[name.strip()] = value.strip()
-    return out
-
-
-# ------------------------------------------------------------------------ models
-@dataclass(frozen=True)
-class ModelRef:
-    """A model of the spec, found on disk.
-
-    Attributes:
-        name: the name the spec uses (``sheep``).
-        path: what to load (model directory, log root's ``best/``, ``.gen.json``).
-        label: where it came from, for the JSON (``models/sheep``, ``google/flamingo``).
-        override: the ``--model`` value when one replaced the spec's model.
-    """
-
-    name: str
-    path: Path
-    label: str
-    override: str | None = None
-
-
-def _missing_hint(name: str, source: str) -> str:
-    if source == "shipped":
-        return (
-            f"{name} (not shipped in models/{name} yet: train it, see training/README.md, "
-            f"or pass --model {name}=PATH to a model directory or training log root)"
-        )
-    return (
-        f"{name} (Google's model is not cached: run `sketchart models fetch {name}`, "
-        f"or pass --google-dir DIR holding {name}.gen.json, or --download)"
-    )
-
-
-def resolve_model(
-    name: str,
-    source: str,
-    *,
-    overrides: Mapping[str, str] | None = None,
-    google_dir: Path | None = None,
-    download: bool = False,
-) -> ModelRef:
-    """Find the model an entry names, without loading it.
-
-    ``shipped`` models come only from ``models/`` (a bare ``sheep`` must not fall through to
-    Google's sheep); ``google`` models from the user cache, then ``google_dir`` (default
-    :func:`default_google_dir`), then a download when allowed. ``overrides`` (``--model
-    NAME=PATH``, a path or any name the store resolves) win over both.
-
-    Raises:
-        GalleryError: the model is missing; the message says how to get it.
-    """
-    from sketchart import store
-    from sketchart.catalog import catalog_entry, normalize_name
-
-    overrides = overrides or {}
-    if name in overrides:
-        value = overrides[name]
-        try:
-            src = store.resolve(value)
-        except SketchartError as exc:
-            raise GalleryError(f"--model {name}={value}: {exc}") from None
-        if src.path is None:  # a catalog name not cached yet
-            path = store.fetch_google(src.name, download=download)
-            return ModelRef(name, path, src.name, value)
-        label = src.name if src.name.startswith("google/") else _rel(src.path)
-        return ModelRef(name, src.path, label, value)
-    key = normalize_name(name)
-    if source == "shipped":
-        shipped = store.shipped_models()
-        if key not in shipped:
-            raise GalleryError(f"model missing: {_missing_hint(name, source)}")
-        return ModelRef(name, shipped[key], f"models/{shipped[key].name}")
-    cached = store.google_cache_path(key)
-    if cached.is_file():
-        return ModelRef(name, cached, f"google/{key}")
-    google_dir = Path(google_dir) if google_dir is not None else default_google_dir()
-    if (google_dir / f"{key}.gen.json").is_file():
-        path = google_dir / f"{key}.gen.json"
-        # the same file as Google's pinned download, or not used at all
-        pinned = catalog_entry(key).sha256
-        if _sha256(path) != pinned:
-            raise GalleryError(
-                f"{_rel(path)}: sha256 differs from Google's {key}.gen.json pinned in the "
-                f"catalog ({pinned[:16]}...); remove it or run `sketchart models fetch {key}`"
-            )
-        return ModelRef(name, path, f"google/{key}")
-    if download:
-        try:
-            return ModelRef(name, store.fetch_google(key, progress=True), f"google/{key}")
-        except SketchartError as exc:
-            raise GalleryError(f"model {name}: {exc}") from None
-    raise GalleryError(f"model missing: {_missing_hint(name, source)}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _weights_file(path: Path) -> Path:
-    if path.is_file():
-        return path
-    from sketchart.modeldir import resolve_model_dir
-
-    return resolve_model_dir(path) / "model.weights.h5"
-
-
-def _data_licences(data_set: Sequence[str]) -> list[dict[str, Any]] | None:
-    """Source and licence of a model's training data (None when unknown)."""
-    from sketchart.ship import dataset_info
-
-    try:
-        infos = dataset_info(list(data_set))
-    except SketchartError:
-        return None
-    return [
-        {
-            "data": info.key,
-            "licence": info.licence,
-            "licence_url": info.licence_url,
-            "non_commercial": info.non_commercial,
-        }
-        for info in infos
-    ] or None
-
-
-def _model_record(ref: ModelRef, model: Any) -> dict[str, Any]:
-    meta = getattr(model, "meta", None)
-    hps = model.hps
-    return {
-        "model": ref.name,
-        "model_source": ref.label,
-        "model_format": getattr(meta, "source", None),
-        "model_sha256": _sha256(_weights_file(ref.path)),
-        "model_steps": getattr(meta, "steps", None),
-        # the held-out losses the model directory records (none for Google's models)
-        "model_test": getattr(meta, "test", None),
-        # the drawings inherit the training data's licence (aaron_sheep: non-commercial)
-        "data_licences": _data_licences(hps.data_set),
-        "model_hparams": {
-            "conditional": bool(hps.conditional),
-            "dec_model": hps.dec_model,
-            "dec_rnn_size": int(hps.dec_rnn_size),
-            **(
-                {
-                    "enc_model": hps.enc_model,
-                    "enc_rnn_size": int(hps.enc_rnn_size),
-                    "z_size": int(hps.z_size),
-                }
-                if hps.conditional
-                else {}
-            ),
-            "num_mixture": int(hps.num_mixture),
-            "max_seq_len": int(getattr(meta, "max_seq_len", None) or hps.max_seq_len),
-        },
-    }
 
 
 # -------------------------------------------------------------------------- data
@@ -278,15 +85,15 @@ def _check_data(entries: Sequence[GalleryEntry], data_dir: Path) -> None:
     files = sorted({str(e.data) for e in needing})
     if not data_dir.is_dir():
         raise GalleryError(
-            f"data directory {_rel(data_dir)} not found: entries "
+            f"data directory {relative_path(data_dir)} not found: entries "
             f"{', '.join(e.name for e in needing)} draw test drawings from "
             f"{', '.join(files)}; pass --data-dir DIR or set SKETCHART_DATA_DIR"
         )
     for e in needing:
         if not (data_dir / str(e.data)).is_file():
             raise GalleryError(
-                f"{_rel(data_dir / str(e.data))} not found: gallery entry {e.name} draws test "
-                f"drawings from it; pass --data-dir DIR holding {e.data}"
+                f"{relative_path(data_dir / str(e.data))} not found: gallery entry {e.name} "
+                f"draws test drawings from it; pass --data-dir DIR holding {e.data}"
             )
 
 
@@ -333,70 +140,21 @@ def _command(
     out: Path,
 ) -> str:
     parts = ["sketchart", "gallery", "build", "--only", entry.name]
-    if _rel(out) != "gallery":
-        parts += ["--out", _rel(out)]
+    if relative_path(out) != "gallery":
+        parts += ["--out", relative_path(out)]
     if ref.override is not None:
-        value = _rel(ref.override) if Path(ref.override).exists() else ref.override
+        value = relative_path(ref.override) if Path(ref.override).exists() else ref.override
         parts += ["--model", f"{ref.name}={value}"]
     if entry.kind in DATA_KINDS and data_dir is not None:
-        parts += ["--data-dir", _rel(data_dir)]
+        parts += ["--data-dir", relative_path(data_dir)]
     if (
         google_dir is not None
         and ref.label.startswith("google/")
         and ref.override is None
         and Path(google_dir) in ref.path.parents
     ):
-        parts += ["--google-dir", _rel(google_dir)]
+        parts += ["--google-dir", relative_path(google_dir)]
     return " ".join(parts)
-
-
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise GalleryError(f"cannot build the gallery in {_rel(out)}: it is a file")
-    if out.is_dir() and any(out.iterdir()) and not (out / INDEX_JSON).is_file():
-        extra = [p.name for p in out.iterdir() if p.name not in _KEEP]
-        if extra:
-            raise GalleryError(
-                f"refusing to replace {_rel(out)}: it holds files but no {INDEX_JSON}, so it "
-                "is not a gallery built by sketchart; choose another --out or empty it"
-            )
-
-
-def _remove_stale(out: Path) -> None:
-    """Remove what killed builds left beside ``out`` (their folders name their process;
-    a build still running keeps its own)."""
-    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(build|old)-(\d+)-")
-    for path in out.parent.iterdir():
-        match = pattern.match(path.name)
-        if match and path.is_dir() and not _alive(int(match.group(2))):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def _make_tmp(out: Path) -> Path:
-    parent = out.parent
-    if parent.exists() and not parent.is_dir():
-        raise GalleryError(
-            f"cannot write the gallery to {_rel(out)}: {_rel(parent)} is not a directory"
-        )
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(out)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-{os.getpid()}-", dir=parent))
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise GalleryError(
-            f"cannot write the gallery to {_rel(out)}: {reason} ({_rel(parent)})"
-        ) from None
 
 
 def _read_index(out: Path) -> list[dict[str, Any]]:
@@ -408,7 +166,7 @@ def _read_index(out: Path) -> list[dict[str, Any]]:
         return list(data["entries"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GalleryError(
-            f"{_rel(path)}: not a gallery index ({exc}); rebuild the whole "
+            f"{relative_path(path)}: not a gallery index ({exc}); rebuild the whole "
             "gallery without --only"
         ) from None
 
@@ -443,7 +201,7 @@ def _build_entry(
         "title": entry.title,
         "caption": entry.caption,
         "command": command,
-        **_model_record(ref, model),
+        **model_record(ref, model),
         "seed": entry.seed,
         "temperature": entry.temperature,
         "temperatures": list(entry.temperatures),
@@ -550,18 +308,19 @@ def build_gallery(
         selected = [e for e in selected if e.model not in missing]
         say(f"skipping {', '.join(report.skipped)}: {text}")
     _check_data(selected, ddir)
-    _check_out(out)
+    check_out(out)
     previous = _read_index(out) if only or report.skipped else []
     uses_data = any(e.kind in DATA_KINDS for e in selected)
+    noun = "entry" if len(selected) == 1 else "entries"
     say(
-        f"building {len(selected)} entr{'y' if len(selected) == 1 else 'ies'} into {_rel(out)}"
-        + (f" (test drawings from {_rel(ddir)})" if uses_data else "")
+        f"building {len(selected)} {noun} into {relative_path(out)}"
+        + (f" (test drawings from {relative_path(ddir)})" if uses_data else "")
     )
 
     from sketchart.data import load_npz
     from sketchart.store import load_model
 
-    tmp = _make_tmp(out)
+    tmp = make_tmp(out)
     try:
         loaded: dict[str, Any] = {}
         for e in selected:
@@ -603,7 +362,7 @@ def build_gallery(
         keep = set(report.skipped) if not only else {e.name for e in entries} - rebuilt
         by_name = {r["name"]: r for r in previous if r.get("name") in keep}
         if not (only and out.is_dir()):  # a new folder: carry the kept entries' files over
-            _carry_files(out, tmp, list(by_name.values()))
+            carry_files(out, tmp, list(by_name.values()))
         by_name.update({r["name"]: r for r in records})
         ordered = [by_name[e.name] for e in entries if e.name in by_name]
         _write_json(
@@ -612,51 +371,10 @@ def build_gallery(
         )
         write_index(tmp, ordered)
         if only and out.is_dir():
-            _replace_files(tmp, out, rebuilt)
+            replace_files(tmp, out, rebuilt)
         else:
-            _swap_dir(tmp, out)
+            swap_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report.total_seconds = time.perf_counter() - t_start
     return report
-
-
-def _carry_files(out: Path, tmp: Path, records: Sequence[dict[str, Any]]) -> None:
-    for record in records:
-        for name in dict(record.get("files", {})).values():
-            if Path(name).name == name and (out / name).is_file():
-                shutil.copy2(out / name, tmp / name)
-
-
-def _replace_files(tmp: Path, out: Path, rebuilt: set[str]) -> None:
-    """``--only``: each new file replaces its namesake atomically; the index goes last."""
-    index_files = {INDEX_JSON, "index.html"}
-    made = {p.name for p in tmp.iterdir()}
-    for name in sorted(made - index_files):
-        os.replace(tmp / name, out / name)
-    for entry in rebuilt:  # outputs an entry no longer makes (e.g. a kind changed)
-        for suffix in _SUFFIXES:
-            stale = out / f"{entry}.{suffix}"
-            if stale.name not in made:
-                stale.unlink(missing_ok=True)
-    for name in sorted(index_files):
-        os.replace(tmp / name, out / name)
-
-
-def _swap_dir(tmp: Path, out: Path) -> None:
-    """Full build: the new folder takes the old one's place (kept files carried over)."""
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    for name in _KEEP:
-        if (out / name).is_file() and not (tmp / name).exists():
-            shutil.copy2(out / name, tmp / name)
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
-    old.rmdir()
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        os.rename(old, out)  # put the good gallery back
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -133,7 +133,8 @@ def _figure(record: dict[str, Any]) -> str:
     )
     return f"""<figure id="{_esc(record["name"])}">
 <h2>{_esc(record["title"])}</h2>
-<a href="{_esc(files["svg"])}"><img src="{_esc(files["png"])}"{size} alt="{_esc(record["title"])}"></a>
+<a href="{_esc(files["svg"])}"><img src="{_esc(files["png"])}"{size}
+ alt="{_esc(record["title"])}"></a>
 <figcaption>
 <p>{_esc(record["caption"])}</p>
 <dl>
@@ -155,10 +156,10 @@ def render_index(records: Sequence[dict[str, Any]]) -> str:
     non_commercial = sorted(
         {r["model"] for r in records if any(d["non_commercial"] for d in _licences(r))}
     )
+    names = ", ".join(non_commercial)
     licence = (
-        f'<p class="note">Non-commercial use only: the drawings of {", ".join(non_commercial)} '
-        "inherit the NonCommercial licence of their training data (see each picture's "
-        "data licence).</p>"
+        f'<p class="note">Non-commercial use only: the drawings of {names} inherit the '
+        "NonCommercial licence of their training data (see each picture's data licence).</p>"
         if non_commercial
         else ""
     )

@@ -162,7 +162,8 @@ def validate_spec(entries: Sequence[GalleryEntry]) -> None:
             )
         if e.source not in SOURCES:
             raise GallerySpecError(
-                f"gallery entry {e.name!r}: unknown source {e.source!r} (use shipped or google)"
+                f"gallery entry {e.name!r}: unknown source {e.source!r} (use shipped or "
+                "google)"
             )
         unknown = sorted(set(e.params) - set(KINDS[e.kind]))
         if unknown:
@@ -201,7 +202,8 @@ def select_entries(
     missing = [n for n in wanted if n not in names]
     if missing:
         raise GallerySpecError(
-            f"no gallery entry named {missing[0]!r}; entries: {', '.join(e.name for e in entries)}"
+            f"no gallery entry named {missing[0]!r}; entries: "
+            + ", ".join(e.name for e in entries)
         )
     return [e for e in entries if e.name in wanted]
 
@@ -266,7 +268,8 @@ GALLERY: tuple[GalleryEntry, ...] = (
         "interpolation",
         "omniglot",
         "Omniglot interpolation",
-        "Slerp between the latent vectors of held-out omniglot characters (grey, at the ends).",
+        "Slerp between the latent vectors of held-out omniglot characters (grey, at the "
+        "ends).",
         seed=2,
         temperatures=_T_LOW,
         data=DATA_FILES["omniglot"],
