@@ -432,8 +432,12 @@ def _cli_command() -> dict[str, str]:
     ``sketchart models ship`` for the model's README), else nothing."""
     import shlex
 
-    prog = os.path.basename(sys.argv[0]) if sys.argv else ""
-    if prog not in ("sketchart", "__main__.py"):
+    prog = sys.argv[0] if sys.argv else ""
+    # the console script, or ``python -m sketchart`` (not pytest's own __main__.py)
+    cli = os.path.basename(prog) == "sketchart" or prog.endswith(
+        os.path.join("sketchart", "__main__.py")
+    )
+    if not cli:
         return {}
     return {"command": shlex.join(["sketchart", *sys.argv[1:]])}
 
