@@ -14,7 +14,8 @@ Same architecture, initialisation and numbers as magenta's ``sketch_rnn/model.py
 Work that is constant is done once: z's share of the decoder's input projection once per
 sketch, and the input projections of all teacher-forced steps in one matmul before the
 recurrence (same numbers, fewer FLOPs). The recurrence itself runs through
-``sketchart.backend.scan`` (``tf.while_loop`` on TensorFlow, ``lax.scan`` on JAX).
+``sketchart.backend.scan_products`` (``tf.while_loop`` with a hand-scheduled gradient on
+TensorFlow, ``lax.scan`` on JAX).
 """
 
 from __future__ import annotations
