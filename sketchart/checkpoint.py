@@ -72,6 +72,8 @@ class TrainState:
         model_variables: values of ``model.variables`` in order (seed states included).
         optimizer_variables: values of ``optimizer.variables`` in order.
         variable_names: the paths of the model variables, checked on restore.
+        history: every evaluation so far (step, split, losses, kl weight), so a resumed
+            run reports the whole run, not only its own part.
     """
 
     step: int
@@ -84,6 +86,7 @@ class TrainState:
     model_variables: list[np.ndarray] = field(default_factory=list)
     optimizer_variables: list[np.ndarray] = field(default_factory=list)
     variable_names: list[str] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- atomic directories
@@ -245,6 +248,7 @@ def write_train_state(path: str | os.PathLike[str], state: TrainState) -> None:
         "elapsed_s": float(state.elapsed_s),
         "num_model_variables": len(state.model_variables),
         "num_optimizer_variables": len(state.optimizer_variables),
+        "history": _encode(state.history),
     }
     (path / STATE_JSON).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     arrays = {f"model_{i:04d}": np.asarray(v) for i, v in enumerate(state.model_variables)}
@@ -297,6 +301,7 @@ def read_train_state(path: str | os.PathLike[str]) -> TrainState:
         model_variables=model_vars,
         optimizer_variables=opt_vars,
         variable_names=names,
+        history=list(_decode(meta.get("history") or [])),
     )
 
 

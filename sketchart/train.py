@@ -76,6 +76,7 @@ class TrainResult:
         log_root: the run's folder (``best/``, ``last/``, TensorBoard events).
         steps: updates done in total (including those before a resume).
         wall_time_s: seconds spent in this call.
+        total_time_s: training seconds over the whole run (earlier sessions included).
         best_valid: valid ``cost``/``r_cost``/``kl_cost`` of ``best/`` (None if none yet).
         best_step: the step ``best/`` was saved at.
         test: test losses of ``best/`` (None if not evaluated).
@@ -89,6 +90,7 @@ class TrainResult:
     best_step: int | None = None
     test: dict[str, float] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    total_time_s: float = 0.0
 
     def summary(self) -> str:
         """One line: steps, wall time, best valid cost, test cost."""
@@ -592,6 +594,8 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
         elapsed_before = state.elapsed_s
     result = TrainResult(log_root=log_root, steps=step, wall_time_s=0.0,
                          best_valid=None, best_step=best_step)
+    if state is not None:
+        result.history = list(state.history)
     if state is not None and best_cost is not None and (best_dir / "sketchart.json").exists():
         result.best_valid, result.test = _read_best_losses(best_dir, hps, best_step)
     tb = TensorBoardLogger(log_root, purge_step=step if state is not None else None,
@@ -614,7 +618,8 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
                 elapsed_s=elapsed_before + time.monotonic() - started,
                 model_variables=[np.asarray(v.value) for v in model.variables],
                 optimizer_variables=[np.asarray(v.value) for v in optimizer.variables],
-                variable_names=[v.path for v in model.variables]))
+                variable_names=[v.path for v in model.variables],
+                history=result.history))
 
     def evaluate_and_save() -> None:
         nonlocal best_cost, best_step
@@ -708,6 +713,7 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
         tb.close()
     result.steps = step
     result.wall_time_s = time.monotonic() - started
+    result.total_time_s = elapsed_before + result.wall_time_s
     return result
 
 

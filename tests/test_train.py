@@ -189,6 +189,13 @@ def test_resume_continues_bit_for_bit(run8: tuple[Path, object], data_dir: Path,
     result = train(split, "num_steps=8", data_dir=data_dir, resume=True, **QUIET)
     assert result.steps == 8
     _same_run(run8[0], split)
+    # the resumed run reports the whole run's evaluations, as the straight one does
+    straight = run8[1]
+    assert [(h["step"], h["split"]) for h in result.history] == [
+        (h["step"], h["split"]) for h in straight.history]
+    for a, b in zip(result.history, straight.history):
+        assert a["r_cost"] == pytest.approx(b["r_cost"], rel=1e-6)
+    assert result.total_time_s >= result.wall_time_s > 0
 
 
 @pytest.mark.slow
