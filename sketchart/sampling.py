@@ -37,6 +37,7 @@ __all__ = [
     "SampleError",
     "complete",
     "decode",
+    "draws_a_line",
     "encode",
     "grid",
     "interpolate",
@@ -464,6 +465,7 @@ def sample(
     max_len: int | None = None,
     temperature_mode: str = "js",
     softmax_temperature: float | None = None,
+    redraw_empty: int = 8,
 ) -> list[np.ndarray]:
     """Draw ``n`` sketches.
 
@@ -478,6 +480,11 @@ def sample(
         max_len: most points per sketch (default the model's ``max_seq_len``).
         temperature_mode: ``"js"`` (default), ``"paper"`` or ``"reference"``.
         softmax_temperature: in ``"js"`` mode, overrides the logit divisor ``0.5 + 0.5·T``.
+        redraw_empty: when ``z`` is drawn here, a sketch that draws no line (it chose its
+            end state at once: a VAE trained for a few thousand steps does so for a
+            fifth of prior ``z``) is drawn again with a fresh ``z`` and fresh noise, at
+            most this many rounds; ``0`` keeps such empty sketches, as the reference.
+            Given ``z`` is never replaced.
 
     Returns:
         ``n`` float32 stroke-3 arrays ``[k, 3]`` in dataset units, each cut before its end
@@ -493,7 +500,27 @@ def sample(
     x0 = np.broadcast_to(START_TOKEN, (n, 5)).astype(np.float32)
     rows = _run_loop(model, x0, state0, z_t, steps, draws, temperature, greedy,
                      temperature_mode, softmax_temperature)
-    return _rows_to_drawings(rows, info.scale_factor)
+    drawings = _rows_to_drawings(rows, info.scale_factor)
+    # nothing new can come of a redraw with z given, or greedily without a z to change
+    rounds = 0 if z is not None or (greedy and not info.conditional) else int(redraw_empty)
+    for _ in range(rounds):
+        empty = [i for i, d in enumerate(drawings) if not draws_a_line(d)]
+        if not empty:
+            break
+        # a whole batch again (the loop is compiled for n rows), its first good sketches
+        z_t = _latent(model, None, n, draws, info)
+        rows = _run_loop(model, x0, model.initial_state(z_t, n), z_t, steps, draws,
+                         temperature, greedy, temperature_mode, softmax_temperature)
+        fresh = [d for d in _rows_to_drawings(rows, info.scale_factor) if draws_a_line(d)]
+        for i, d in zip(empty, fresh):
+            drawings[i] = d
+    return drawings
+
+
+def draws_a_line(strokes3: np.ndarray) -> bool:
+    """Whether a stroke-3 sketch puts the pen down between two of its points."""
+    arr = np.asarray(strokes3)
+    return bool(len(arr) >= 2 and np.any(arr[:-1, 2] < 0.5))
 
 
 def decode(model: Any, z: Any, temperature: float = 0.65, greedy: bool = False,

@@ -288,6 +288,11 @@ def _apply(options: Sequence[Any]):
     default=None,
     help="First target layer (default: the current target layer, or a new one).",
 )
+@click.option(
+    "--keep-empty",
+    is_flag=True,
+    help="Keep sketches that end before drawing a line (default: drawn again, fresh z).",
+)
 @vpype_cli.global_processor
 def sketchrnn_sample(
     document: vp.Document,
@@ -310,6 +315,7 @@ def sketchrnn_sample(
     name: str | None,
     optimize: bool,
     layer: int | None,
+    keep_empty: bool,
 ) -> vp.Document:
     """Draw new sketches with a Sketch-RNN model.
 
@@ -334,7 +340,8 @@ def sketchrnn_sample(
 
     with _user_errors():
         sketches = sample(
-            net, count, temperature=temperature, greedy=greedy, seed=seed, max_len=max_len
+            net, count, temperature=temperature, greedy=greedy, seed=seed, max_len=max_len,
+            redraw_empty=0 if keep_empty else 8,
         )
         built = layout.layout_document(
             sketches,

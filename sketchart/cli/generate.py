@@ -69,6 +69,11 @@ def sample_command(
     ] = "js",
     cell: Annotated[float, typer.Option(help="Grid cell size in SVG pixels.")] = 96.0,
     columns: Annotated[int | None, typer.Option(help="Grid columns (default ~square).")] = None,
+    keep_empty: Annotated[
+        bool, typer.Option("--keep-empty",
+                           help="Keep sketches that end before drawing a line (by default "
+                                "they are drawn again with a fresh z).")
+    ] = False,
 ) -> None:
     """Sample sketches from a model and write them as an SVG grid."""
     from sketchart.errors import SketchartError
@@ -82,12 +87,12 @@ def sample_command(
     assert name is not None
     loaded = load_model(name, progress=True)
     drawings = sample(loaded, count, temperature, greedy=greedy, seed=seed, max_len=max_len,
-                      temperature_mode=temperature_mode)
+                      temperature_mode=temperature_mode, redraw_empty=0 if keep_empty else 8)
     doc = layout_document(drawings, size=cell, gap=cell * 0.1, columns=columns,
                           name=Path(str(name)).name)
     source = (f"sketchart sample {'--category' if category else '--model'} {name} "
               f"-n {count} -t {temperature}" + (f" --seed {seed}" if seed is not None else "")
-              + (" --greedy" if greedy else ""))
+              + (" --greedy" if greedy else "") + (" --keep-empty" if keep_empty else ""))
     _write_svg_atomic(doc, output, source)
     lengths = [len(d) for d in drawings]
     typer.echo(f"wrote {output}: {count} sketch(es), {min(lengths)}-{max(lengths)} points")
