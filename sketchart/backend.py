@@ -235,8 +235,9 @@ def _tf_scan_products(
         _, final, saved_c, saved_p, outs = tf.while_loop(
             lambda t, *_: t < steps, body, init, maximum_iterations=steps
         )
-        c_stack = [a.stack() for a in saved_c]
-        p_stack = [a.stack() for a in saved_p]
+        # the backward loop reads the saved steps straight from these arrays (a stack and
+        # an unstack would copy every one twice); only the carries that meet a weight
+        # are stacked, for the weight gradients' one big product
         ys = outs[0].stack() if has_y else tf.zeros((), carry[0].dtype)
 
         def grad(*upstream: Any) -> list[Any]:
@@ -246,8 +247,7 @@ def _tf_scan_products(
             d_ys = upstream[n_c] if has_y else None
             if has_y and d_ys is None:
                 d_ys = tf.zeros_like(ys)
-            c_tas = [tf.TensorArray(v.dtype, size=steps).unstack(v) for v in c_stack]
-            p_tas = [tf.TensorArray(v.dtype, size=steps).unstack(v) for v in p_stack]
+            c_tas, p_tas = saved_c, saved_p
             dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
             diff_x = [x for x, d in zip(x_all, diff) if d]
             w_t = [tf.transpose(w) for w in ws]
@@ -283,10 +283,13 @@ def _tf_scan_products(
             _, d_c0, dp_arrays, dx_arrays, d_prm = tf.while_loop(
                 lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
             )
-            d_ws = []
+            d_ws, stacked = [], {}
             for k, (i, w) in enumerate(zip(idx, ws)):
                 dp = dp_arrays[k].stack()
-                left = tf.reshape(c_stack[i], (-1, tf.shape(c_stack[i])[-1]))
+                if i not in stacked:  # a carry meeting two weights is stacked once
+                    stacked[i] = saved_c[i].stack()
+                c_i = stacked[i]
+                left = tf.reshape(c_i, (-1, tf.shape(c_i)[-1]))
                 right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
                 d_ws.append(tf.matmul(left, right, transpose_a=True))
             dx_iter = iter([a.stack() for a in dx_arrays])

@@ -165,8 +165,10 @@ class SketchRNN(keras.Model):
         x_rev = ops.take_along_axis(x, ops.expand_dims(rev_index, -1), axis=1)
 
         fw, bw = self.enc_fw, self.enc_bw
-        xp_fw = [_time_major(p) for p in fw.project_inputs(x)]
-        xp_bw = [_time_major(p) for p in bw.project_inputs(x_rev)]
+        # time-major before the projections: transposing [B, N, 5] costs nothing, their
+        # [B, N, 4H] results (and the gradients) would cost a full copy each
+        xp_fw = fw.project_inputs(_time_major(x))
+        xp_bw = bw.project_inputs(_time_major(x_rev))
         n_proj, n_state = len(xp_fw), len(fw.state_size)
         valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
         masks = [
@@ -253,22 +255,22 @@ class SketchRNN(keras.Model):
         hps, cell = self.hps, self.decoder
         x = ops.cast(ops.convert_to_tensor(strokes5_inputs), self.compute_dtype)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        x = _time_major(x)  # [N, B, 5]: everything up to the output head stays time-major
         use_in = hps.use_input_dropout
         if hps.conditional and not (training and use_in):
             # z is the same at every step: project it once per sketch
             xp = cell.project_inputs(x, 0, use_bias=True)
             zp = cell.project_inputs(ops.cast(z, self.compute_dtype), 5, use_bias=False)
-            xp = [a + ops.expand_dims(b, 1) for a, b in zip(xp, zp)]
+            xp = [a + ops.expand_dims(b, 0) for a, b in zip(xp, zp)]
         else:
             if hps.conditional:
                 z_tiled = ops.repeat(
-                    ops.expand_dims(ops.cast(z, self.compute_dtype), 1), steps, axis=1
+                    ops.expand_dims(ops.cast(z, self.compute_dtype), 0), steps, axis=0
                 )
                 x = ops.concatenate([x, z_tiled], axis=-1)
             # input dropout (magenta's DropoutWrapper): a fresh mask per step and example
             x = self._dropout(x, hps.input_dropout_prob, training, use_in)
             xp = cell.project_inputs(x)
-        xp = [_time_major(p) for p in xp]
         n_proj = len(xp)
         masks = cell.dropout_masks(batch, steps, training)
 
@@ -284,12 +286,10 @@ class SketchRNN(keras.Model):
         final, hs = scan_products(
             step, state, [*xp, masks], mats, params, y_like=cell.output_of(state)
         )
-        outputs = ops.transpose(hs, (1, 0, 2))  # [B, N, H]
-        outputs = self._dropout(
-            outputs, hps.output_dropout_prob, training, hps.use_output_dropout
-        )
-        params = split_mixture(self.dec_output(outputs), hps.num_mixture)
-        return params, list(final), outputs
+        hs = self._dropout(hs, hps.output_dropout_prob, training, hps.use_output_dropout)
+        # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]
+        params = split_mixture(_time_major(self.dec_output(hs)), hps.num_mixture)
+        return params, list(final), _time_major(hs)
 
     def decoder_step(
         self, x_t: Any, state: Sequence[Any], z: Any = None, training: bool = False
