@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.log_root is None:
         parser.error("--resume needs --log-root")
 
-    from sketchart.train import evaluate_model, kl_weight_at, train
+    from sketchart.train import evaluate_model, train
 
     hparams = f"{CONFIG_Q},save_every={args.save_every},num_steps={args.num_steps}"
     with tempfile.TemporaryDirectory() as tmp:

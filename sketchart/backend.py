@@ -247,14 +247,13 @@ def _tf_scan_products(
             d_ys = upstream[n_c] if has_y else None
             if has_y and d_ys is None:
                 d_ys = tf.zeros_like(ys)
-            c_tas, p_tas = saved_c, saved_p
             dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
             diff_x = [x for x, d in zip(x_all, diff) if d]
             w_t = [tf.transpose(w) for w in ws]
 
             def back(t, dc, dp_arrays, dx_arrays, dprm):
-                c = [ta.read(t) for ta in c_tas]
-                prods = [ta.read(t) for ta in p_tas]
+                c = [ta.read(t) for ta in saved_c]
+                prods = [ta.read(t) for ta in saved_p]
                 xt = [ta.read(t) for ta in x_tas]
                 n_xd = sum(diff)
                 g = step_vjp(c, xt, prods, prm, list(dc), dy_ta.read(t) if has_y else None)

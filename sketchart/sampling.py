@@ -33,6 +33,7 @@ from sketchart.errors import SketchartError
 from sketchart.strokes import START_TOKEN, strokes5_to_strokes3
 
 __all__ = [
+    "REDRAW_ROUNDS",
     "TEMPERATURE_MODES",
     "SampleError",
     "complete",
@@ -48,6 +49,9 @@ __all__ = [
     "slerp",
     "temperature_factors",
 ]
+
+#: Rounds of redrawing sketches that draw no line, by default (``sample(redraw_empty=)``).
+REDRAW_ROUNDS = 8
 
 #: Accepted values of ``temperature_mode``.
 TEMPERATURE_MODES = ("js", "paper", "reference")
@@ -465,7 +469,7 @@ def sample(
     max_len: int | None = None,
     temperature_mode: str = "js",
     softmax_temperature: float | None = None,
-    redraw_empty: int = 8,
+    redraw_empty: int = REDRAW_ROUNDS,
 ) -> list[np.ndarray]:
     """Draw ``n`` sketches.
 

@@ -336,12 +336,12 @@ def sketchrnn_sample(
         )
     net, model_name = _load_model(category, model)
     seed = _seed(seed)
-    from sketchart.sampling import sample
+    from sketchart.sampling import REDRAW_ROUNDS, sample
 
     with _user_errors():
         sketches = sample(
             net, count, temperature=temperature, greedy=greedy, seed=seed, max_len=max_len,
-            redraw_empty=0 if keep_empty else 8,
+            redraw_empty=0 if keep_empty else REDRAW_ROUNDS,
         )
         built = layout.layout_document(
             sketches,

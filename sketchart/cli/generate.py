@@ -78,7 +78,7 @@ def sample_command(
     """Sample sketches from a model and write them as an SVG grid."""
     from sketchart.errors import SketchartError
     from sketchart.layout import layout_document
-    from sketchart.sampling import sample
+    from sketchart.sampling import REDRAW_ROUNDS, sample
     from sketchart.store import load_model
 
     if (category is None) == (model is None):
@@ -87,7 +87,8 @@ def sample_command(
     assert name is not None
     loaded = load_model(name, progress=True)
     drawings = sample(loaded, count, temperature, greedy=greedy, seed=seed, max_len=max_len,
-                      temperature_mode=temperature_mode, redraw_empty=0 if keep_empty else 8)
+                      temperature_mode=temperature_mode,
+                      redraw_empty=0 if keep_empty else REDRAW_ROUNDS)
     doc = layout_document(drawings, size=cell, gap=cell * 0.1, columns=columns,
                           name=Path(str(name)).name)
     source = (f"sketchart sample {'--category' if category else '--model'} {name} "
