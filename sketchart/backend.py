@@ -121,14 +121,18 @@ def scan_products(
     mats: Sequence[tuple[int, Any]],
     params: Sequence[Any],
     y_like: Any = None,
+    addends: Sequence[tuple[int, int]] = (),
 ) -> tuple[Any, Any]:
     """A recurrence whose big matrix products are known: ``scan`` with a faster gradient.
 
     Each step computes ``products[k] = carry[i_k] @ W_k`` for ``mats = [(i_k, W_k)]``,
     then ``new_carry, y = step(carry, x_t, products, params)`` (``step`` does everything
-    else: gates, layer norms, masking). The result equals :func:`scan` over a step doing
-    the products itself, and so does the gradient; on TensorFlow the gradient is
-    hand-scheduled instead of ``tf.while_loop``'s own:
+    else: gates, layer norms, masking). ``addends = [(k, j)]`` adds ``xs[j]``'s step to
+    ``products[k]`` (an LSTM's input projection meets its recurrent product so), and
+    ``step`` then sees ``x_t[j]`` as None: the two share one gradient, kept once. The
+    result equals :func:`scan` over a step doing the products (and sums) itself, and so
+    does the gradient; on TensorFlow the gradient is hand-scheduled instead of
+    ``tf.while_loop``'s own:
 
     * the backward loop does per step only the VJP of ``step`` (elementwise work, recomputed
       from the saved carry and products) and ``d_products[k] @ W_k^T``;
@@ -145,13 +149,19 @@ def scan_products(
     carry = list(carry)
     mats = list(mats)
     params = list(params)
+    added = dict(addends)  # product k -> xs index j
+    if len(set(added.values())) != len(added) or any(xs[j] is None for j in added.values()):
+        raise ValueError("scan_products: each addend is one present xs entry, added once")
     # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient (benchmarks compare both)
     if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
-        return _tf_scan_products(step, carry, list(xs), mats, params, y_like)
+        return _tf_scan_products(step, carry, list(xs), mats, params, y_like, added)
     from keras import ops
 
     def inline(c: Any, xt: Sequence[Any]) -> tuple[Any, Any]:
         products = [ops.matmul(c[i], w) for i, w in mats]
+        for k, j in added.items():
+            products[k] = products[k] + xt[j]
+        xt = [None if j in added.values() else v for j, v in enumerate(xt)]
         return step(c, xt, products, params)
 
     return scan(inline, carry, xs, y_like)
@@ -164,13 +174,16 @@ def _tf_scan_products(
     mats: list[tuple[int, Any]],
     params: list[Any],
     y_like: Any,
+    added: dict[int, int],
 ) -> tuple[Any, Any]:
     import tensorflow as tf
 
-    present = [i for i, x in enumerate(xs) if x is not None]
+    present = [i for i, x in enumerate(xs) if x is not None and i not in added.values()]
     xs_in = [tf.convert_to_tensor(xs[i]) for i in present]
     diff = [x.dtype.is_floating for x in xs_in]
-    n_c, n_x, n_m = len(carry), len(xs_in), len(mats)
+    add_k = sorted(added)  # the products with an addend, and their xs
+    adds_in = [tf.convert_to_tensor(xs[added[k]]) for k in add_k]
+    n_c, n_x, n_a, n_m = len(carry), len(xs_in), len(adds_in), len(mats)
     idx = [i for i, _ in mats]
     has_y = y_like is not None
 
@@ -206,18 +219,22 @@ def _tf_scan_products(
     def loop(*flat: Any) -> Any:
         c0 = list(flat[:n_c])
         x_all = list(flat[n_c : n_c + n_x])
-        ws = list(flat[n_c + n_x : n_c + n_x + n_m])
-        prm = list(flat[n_c + n_x + n_m :])
-        steps = tf.shape(x_all[0])[0]
-        x_tas = [
-            tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
-            for x in x_all
-        ]
+        a_all = list(flat[n_c + n_x : n_c + n_x + n_a])
+        ws = list(flat[n_c + n_x + n_a : n_c + n_x + n_a + n_m])
+        prm = list(flat[n_c + n_x + n_a + n_m :])
+        steps = tf.shape((x_all + a_all)[0])[0]
+
+        def unstacked(x: Any) -> Any:
+            return tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+
+        x_tas = [unstacked(x) for x in x_all]
+        a_tas = dict(zip(add_k, [unstacked(a) for a in a_all]))
         prod_like = [tf.matmul(c0[i], w) for i, w in zip(idx, ws)]
 
         def body(t, c, saved_c, saved_p, outs):
             xt = [ta.read(t) for ta in x_tas]
             prods = [tf.matmul(c[i], w) for i, w in zip(idx, ws)]
+            prods = [p + a_tas[k].read(t) if k in a_tas else p for k, p in enumerate(prods)]
             saved_c = [a.write(t, v) for a, v in zip(saved_c, c)]
             saved_p = [a.write(t, v) for a, v in zip(saved_p, prods)]
             new_c, y = run_step(c, xt, prods, prm)
@@ -282,9 +299,10 @@ def _tf_scan_products(
             _, d_c0, dp_arrays, dx_arrays, d_prm = tf.while_loop(
                 lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
             )
-            d_ws, stacked = [], {}
+            d_ws, stacked, d_p = [], {}, []
             for k, (i, w) in enumerate(zip(idx, ws)):
                 dp = dp_arrays[k].stack()
+                d_p.append(dp)
                 if i not in stacked:  # a carry meeting two weights is stacked once
                     stacked[i] = saved_c[i].stack()
                 c_i = stacked[i]
@@ -293,13 +311,15 @@ def _tf_scan_products(
                 d_ws.append(tf.matmul(left, right, transpose_a=True))
             dx_iter = iter([a.stack() for a in dx_arrays])
             d_x = [next(dx_iter) if d else None for d in diff]
-            return list(d_c0) + d_x + d_ws + list(d_prm)
+            d_a = [d_p[k] for k in add_k]  # an addend's gradient is its product's
+            return list(d_c0) + d_x + d_a + d_ws + list(d_prm)
 
         return (*final, ys), grad
 
     flat_in = (
         [tf.convert_to_tensor(c) for c in carry]
         + xs_in
+        + adds_in
         + [tf.convert_to_tensor(w) for _, w in mats]
         + [tf.convert_to_tensor(p) for p in params]
     )

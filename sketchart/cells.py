@@ -266,6 +266,10 @@ class SketchCell(keras.layers.Layer):
     #: ``(state index, step_weights key)``: a loop may compute them itself
     #: (``sketchart.backend.scan_products``) and pass them to ``step``
     recurrent_products: tuple[tuple[int, str], ...] = ()
+    #: ``(projected index, recurrent_products index)``: that projected input is only ever
+    #: added to that product, so a loop may add it there itself and pass the projected
+    #: input to ``step`` as None (``scan_products``' ``addends``)
+    input_products: tuple[tuple[int, int], ...] = ()
 
     def step(
         self,
@@ -333,6 +337,7 @@ class LSTMCell(SketchCell):
 
     output_index = 1
     recurrent_products = ((1, "W_hh"),)
+    input_products = ((0, 0),)
 
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
@@ -372,7 +377,7 @@ class LSTMCell(SketchCell):
         w = self.step_weights() if weights is None else weights
         c, _ = state
         (hh,) = self._products(state, w, products)
-        hidden = projected[0] + hh
+        hidden = hh if projected[0] is None else projected[0] + hh
         i, j, f, o = ops.split(hidden, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
@@ -386,6 +391,7 @@ class LayerNormLSTMCell(SketchCell):
 
     output_index = 0
     recurrent_products = ((0, "W_hh"),)
+    input_products = ((0, 0),)
 
     def build(self, input_shape: Any) -> None:
         dim = self._check_built_input(input_shape)
@@ -433,7 +439,7 @@ class LayerNormLSTMCell(SketchCell):
         w = self.step_weights() if weights is None else weights
         _, c = state
         (hh,) = self._products(state, w, products)
-        pre = projected[0] + hh
+        pre = hh if projected[0] is None else projected[0] + hh
         pre = _layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, self.units)
         i, j, f, o = ops.split(pre, 4, axis=-1)
         g = self._candidate(j, keep_mask)

@@ -210,6 +210,7 @@ class SketchRNN(keras.Model):
             [*xp_fw, *xp_bw, valid_tm, *masks],
             mats_fw + mats_bw,
             prm_fw + prm_bw,
+            addends=_addends(fw, 0, 0) + _addends(bw, n_mf, n_proj),
         )
         return ops.concatenate(
             [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1
@@ -284,7 +285,8 @@ class SketchRNN(keras.Model):
 
         state = list(state)
         final, hs = scan_products(
-            step, state, [*xp, masks], mats, params, y_like=cell.output_of(state)
+            step, state, [*xp, masks], mats, params, y_like=cell.output_of(state),
+            addends=_addends(cell, 0, 0),
         )
         hs = self._dropout(hs, hps.output_dropout_prob, training, hps.use_output_dropout)
         # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]
@@ -377,6 +379,11 @@ def _loop_weights(
     mats = [(offset + i, weights[key]) for i, key in cell.recurrent_products]
     keys = [k for k in weights if k not in product_keys]
     return mats, keys, [weights[k] for k in keys]
+
+
+def _addends(cell: SketchCell, product_offset: int, xs_offset: int) -> list[tuple[int, int]]:
+    """The cell's ``input_products`` as ``scan_products`` addends (product, xs index)."""
+    return [(product_offset + k, xs_offset + p) for p, k in cell.input_products]
 
 
 def cell_of(model: SketchRNN, role: str) -> SketchCell:

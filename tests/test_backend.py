@@ -26,14 +26,16 @@ class _Toy(keras.Model):
             v.assign(rng.normal(0, 0.4, v.shape).astype("float32"))
         self.gain.assign(rng.uniform(0.5, 1.5, (8,)).astype("float32"))
 
-    def run(self, x: np.ndarray, keep: np.ndarray, fast: bool) -> tuple:
+    def run(self, x: np.ndarray, keep: np.ndarray, fast: bool, fused: bool = False) -> tuple:
         xp = ops.matmul(ops.convert_to_tensor(x), self.w_in)  # [T, B, 8]
         keep_t = ops.convert_to_tensor(keep)  # bool [T, B, 1]
         carry = [ops.zeros((4, 6)), ops.ones((4, 5)) * 0.1]
         gain = ops.convert_to_tensor(self.gain)
 
         def body(c, xt, prods, prm):
-            pre = (xt[0] + prods[0] + 0.5 * prods[1]) * prm[0]
+            # fused: xt[0] arrives already added to prods[0] (and as None here)
+            first = prods[0] if xt[0] is None else xt[0] + prods[0]
+            pre = (first + 0.5 * prods[1]) * prm[0]
             a = ops.tanh(pre[:, :6]) * ops.sigmoid(c[0])
             b = ops.sigmoid(pre[:, 3:]) + c[1] * 0.9
             new = [ops.where(xt[2], a, c[0]), ops.where(xt[2], b, c[1])]
@@ -43,7 +45,10 @@ class _Toy(keras.Model):
         xs = [xp, mask, keep_t, None]
         mats = [(0, ops.convert_to_tensor(self.w1)), (1, ops.convert_to_tensor(self.w2))]
         if fast:
-            return scan_products(body, carry, xs, mats, [gain], y_like=carry[0])
+            addends = [(0, 0)] if fused else []
+            return scan_products(
+                body, carry, xs, mats, [gain], y_like=carry[0], addends=addends
+            )
 
         def inline(c, xt):
             return body(c, xt, [ops.matmul(c[i], w) for i, w in mats], [gain])
@@ -51,8 +56,8 @@ class _Toy(keras.Model):
         return scan(inline, carry, xs, y_like=carry[0])
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_scan_products_matches_scan(fast: bool) -> None:
+@pytest.mark.parametrize(("fast", "fused"), [(True, False), (True, True), (False, False)])
+def test_scan_products_matches_scan(fast: bool, fused: bool) -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(7, 4, 3)).astype("float32")
     keep = (np.arange(7)[:, None] < np.array([7, 5, 2, 6])[None, :])[..., None]
@@ -60,7 +65,7 @@ def test_scan_products_matches_scan(fast: bool) -> None:
 
     def loss_of(fast_: bool):
         def fn():
-            final, ys = toy.run(x, keep, fast_)
+            final, ys = toy.run(x, keep, fast_, fused and fast_)
             loss = ops.sum(ys * ys) + ops.sum(final[0]) + 2.0 * ops.sum(final[1] ** 2)
             return loss, (final, ys)
 
@@ -72,3 +77,10 @@ def test_scan_products_matches_scan(fast: bool) -> None:
     for a, b in zip(got[2], want[2]):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(got[1][1]), np.asarray(want[1][1]), atol=1e-6)
+
+
+def test_scan_products_rejects_an_addend_that_is_missing() -> None:
+    carry = [ops.zeros((2, 3))]
+    with pytest.raises(ValueError, match="addend"):
+        scan_products(lambda c, xt, p, prm: (c, None), carry, [None],
+                      [(0, ops.zeros((3, 3)))], [], addends=[(0, 0)])
