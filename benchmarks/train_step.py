@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow threads (0: its default); 1 with the printed CPU "
                              "seconds compares variants on a busy machine")
-    parser.add_argument("--hparams", default="", help="extra hparams (smoke runs)")
+    parser.add_argument("--hparams", default="", help="extra hparams (both sides with --baseline same-sitting)")
     parser.add_argument("--data", type=Path, default=SHEEP)
     parser.add_argument("--baseline", choices=("notes", "same-sitting"), default="notes",
                         help="notes: the issue's figures (another machine); same-sitting: "
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
             os.environ["SKETCHART_REF_THREADS"] = str(args.threads)
             ref = run_reference(decoder, args.steps, args.warmup, data=args.data,
-                                wheel=args.magenta_wheel)
+                                wheel=args.magenta_wheel, hparams=args.hparams)
             # with --threads 1 on a busy machine, compare CPU seconds rather than wall
             ref_s[decoder] = ref["cpu_median_s" if args.threads == 1 else "median_s"]
             ref_rss[decoder] = ref["peak_rss_gb"]
