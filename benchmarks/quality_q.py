@@ -68,13 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.log_root is None:
         parser.error("--resume needs --log-root")
 
+    from sketchart.errors import SketchartError
     from sketchart.train import evaluate_model, train
 
     hparams = f"{CONFIG_Q},save_every={args.save_every},num_steps={args.num_steps}"
     with tempfile.TemporaryDirectory() as tmp:
         log_root = args.log_root or Path(tmp) / "q"
-        result = train(log_root, hparams, data_dir=args.data_dir, seed=args.seed,
-                       bucketed=args.bucketed, samples=0, resume=args.resume)
+        try:
+            result = train(log_root, hparams, data_dir=args.data_dir, seed=args.seed,
+                           bucketed=args.bucketed, samples=0, resume=args.resume)
+        except SketchartError as err:  # interrupted, bad data...: one line, state kept
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         by_step: dict[int, dict[str, dict[str, float]]] = {}
         for entry in result.history:
             by_step.setdefault(entry["step"], {})[entry["split"]] = entry

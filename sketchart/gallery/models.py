@@ -93,7 +93,7 @@ class ModelRef:
 def _missing_hint(name: str, source: str) -> str:
     if source == "shipped":
         return (
-            f"{name} (not shipped in models/{name} yet: train it, see training/README.md, "
+            f"{name} (not shipped in models/{name}: restore it from the repository, "
             f"or pass --model {name}=PATH to a model directory or training log root)"
         )
     return (
