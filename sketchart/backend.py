@@ -123,7 +123,6 @@ def scan_products(
     y_like: Any = None,
     addends: Sequence[tuple[int, int]] = (),
     constants: Sequence[int] = (),
-    step_grad: Callable[..., tuple[list[Any], list[Any], list[Any]]] | None = None,
 ) -> tuple[Any, Any]:
     """A recurrence whose big matrix products are known: ``scan`` with a faster gradient.
 
@@ -148,12 +147,6 @@ def scan_products(
     backward loop neither computes nor keeps one. ``params`` are small tensors ``step``
     uses (layer-norm gains...): their gradients are summed in the backward loop.
 
-    ``step_grad(carry, x_t, products, params, d_new_carry, d_y) -> (d_carry, d_products,
-    d_params)``, when given, is ``step``'s vector-Jacobian product written by hand (``d_y``
-    None when there is no ``y``); TensorFlow's backward loop then calls it instead of
-    recomputing ``step`` under a tape. Only for steps without differentiable ``xs`` (every
-    float input an addend or a constant).
-
     On other backends this is :func:`scan` with the products computed inline (their
     autodiff already batches well enough under ``jit``).
     """
@@ -164,14 +157,9 @@ def scan_products(
     if len(set(added.values())) != len(added) or any(xs[j] is None for j in added.values()):
         raise ValueError("scan_products: each addend is one present xs entry, added once")
     constants = set(constants) - set(added.values())
-    # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient (benchmarks compare both);
-    # SKETCHART_SCAN=tape: this loop, but every step's gradient by tape (no step_grad)
-    mode = os.environ.get("SKETCHART_SCAN")
-    if backend_name() == "tensorflow" and mode != "plain":
-        return _tf_scan_products(
-            step, carry, list(xs), mats, params, y_like, added, constants,
-            None if mode == "tape" else step_grad,
-        )
+    # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient (benchmarks compare both)
+    if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
+        return _tf_scan_products(step, carry, list(xs), mats, params, y_like, added, constants)
     from keras import ops
 
     def inline(c: Any, xt: Sequence[Any]) -> tuple[Any, Any]:
@@ -193,15 +181,12 @@ def _tf_scan_products(
     y_like: Any,
     added: dict[int, int],
     constants: set[int],
-    step_grad: Callable[..., tuple[list[Any], list[Any], list[Any]]] | None,
 ) -> tuple[Any, Any]:
     import tensorflow as tf
 
     present = [i for i, x in enumerate(xs) if x is not None and i not in added.values()]
     xs_in = [tf.convert_to_tensor(xs[i]) for i in present]
     diff = [x.dtype.is_floating and i not in constants for i, x in zip(present, xs_in)]
-    if step_grad is not None and any(diff):
-        raise ValueError("scan_products: step_grad needs every float xs an addend or constant")
     add_k = sorted(added)  # the products with an addend, and their xs
     adds_in = [tf.convert_to_tensor(xs[added[k]]) for k in add_k]
     n_c, n_x, n_a, n_m = len(carry), len(xs_in), len(adds_in), len(mats)
@@ -219,10 +204,6 @@ def _tf_scan_products(
         return [tf.convert_to_tensor(v) for v in new_c], y
 
     def step_vjp(c, xt, prods, prm, dc, dy):
-        if step_grad is not None:  # written by hand
-            d_c, d_p, d_prm = step_grad(list(c), expand(xt), list(prods), list(prm),
-                                        list(dc), dy)
-            return list(d_c) + list(d_p) + list(d_prm)
         # the step's elementwise work, recomputed, and its vector-Jacobian product
         xt_diff = [v for v, d in zip(xt, diff) if d]
         with tf.GradientTape() as tape:
@@ -303,11 +284,9 @@ def _tf_scan_products(
                 g_p = g[n_c : n_c + n_m]
                 g_x = g[n_c + n_m : n_c + n_m + n_xd]
                 g_prm = g[n_c + n_m + n_xd :]
-                g_c = list(g_c)  # None (from step_grad): only the products read it
+                g_c = list(g_c)
                 for k, (i, wt) in enumerate(zip(idx, w_t)):
-                    mm = tf.matmul(g_p[k], wt)
-                    g_c[i] = mm if g_c[i] is None else g_c[i] + mm
-                g_c = [tf.zeros_like(v) if g is None else g for g, v in zip(g_c, c)]
+                    g_c[i] = g_c[i] + tf.matmul(g_p[k], wt)
                 dp_arrays = [a.write(t, v) for a, v in zip(dp_arrays, g_p)]
                 dx_arrays = [a.write(t, v) for a, v in zip(dx_arrays, g_x)]
                 dprm = [a + b for a, b in zip(dprm, g_prm)]

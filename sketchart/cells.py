@@ -168,36 +168,6 @@ def _layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
     return gamma * shifted * ops.rsqrt(var + LN_EPSILON) + beta
 
 
-def _layer_norm_vjp(xhat: Any, rstd: Any, d_xhat: Any) -> Any:
-    """The gradient through ``xhat = (x - mean(x)) * rstd`` over the last axis."""
-    mean_d = ops.mean(d_xhat, axis=-1, keepdims=True)
-    mean_dx = ops.mean(d_xhat * xhat, axis=-1, keepdims=True)
-    return rstd * (d_xhat - mean_d - xhat * mean_dx)
-
-
-def _gates_vjp(
-    c: Any, gates: Sequence[Any], keep_mask: Any, d_new_c: Any, d_o: Any
-) -> tuple[Any, Any]:
-    """``new_c = c * sf + si * tj * mask`` and ``h = ... * so`` backwards: ``(d_c, d_pre)``,
-    ``d_pre`` the gradient of the gate pre-activations ``[i, j, f, o]`` (concatenated)."""
-    si, tj, sf, so = gates
-    g = tj if keep_mask is None else tj * keep_mask
-    d_si = d_new_c * g
-    d_g = d_new_c * si
-    if keep_mask is not None:
-        d_g = d_g * keep_mask
-    d_pre = ops.concatenate(
-        [
-            d_si * si * (1.0 - si),
-            d_g * (1.0 - tj * tj),
-            d_new_c * c * sf * (1.0 - sf),
-            d_o * so * (1.0 - so),
-        ],
-        axis=-1,
-    )
-    return d_new_c * sf, d_pre
-
-
 class SketchCell(keras.layers.Layer):
     """Common part of the three cells: config, dropout masks, one-step ``call``.
 
@@ -318,29 +288,6 @@ class SketchCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
-    #: whether :meth:`step_vjp` is written (otherwise loops differentiate ``step``)
-    has_step_vjp = False
-
-    def step_vjp(
-        self,
-        state: Sequence[Any],
-        keep_mask: Any,
-        weights: dict[str, Any],
-        products: Sequence[Any],
-        d_h: Any,
-        d_state: Sequence[Any],
-    ) -> tuple[list[Any], list[Any], dict[str, Any]]:
-        """The vector-Jacobian product of :meth:`step`, by hand, for a step whose
-        projected inputs are already added to ``products`` (``input_products``).
-
-        ``d_h`` (or None) and ``d_state`` are the gradients of the returned ``h`` and new
-        state. Returns ``(d_state_prev, d_products, d_weights)``: ``d_state_prev`` holds
-        None for a state part only the products read (their ``@ W`` share is the
-        caller's), ``d_weights`` the gradients of the step weights that are not products.
-        The forward elementwise work is recomputed from ``state`` and ``products``.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no hand-written step VJP")
-
     def _products(
         self, state: Sequence[Any], w: dict[str, Any], products: Sequence[Any] | None
     ) -> list[Any]:
@@ -437,29 +384,6 @@ class LSTMCell(SketchCell):
         new_h = ops.tanh(new_c) * ops.sigmoid(o)
         return new_h, [new_c, new_h]
 
-    has_step_vjp = True
-
-    def step_vjp(
-        self,
-        state: Sequence[Any],
-        keep_mask: Any,
-        weights: dict[str, Any],
-        products: Sequence[Any],
-        d_h: Any,
-        d_state: Sequence[Any],
-    ) -> tuple[list[Any], list[Any], dict[str, Any]]:
-        c, _ = state
-        i, j, f, o = ops.split(products[0], 4, axis=-1)
-        gates = (ops.sigmoid(i), ops.tanh(j), ops.sigmoid(f + self.forget_bias), ops.sigmoid(o))
-        g = gates[1] if keep_mask is None else gates[1] * keep_mask
-        t_c = ops.tanh(c * gates[2] + gates[0] * g)
-        d_c, d_new_h = d_state
-        if d_h is not None:
-            d_new_h = d_new_h + d_h
-        d_new_c = d_c + d_new_h * gates[3] * (1.0 - t_c * t_c)
-        d_c_prev, d_pre = _gates_vjp(c, gates, keep_mask, d_new_c, d_new_h * t_c)
-        return [d_c_prev, None], [d_pre], {}
-
 
 @keras.saving.register_keras_serializable(package="sketchart")
 class LayerNormLSTMCell(SketchCell):
@@ -522,52 +446,6 @@ class LayerNormLSTMCell(SketchCell):
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
         new_h = ops.tanh(_layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
         return new_h, [new_h, new_c]
-
-    has_step_vjp = True
-
-    def step_vjp(
-        self,
-        state: Sequence[Any],
-        keep_mask: Any,
-        weights: dict[str, Any],
-        products: Sequence[Any],
-        d_h: Any,
-        d_state: Sequence[Any],
-    ) -> tuple[list[Any], list[Any], dict[str, Any]]:
-        w, units = weights, self.units
-        _, c = state
-        shape = ops.shape(products[0])
-        # forward, recomputed: per-gate layer norm, gates, new_c, layer norm of new_c
-        xr = ops.reshape(products[0], (-1, 4, units))
-        xc = xr - ops.mean(xr, axis=2, keepdims=True)
-        rstd = ops.rsqrt(ops.mean(ops.square(xc), axis=2, keepdims=True) + LN_EPSILON)
-        xhat = xc * rstd  # [B, 4, H]
-        pre = ops.reshape(xhat, shape) * w["ln_all_gamma"] + w["ln_all_beta"]
-        i, j, f, o = ops.split(pre, 4, axis=-1)
-        gates = (ops.sigmoid(i), ops.tanh(j), ops.sigmoid(f + self.forget_bias), ops.sigmoid(o))
-        g = gates[1] if keep_mask is None else gates[1] * keep_mask
-        new_c = c * gates[2] + gates[0] * g
-        cc = new_c - ops.mean(new_c, axis=-1, keepdims=True)
-        rstd_c = ops.rsqrt(ops.mean(ops.square(cc), axis=-1, keepdims=True) + LN_EPSILON)
-        chat = cc * rstd_c
-        t_c = ops.tanh(w["ln_c_gamma"] * chat + w["ln_c_beta"])
-        # backward
-        d_new_h, d_c = d_state
-        if d_h is not None:
-            d_new_h = d_new_h + d_h
-        d_ln_c = d_new_h * gates[3] * (1.0 - t_c * t_c)
-        d_new_c = d_c + _layer_norm_vjp(chat, rstd_c, d_ln_c * w["ln_c_gamma"])
-        d_c_prev, d_pre = _gates_vjp(c, gates, keep_mask, d_new_c, d_new_h * t_c)
-        xhat_flat = ops.reshape(xhat, shape)
-        d_xhat = ops.reshape(d_pre * w["ln_all_gamma"], (-1, 4, units))
-        d_products = ops.reshape(_layer_norm_vjp(xhat, rstd, d_xhat), shape)
-        d_weights = {
-            "ln_all_gamma": ops.sum(d_pre * xhat_flat, axis=0),
-            "ln_all_beta": ops.sum(d_pre, axis=0),
-            "ln_c_gamma": ops.sum(d_ln_c * chat, axis=0),
-            "ln_c_beta": ops.sum(d_ln_c, axis=0),
-        }
-        return [None, d_c_prev], [d_products], d_weights
 
 
 @keras.saving.register_keras_serializable(package="sketchart")

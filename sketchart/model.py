@@ -203,38 +203,8 @@ class SketchRNN(keras.Model):
             new = [ops.where(keep, n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
 
-        def step_grad(
-            carry: Sequence[Any],
-            xt: Sequence[Any],
-            prods: Sequence[Any],
-            prm: Sequence[Any],
-            d_carry: Sequence[Any],
-            _d_y: Any,
-        ) -> tuple[list[Any], list[Any], list[Any]]:
-            # where(keep, new, old) backwards: kept rows flow to the step, the others past it
-            kept = ops.cast(xt[2 * n_proj], d_carry[0].dtype)
-            d_new = [d * kept for d in d_carry]
-            d_carry_prev = [d - n for d, n in zip(d_carry, d_new)]
-            d_prods, d_prm = [], []
-            parts = (
-                (fw, 0, xt[2 * n_proj + 1], keys_fw, prm[:n_pf], prods[:n_mf]),
-                (bw, n_state, xt[2 * n_proj + 2], keys_bw, prm[n_pf:], prods[n_mf:]),
-            )
-            for cell, at, mask, keys, values, cell_prods in parts:
-                d_prev, d_p, d_w = cell.step_vjp(
-                    carry[at : at + n_state], mask, dict(zip(keys, values)), cell_prods,
-                    None, d_new[at : at + n_state],
-                )
-                for k, d in enumerate(d_prev):
-                    if d is not None:
-                        d_carry_prev[at + k] = d_carry_prev[at + k] + d
-                d_prods += d_p
-                d_prm += [d_w[k] for k in keys]
-            return d_carry_prev, d_prods, d_prm
-
         init = fw.zero_state(batch) + bw.zero_state(batch)
         xs = [*xp_fw, *xp_bw, valid_tm, *masks]
-        fused = fw.has_step_vjp and n_proj == len(fw.input_products)
         final, _ = scan_products(
             step,
             init,
@@ -243,7 +213,6 @@ class SketchRNN(keras.Model):
             prm_fw + prm_bw,
             addends=_addends(fw, 0, 0) + _addends(bw, n_mf, n_proj),
             constants=[len(xs) - 2, len(xs) - 1],  # the dropout masks
-            step_grad=step_grad if fused else None,
         )
         return ops.concatenate(
             [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1
@@ -316,25 +285,10 @@ class SketchRNN(keras.Model):
             h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
             return new, h
 
-        def step_grad(
-            carry: Sequence[Any],
-            xt: Sequence[Any],
-            prods: Sequence[Any],
-            prm: Sequence[Any],
-            d_carry: Sequence[Any],
-            d_y: Any,
-        ) -> tuple[list[Any], list[Any], list[Any]]:
-            d_prev, d_p, d_w = cell.step_vjp(
-                carry, xt[n_proj], dict(zip(keys, prm)), prods, d_y, d_carry
-            )
-            return d_prev, d_p, [d_w[k] for k in keys]
-
         state = list(state)
-        fused = cell.has_step_vjp and n_proj == len(cell.input_products)
         final, hs = scan_products(
             step, state, [*xp, masks], mats, params, y_like=cell.output_of(state),
             addends=_addends(cell, 0, 0), constants=[n_proj],  # the dropout mask
-            step_grad=step_grad if fused else None,
         )
         hs = self._dropout(hs, hps.output_dropout_prob, training, hps.use_output_dropout)
         # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]

@@ -26,7 +26,10 @@ class _Toy(keras.Model):
             v.assign(rng.normal(0, 0.4, v.shape).astype("float32"))
         self.gain.assign(rng.uniform(0.5, 1.5, (8,)).astype("float32"))
 
-    def run(self, x: np.ndarray, keep: np.ndarray, fast: bool, fused: bool = False) -> tuple:
+    def run(
+        self, x: np.ndarray, keep: np.ndarray, fast: bool, fused: bool = False,
+        constants: tuple[int, ...] = (),
+    ) -> tuple:
         xp = ops.matmul(ops.convert_to_tensor(x), self.w_in)  # [T, B, 8]
         keep_t = ops.convert_to_tensor(keep)  # bool [T, B, 1]
         carry = [ops.zeros((4, 6)), ops.ones((4, 5)) * 0.1]
@@ -47,7 +50,8 @@ class _Toy(keras.Model):
         if fast:
             addends = [(0, 0)] if fused else []
             return scan_products(
-                body, carry, xs, mats, [gain], y_like=carry[0], addends=addends
+                body, carry, xs, mats, [gain], y_like=carry[0], addends=addends,
+                constants=constants,
             )
 
         def inline(c, xt):
@@ -56,8 +60,13 @@ class _Toy(keras.Model):
         return scan(inline, carry, xs, y_like=carry[0])
 
 
-@pytest.mark.parametrize(("fast", "fused"), [(True, False), (True, True), (False, False)])
-def test_scan_products_matches_scan(fast: bool, fused: bool) -> None:
+@pytest.mark.parametrize(
+    ("fast", "fused", "constants"),
+    [(True, False, ()), (True, True, ()), (True, True, (1,)), (False, False, ())],
+)
+def test_scan_products_matches_scan(fast: bool, fused: bool, constants: tuple) -> None:
+    """Values and gradients equal scan's: plain, with an addend, and with the float mask
+    declared a constant (no gradient computed or kept for it)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(7, 4, 3)).astype("float32")
     keep = (np.arange(7)[:, None] < np.array([7, 5, 2, 6])[None, :])[..., None]
@@ -65,7 +74,7 @@ def test_scan_products_matches_scan(fast: bool, fused: bool) -> None:
 
     def loss_of(fast_: bool):
         def fn():
-            final, ys = toy.run(x, keep, fast_, fused and fast_)
+            final, ys = toy.run(x, keep, fast_, fused and fast_, constants if fast_ else ())
             loss = ops.sum(ys * ys) + ops.sum(final[0]) + 2.0 * ops.sum(final[1] ** 2)
             return loss, (final, ys)
 
