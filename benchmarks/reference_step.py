@@ -208,8 +208,7 @@ def _names_check(dec_model: str, built: list[str], hparams: str = "") -> bool | 
         from sketchart.hparams import HParams
     except ImportError:
         return None
-    hps = HParams(dec_model=dec_model).parse(hparams) if hparams else HParams(dec_model=dec_model)
-    expected = [w.name for w in reference_names(hps)]
+    expected = [w.name for w in reference_names(HParams(dec_model=dec_model).parse(hparams))]
     return sorted(expected) == sorted(built)
 
 

@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow threads (0: its default); 1 with the printed CPU "
                              "seconds compares variants on a busy machine")
-    parser.add_argument("--hparams", default="", help="extra hparams (both sides with --baseline same-sitting)")
+    parser.add_argument("--hparams", default="",
+                        help="extra hparams (both sides with --baseline same-sitting)")
     parser.add_argument("--data", type=Path, default=SHEEP)
     parser.add_argument("--baseline", choices=("notes", "same-sitting"), default="notes",
                         help="notes: the issue's figures (another machine); same-sitting: "
