@@ -22,6 +22,11 @@ import keras
 
 __all__ = ["backend_name", "compile_fn", "scan", "scan_products", "value_and_grad"]
 
+#: steps per weight-gradient product in ``scan_products``' backward loop on TensorFlow:
+#: ``chunk * batch`` rows keep the product at the CPU's matrix throughput, while only a
+#: chunk of the products' gradients is ever kept (not all ``T`` steps)
+WEIGHT_GRAD_CHUNK = 32
+
 
 def backend_name() -> str:
     """The active Keras backend (``tensorflow``, ``jax``, ...)."""
@@ -138,9 +143,11 @@ def scan_products(
     * the backward loop does per step only the VJP of ``step`` (elementwise work, recomputed
       from the saved carry and products) and ``d_products[k] @ W_k^T``;
     * the weight gradients ``dW_k = sum_t carry_{t-1}[i_k]^T d_products_t[k]`` are one
-      ``[n, T*B] @ [T*B, m]`` matrix product each, after the loop, instead of ``T`` small
-      products accumulated inside it (TensorFlow's default), which run at a fraction of
-      the CPU's matrix throughput and keep ``T`` copies of every intermediate.
+      ``[n, C*B] @ [C*B, m]`` matrix product per chunk of ``C`` steps
+      (:data:`WEIGHT_GRAD_CHUNK`), instead of ``T`` small products (TensorFlow's default),
+      which run at a fraction of the CPU's matrix throughput and keep ``T`` copies of
+      every intermediate; only a chunk of ``d_products`` is kept at a time (all ``T``
+      steps only for a product with an addend, whose gradient that is).
 
     ``xs`` entries may be None (reaching ``step`` as None) or non-float (masks: no gradient);
     ``constants`` lists float ``xs`` that need no gradient either (dropout masks), so the
@@ -274,7 +281,25 @@ def _tf_scan_products(
             diff_x = [x for x, d in zip(x_all, diff) if d]
             w_t = [tf.transpose(w) for w in ws]
 
-            def back(t, dc, dp_arrays, dx_arrays, dprm):
+            chunk = max(1, int(WEIGHT_GRAD_CHUNK))
+            full_k = sorted(added)  # products whose gradient is also an addend's: kept whole
+
+            def flush(t, q, bufs, dws):
+                # the weight gradients of the chunk just finished, steps t + q .. t: one
+                # [n, q*B] @ [q*B, m] product each (a carry meeting two weights read once)
+                rows = tf.range(t + q, t - 1, -1)
+                carries: dict[int, Any] = {}
+                new = []
+                for k, i in enumerate(idx):
+                    if i not in carries:
+                        c_i = saved_c[i].gather(rows)
+                        carries[i] = tf.reshape(c_i, (-1, tf.shape(c_i)[-1]))
+                    dp = bufs[k].gather(tf.range(q + 1))
+                    right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
+                    new.append(dws[k] + tf.matmul(carries[i], right, transpose_a=True))
+                return new
+
+            def back(t, dc, bufs, dp_full, dx_arrays, dprm, dws):
                 c = [ta.read(t) for ta in saved_c]
                 prods = [ta.read(t) for ta in saved_p]
                 xt = [ta.read(t) for ta in x_tas]
@@ -287,38 +312,43 @@ def _tf_scan_products(
                 g_c = list(g_c)
                 for k, (i, wt) in enumerate(zip(idx, w_t)):
                     g_c[i] = g_c[i] + tf.matmul(g_p[k], wt)
-                dp_arrays = [a.write(t, v) for a, v in zip(dp_arrays, g_p)]
+                q = tf.math.floormod(steps - 1 - t, chunk)  # this step's place in its chunk
+                bufs = [a.write(q, v) for a, v in zip(bufs, g_p)]
+                dp_full = [a.write(t, g_p[k]) for a, k in zip(dp_full, full_k)]
+                dws = tf.cond(
+                    tf.logical_or(tf.equal(q, chunk - 1), tf.equal(t, 0)),
+                    lambda: flush(t, q, bufs, dws),
+                    lambda: list(dws),
+                )
                 dx_arrays = [a.write(t, v) for a, v in zip(dx_arrays, g_x)]
                 dprm = [a + b for a, b in zip(dprm, g_prm)]
-                return t - 1, g_c, dp_arrays, dx_arrays, dprm
+                return t - 1, g_c, bufs, dp_full, dx_arrays, dprm, dws
 
             init_b = (
                 steps - 1,
                 d_final,
-                [tf.TensorArray(v.dtype, size=steps, element_shape=v.shape) for v in prod_like],
+                [
+                    tf.TensorArray(v.dtype, size=chunk, element_shape=v.shape)
+                    for v in prod_like
+                ],
+                [
+                    tf.TensorArray(prod_like[k].dtype, size=steps, element_shape=prod_like[k].shape)
+                    for k in full_k
+                ],
                 [
                     tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:])
                     for x in diff_x
                 ],
                 [tf.zeros_like(p) for p in prm],
+                [tf.zeros_like(w) for w in ws],
             )
-            _, d_c0, dp_arrays, dx_arrays, d_prm = tf.while_loop(
+            _, d_c0, _, dp_full, dx_arrays, d_prm, d_ws = tf.while_loop(
                 lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
             )
-            d_ws, stacked, d_p = [], {}, []
-            for k, (i, w) in enumerate(zip(idx, ws)):
-                dp = dp_arrays[k].stack()
-                d_p.append(dp)
-                if i not in stacked:  # a carry meeting two weights is stacked once
-                    stacked[i] = saved_c[i].stack()
-                c_i = stacked[i]
-                left = tf.reshape(c_i, (-1, tf.shape(c_i)[-1]))
-                right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
-                d_ws.append(tf.matmul(left, right, transpose_a=True))
+            d_a = [a.stack() for a in dp_full]  # an addend's gradient is its product's
             dx_iter = iter([a.stack() for a in dx_arrays])
             d_x = [next(dx_iter) if d else None for d in diff]
-            d_a = [d_p[k] for k in add_k]  # an addend's gradient is its product's
-            return list(d_c0) + d_x + d_a + d_ws + list(d_prm)
+            return list(d_c0) + d_x + d_a + list(d_ws) + list(d_prm)
 
         return (*final, ys), grad
 

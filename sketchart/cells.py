@@ -253,6 +253,15 @@ class SketchCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
+    #: the input weights, one per projected input (:meth:`project_inputs`' order)
+    input_kernel_names: tuple[str, ...] = ("W_xh",)
+
+    def input_kernels(self, offset: int, k: int) -> list[Any]:
+        """Rows ``offset:offset+k`` of each input weight, read once: a loop that projects
+        its inputs step by step uses ``x_t @ kernel`` (plus a per-sketch offset) where
+        :meth:`project_inputs` would have done all steps at once (no bias here)."""
+        return [_read(getattr(self, n))[offset : offset + k] for n in self.input_kernel_names]
+
     def step_weights(self) -> dict[str, Any]:
         """The tensors ``step`` uses, read from the variables once.
 
@@ -464,6 +473,7 @@ class HyperLSTMCell(SketchCell):
     output_index = 0
     # h's share of the hyper cell's input weights, the hyper cell's recurrence, the main one
     recurrent_products = ((0, "hyper_W_xh_h"), (1, "hyper_W_hh"), (0, "W_hh"))
+    input_kernel_names = ("W_xh", "hyper_W_xh")
 
     def __init__(
         self,

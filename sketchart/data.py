@@ -381,6 +381,9 @@ class BatchLoader:
         augment_stroke_prob: the reference's ``augment_stroke_prob`` (0.10 to train).
         bucketed: draw length-bucketed batches (opt-in).
         num_buckets: buckets for ``bucketed`` (fewer if the data cannot fill them).
+            20 by default: on aaron_sheep (7,400 training sketches, mean length 125) a
+            batch then runs 133 steps on average against 140 with 10 buckets (40 would
+            give 132), and each bucket still holds 370 sketches to draw 100 from.
         seed: seed of the loader's ``numpy.random.Generator``.
         limit: clamp bound (the reference's 1000).
     """
@@ -396,7 +399,7 @@ class BatchLoader:
         random_scale_factor: float = 0.0,
         augment_stroke_prob: float = 0.0,
         bucketed: bool = False,
-        num_buckets: int = 10,
+        num_buckets: int = 20,
         seed: int | None = None,
         limit: float = 1000.0,
     ) -> None:

@@ -11,9 +11,11 @@ Same architecture, initialisation and numbers as magenta's ``sketch_rnn/model.py
 * head: ``[3 + 6M]`` outputs = pen logits then blocks pi, mu_x, mu_y, log sigma_x,
   log sigma_y, correlation (``losses.split_mixture``).
 
-Work that is constant is done once: z's share of the decoder's input projection once per
-sketch, and the input projections of all teacher-forced steps in one matmul before the
-recurrence (same numbers, fewer FLOPs). The recurrence itself runs through
+Work that is constant is done once: z's share of the decoder's input projection (and the
+bias) once per sketch, not at every step (same numbers, fewer FLOPs). The strokes' own
+5-wide projection happens step by step inside the recurrence, so the loop keeps ``[T, B,
+5]`` strokes rather than a ``[T, B, 4H]`` projection and its gradient (with input dropout
+in training all steps are projected first). The recurrence itself runs through
 ``sketchart.backend.scan_products`` (``tf.while_loop`` with a hand-scheduled gradient on
 TensorFlow, ``lax.scan`` on JAX).
 """
@@ -165,54 +167,53 @@ class SketchRNN(keras.Model):
         x_rev = ops.take_along_axis(x, ops.expand_dims(rev_index, -1), axis=1)
 
         fw, bw = self.enc_fw, self.enc_bw
-        # time-major before the projections: transposing [B, N, 5] costs nothing, their
-        # [B, N, 4H] results (and the gradients) would cost a full copy each
-        xp_fw = fw.project_inputs(_time_major(x))
-        xp_bw = bw.project_inputs(_time_major(x_rev))
-        n_proj, n_state = len(xp_fw), len(fw.state_size)
+        n_state = len(fw.state_size)
         valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
         masks = [
             fw.dropout_masks(batch, steps, training),
             bw.dropout_masks(batch, steps, training),
         ]
 
-        # weights read once, outside the loop; the recurrent products go to scan_products
+        # weights read once, outside the loop; the recurrent products go to scan_products,
+        # the input projections happen step by step inside it (_InLoopInputs)
         mats_fw, keys_fw, prm_fw = _loop_weights(fw, 0)
         mats_bw, keys_bw, prm_bw = _loop_weights(bw, n_state)
-        n_pf, n_mf = len(prm_fw), len(mats_fw)
+        in_fw = _InLoopInputs(fw, _no_offsets(fw))
+        in_bw = _InLoopInputs(bw, _no_offsets(bw))
+        n_pf, n_pb, n_mf = len(prm_fw), len(prm_bw), len(mats_fw)
+        n_if = len(in_fw.params)
 
         def step(
             carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
         ) -> tuple[list[Any], None]:
-            keep = xt[2 * n_proj]
+            p_in = prm[n_pf + n_pb :]
             _, new_fw = fw.step(
-                xt[:n_proj],
+                in_fw.project(xt[0], p_in[:n_if]),
                 carry[:n_state],
-                xt[2 * n_proj + 1],
+                xt[3],
                 dict(zip(keys_fw, prm[:n_pf])),
                 prods[:n_mf],
             )
             _, new_bw = bw.step(
-                xt[n_proj : 2 * n_proj],
+                in_bw.project(xt[1], p_in[n_if:]),
                 carry[n_state:],
-                xt[2 * n_proj + 2],
-                dict(zip(keys_bw, prm[n_pf:])),
+                xt[4],
+                dict(zip(keys_bw, prm[n_pf : n_pf + n_pb])),
                 prods[n_mf:],
             )
             # past a sketch's end its state is copied through (dynamic_rnn with lengths)
-            new = [ops.where(keep, n, o) for n, o in zip(new_fw + new_bw, carry)]
+            new = [ops.where(xt[2], n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
 
         init = fw.zero_state(batch) + bw.zero_state(batch)
-        xs = [*xp_fw, *xp_bw, valid_tm, *masks]
+        xs = [_time_major(x), _time_major(x_rev), valid_tm, *masks]
         final, _ = scan_products(
             step,
             init,
             xs,
             mats_fw + mats_bw,
-            prm_fw + prm_bw,
-            addends=_addends(fw, 0, 0) + _addends(bw, n_mf, n_proj),
-            constants=[len(xs) - 2, len(xs) - 1],  # the dropout masks
+            prm_fw + prm_bw + in_fw.params + in_bw.params,
+            constants=[0, 1, 3, 4],  # the strokes and the dropout masks
         )
         return ops.concatenate(
             [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1
@@ -259,36 +260,53 @@ class SketchRNN(keras.Model):
         x = ops.cast(ops.convert_to_tensor(strokes5_inputs), self.compute_dtype)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         x = _time_major(x)  # [N, B, 5]: everything up to the output head stays time-major
-        use_in = hps.use_input_dropout
-        if hps.conditional and not (training and use_in):
-            # z is the same at every step: project it once per sketch
-            xp = cell.project_inputs(x, 0, use_bias=True)
-            zp = cell.project_inputs(ops.cast(z, self.compute_dtype), 5, use_bias=False)
-            xp = [a + ops.expand_dims(b, 0) for a, b in zip(xp, zp)]
+        masks = cell.dropout_masks(batch, steps, training)
+        mats, keys, params = _loop_weights(cell, 0)  # read once, outside the loop
+        n_w = len(params)
+        if not (training and hps.use_input_dropout):
+            # the strokes' projection step by step inside the loop; z's share (and the
+            # bias) is the same at every step: once per sketch
+            if hps.conditional:
+                offsets = cell.project_inputs(ops.cast(z, self.compute_dtype), 5)
+            else:
+                offsets = _no_offsets(cell)
+            inputs = _InLoopInputs(cell, offsets)
+
+            def step(
+                carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any],
+                prm: Sequence[Any],
+            ) -> tuple[list[Any], Any]:
+                projected = inputs.project(xt[0], prm[n_w:])
+                h, new = cell.step(projected, carry, xt[1], dict(zip(keys, prm[:n_w])), prods)
+                return new, h
+
+            xs, addends, constants = [x, masks], [], [0, 1]  # strokes, dropout mask
+            params = params + inputs.params
         else:
             if hps.conditional:
                 z_tiled = ops.repeat(
                     ops.expand_dims(ops.cast(z, self.compute_dtype), 0), steps, axis=0
                 )
                 x = ops.concatenate([x, z_tiled], axis=-1)
-            # input dropout (magenta's DropoutWrapper): a fresh mask per step and example
-            x = self._dropout(x, hps.input_dropout_prob, training, use_in)
+            # input dropout (magenta's DropoutWrapper): a fresh mask per step and example,
+            # so all steps are projected before the recurrence
+            x = self._dropout(x, hps.input_dropout_prob, training, True)
             xp = cell.project_inputs(x)
-        n_proj = len(xp)
-        masks = cell.dropout_masks(batch, steps, training)
+            n_proj = len(xp)
 
-        mats, keys, params = _loop_weights(cell, 0)  # read once, outside the loop
+            def step(
+                carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any],
+                prm: Sequence[Any],
+            ) -> tuple[list[Any], Any]:
+                h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
+                return new, h
 
-        def step(
-            carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
-        ) -> tuple[list[Any], Any]:
-            h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
-            return new, h
+            xs, addends, constants = [*xp, masks], _addends(cell, 0, 0), [n_proj]
 
         state = list(state)
         final, hs = scan_products(
-            step, state, [*xp, masks], mats, params, y_like=cell.output_of(state),
-            addends=_addends(cell, 0, 0), constants=[n_proj],  # the dropout mask
+            step, state, xs, mats, params, y_like=cell.output_of(state),
+            addends=addends, constants=constants,
         )
         hs = self._dropout(hs, hps.output_dropout_prob, training, hps.use_output_dropout)
         # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]
@@ -381,6 +399,31 @@ def _loop_weights(
     mats = [(offset + i, weights[key]) for i, key in cell.recurrent_products]
     keys = [k for k in weights if k not in product_keys]
     return mats, keys, [weights[k] for k in keys]
+
+
+class _InLoopInputs:
+    """A cell's input projections done step by step inside the recurrence.
+
+    ``x_t [B, 5] @ kernel + offset`` per projected input, where ``offset`` (``[B, n]`` or
+    ``[1, n]``) is z's share and the bias, once per sketch. The loop then keeps only the
+    ``[T, B, 5]`` strokes instead of a ``[T, B, 4H]`` projection per input and its gradient
+    (the kernels' and offsets' gradients are summed in the backward loop, like a layer
+    norm's gains). Same numbers as projecting all steps before the loop.
+    """
+
+    def __init__(self, cell: SketchCell, offsets: Sequence[Any]) -> None:
+        self.kernels = cell.input_kernels(0, 5)
+        self.offsets = list(offsets)
+        self.params = self.kernels + self.offsets
+
+    def project(self, x_t: Any, params: Sequence[Any]) -> list[Any]:
+        n = len(self.kernels)
+        return [ops.matmul(x_t, k) + o for k, o in zip(params[:n], params[n:])]
+
+
+def _no_offsets(cell: SketchCell) -> list[Any]:
+    """The per-sketch offsets without z: the bias alone (zeros where there is none)."""
+    return cell.project_inputs(ops.zeros((1, 5)), 0)
 
 
 def _addends(cell: SketchCell, product_offset: int, xs_offset: int) -> list[tuple[int, int]]:
