@@ -266,8 +266,8 @@ def _tf_scan_products(
             lambda t, *_: t < steps, body, init, maximum_iterations=steps
         )
         # the backward loop reads the saved steps straight from these arrays (a stack and
-        # an unstack would copy every one twice); only the carries that meet a weight
-        # are stacked, for the weight gradients' one big product
+        # an unstack would copy every one twice), the weight gradients gather a chunk of
+        # steps from them at a time
         ys = outs[0].stack() if has_y else tf.zeros((), carry[0].dtype)
 
         def grad(*upstream: Any) -> list[Any]:
@@ -286,7 +286,8 @@ def _tf_scan_products(
 
             def flush(t, q, bufs, dws):
                 # the weight gradients of the chunk just finished, steps t + q .. t: one
-                # [n, q*B] @ [q*B, m] product each (a carry meeting two weights read once)
+                # [n, (q+1)*B] @ [(q+1)*B, m] product each (a carry meeting two weights is
+                # gathered once)
                 rows = tf.range(t + q, t - 1, -1)
                 carries: dict[int, Any] = {}
                 new = []
