@@ -67,7 +67,7 @@ model = SketchRNN(hps, seed=0)
 opt = keras.optimizers.Adam(learning_rate=hps.learning_rate, epsilon=1e-8)
 step_fn = TrainStep(model, opt, hps, jit_compile=args["jit_compile"])
 multiple = bucket_multiple(args["jit_compile"])
-times, cpus, steps_run, first = [], [], [], None
+times, cpus, steps_run, first, warm = [], [], [], None, []
 for i in range(args["warmup"] + args["steps"]):
     t0, c0 = time.perf_counter(), time.process_time()
     batch = loader.random_batch()
@@ -84,12 +84,30 @@ for i in range(args["warmup"] + args["steps"]):
         times.append(dt)
         cpus.append(dc)
         steps_run.append(strokes5.shape[1] - 1)
+    else:
+        warm.append([round(dt, 3), strokes5.shape[1] - 1])
 rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+fit = {}
+if args["mode"] == "bucketed" and len(set(steps_run)) > 1:
+    # a bucketed step's time is linear in the steps it runs: fit it, and evaluate it at the
+    # mean over 4,000 simulated draws (unaugmented lengths: point dropping only shortens),
+    # which 30 timed batches estimate only to +-8 steps
+    slope, intercept = np.polyfit(steps_run, times, 1)
+    rng = np.random.default_rng(1)
+    sizes = np.diff(loader._bucket_edges)
+    drawn = []
+    for _ in range(4000):
+        b = rng.choice(len(sizes), p=sizes / sizes.sum())
+        idx = loader._bucket_edges[b] + rng.permutation(int(sizes[b]))[: hps.batch_size]
+        drawn.append(bucket_steps(loader.lengths[idx], hps.max_seq_len, multiple))
+    fit = {"long_run_steps": float(np.mean(drawn)),
+           "fitted_mean_s": float(intercept + slope * np.mean(drawn))}
 print("RESULT " + json.dumps({
     "median_s": statistics.median(times), "mean_s": statistics.fmean(times),
     "min_s": min(times), "max_s": max(times), "first_s": first, "rss_gb": rss_gb,
     "cpu_s": statistics.median(cpus),
     "mean_steps_run": statistics.fmean(steps_run), "cost": losses["cost"],
+    "times_s": times, "steps_run": steps_run, "warmup_s_steps": warm, **fit,
     "params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
     "backend": keras.backend.backend()}))
 """
@@ -172,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['min_s'] * 1e3:6.0f}-{r['max_s'] * 1e3:<6.0f} "
                   f"{r['mean_steps_run']:9.0f} {r['rss_gb']:7.2f} "
                   f"{ref_s[decoder]:6.2f} {ratio:7.2f}x {ok:>5}", flush=True)
+            if "fitted_mean_s" in r and args.threads != 1:
+                print(f"{'':<11} {'  fitted':<9} {r['fitted_mean_s'] * 1e3:8.0f} "
+                      f"{'':>13} {r['long_run_steps']:9.0f} {'':>7} {ref_s[decoder]:6.2f} "
+                      f"{ref_s[decoder] / r['fitted_mean_s']:7.2f}x  (time linear in steps, "
+                      f"at the long-run mean)", flush=True)
             rows.append({"decoder": decoder, "mode": mode, **r, "speedup": ratio})
     print(f"baseline: {args.baseline}"
           + (" (CPU seconds, 1 thread each)" if args.threads == 1 else " (wall seconds)"))
