@@ -154,9 +154,9 @@ def _layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> 
     """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its own."""
     shape = ops.shape(x)
     xr = ops.reshape(x, (-1, gates, units))
-    mean = ops.mean(xr, axis=2, keepdims=True)
-    var = ops.mean(ops.square(xr - mean), axis=2, keepdims=True)
-    xr = (xr - mean) * ops.rsqrt(var + LN_EPSILON)
+    shifted = xr - ops.mean(xr, axis=2, keepdims=True)
+    var = ops.mean(ops.square(shifted), axis=2, keepdims=True)
+    xr = shifted * ops.rsqrt(var + LN_EPSILON)
     return ops.reshape(xr, shape) * gamma + beta
 
 
