@@ -408,7 +408,7 @@ class _InLoopInputs:
     ``[1, n]``) is z's share and the bias, once per sketch. The loop then keeps only the
     ``[T, B, 5]`` strokes instead of a ``[T, B, 4H]`` projection per input and its gradient
     (the kernels' and offsets' gradients are summed in the backward loop, like a layer
-    norm's gains). Same numbers as projecting all steps before the loop.
+    norm's gains). The same sums as projecting all steps first, up to float rounding.
     """
 
     def __init__(self, cell: SketchCell, offsets: Sequence[Any]) -> None:
