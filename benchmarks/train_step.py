@@ -94,12 +94,8 @@ if args["mode"] == "bucketed" and len(set(steps_run)) > 1:
     # which 30 timed batches estimate only to +-8 steps
     slope, intercept = np.polyfit(steps_run, times, 1)
     rng = np.random.default_rng(1)
-    sizes = np.diff(loader._bucket_edges)
-    drawn = []
-    for _ in range(4000):
-        b = rng.choice(len(sizes), p=sizes / sizes.sum())
-        idx = loader._bucket_edges[b] + rng.permutation(int(sizes[b]))[: hps.batch_size]
-        drawn.append(bucket_steps(loader.lengths[idx], hps.max_seq_len, multiple))
+    drawn = [bucket_steps(loader.lengths[loader.draw_indices(rng)], hps.max_seq_len, multiple)
+             for _ in range(4000)]
     fit = {"long_run_steps": float(np.mean(drawn)),
            "fitted_mean_s": float(intercept + slope * np.mean(drawn))}
 print("RESULT " + json.dumps({

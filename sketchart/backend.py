@@ -282,7 +282,6 @@ def _tf_scan_products(
             w_t = [tf.transpose(w) for w in ws]
 
             chunk = max(1, int(WEIGHT_GRAD_CHUNK))
-            full_k = sorted(added)  # products whose gradient is also an addend's: kept whole
 
             def flush(t, q, bufs, dws):
                 # the weight gradients of the chunk just finished, steps t + q .. t: one
@@ -315,7 +314,8 @@ def _tf_scan_products(
                     g_c[i] = g_c[i] + tf.matmul(g_p[k], wt)
                 q = tf.math.floormod(steps - 1 - t, chunk)  # this step's place in its chunk
                 bufs = [a.write(q, v) for a, v in zip(bufs, g_p)]
-                dp_full = [a.write(t, g_p[k]) for a, k in zip(dp_full, full_k)]
+                # a product whose gradient is also an addend's keeps all steps
+                dp_full = [a.write(t, g_p[k]) for a, k in zip(dp_full, add_k)]
                 dws = tf.cond(
                     tf.logical_or(tf.equal(q, chunk - 1), tf.equal(t, 0)),
                     lambda: flush(t, q, bufs, dws),
@@ -328,14 +328,8 @@ def _tf_scan_products(
             init_b = (
                 steps - 1,
                 d_final,
-                [
-                    tf.TensorArray(v.dtype, size=chunk, element_shape=v.shape)
-                    for v in prod_like
-                ],
-                [
-                    tf.TensorArray(prod_like[k].dtype, size=steps, element_shape=prod_like[k].shape)
-                    for k in full_k
-                ],
+                arrays(chunk, prod_like),
+                arrays(steps, [prod_like[k] for k in add_k]),
                 [
                     tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:])
                     for x in diff_x

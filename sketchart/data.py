@@ -484,14 +484,18 @@ class BatchLoader:
                 f"{n} sketches (after dropping {self.num_dropped} longer than "
                 f"{self.max_seq_len}) cannot fill a batch of {self.batch_size}"
             )
+        return self._make_batch(self.draw_indices(), augment=True, num_real=self.batch_size)
+
+    def draw_indices(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The sketches of one random batch, as :meth:`random_batch` draws them (from one
+        length bucket when bucketed), with ``rng`` (default: the loader's own)."""
+        rng = self.rng if rng is None else rng
         if self.bucketed:
             sizes = np.diff(self._bucket_edges)
-            b = int(self.rng.choice(len(sizes), p=sizes / sizes.sum()))
+            b = int(rng.choice(len(sizes), p=sizes / sizes.sum()))
             lo = int(self._bucket_edges[b])
-            indices = lo + self.rng.permutation(int(sizes[b]))[: self.batch_size]
-        else:
-            indices = self.rng.permutation(n)[: self.batch_size]
-        return self._make_batch(indices, augment=True, num_real=self.batch_size)
+            return lo + rng.permutation(int(sizes[b]))[: self.batch_size]
+        return rng.permutation(len(self.strokes3))[: self.batch_size]
 
     def get_batch(self, idx: int) -> Batch:
         """Batch ``idx`` of consecutive length-sorted sketches, unaugmented.
