@@ -242,3 +242,59 @@ def test_gradients_reach_every_weight() -> None:
         assert np.abs(g).max() > 0, f"no gradient reaches {v.path}"
     # dropout masks differ between the two calls (the seed state advanced)
     assert float(cost1) != float(cost2)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "layer_norm", "hyper"])
+@pytest.mark.parametrize(
+    ("conditional", "input_dropout"), [(True, False), (False, False), (True, True)]
+)
+def test_fast_loop_gradients_equal_tensorflows_own(
+    cell: str, conditional: bool, input_dropout: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorFlow's hand-scheduled backward loop (weight gradients per chunk of 4 steps,
+    inputs projected step by step, or projected first with input dropout) gives the
+    gradients of TensorFlow's own ``while_loop`` gradient (``SKETCHART_SCAN=plain``):
+    recurrent dropout on, ragged lengths, two calls (the seed state advances)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the hand-scheduled loop is TensorFlow's; JAX differentiates lax.scan")
+    from keras import ops
+
+    from sketchart import backend
+    from sketchart.backend import value_and_grad
+    from sketchart.model import SketchRNN
+
+    monkeypatch.setattr(backend, "WEIGHT_GRAD_CHUNK", 4)
+    hps = tiny(enc_model=cell, dec_model=cell, conditional=conditional,
+               use_recurrent_dropout=True, recurrent_dropout_prob=0.7,
+               use_input_dropout=input_dropout, input_dropout_prob=0.8, kl_tolerance=0.0)
+    inputs = batch(np.random.default_rng(3), [10, 4, 7], 10)
+
+    def run(scan_mode: str | None) -> list[tuple[float, list[np.ndarray]]]:
+        if scan_mode is None:
+            monkeypatch.delenv("SKETCHART_SCAN", raising=False)
+        else:
+            monkeypatch.setenv("SKETCHART_SCAN", scan_mode)
+        model = SketchRNN(hps, seed=5)
+
+        def fn(strokes5: Any, lengths: Any) -> tuple[Any, Any]:
+            out = model.losses_for({"strokes5": strokes5, "lengths": lengths}, 0.7,
+                                   training=True)
+            # every state output matters too (the final carry's gradient path)
+            extra = sum(ops.sum(s * s) for s in out["outputs"]["final_state"])
+            return out["cost"] + 0.1 * extra, out["r_cost"]
+
+        step = value_and_grad(model, fn)
+        return [
+            (float(c), [np_(g) for g in grads])
+            for c, _, grads in (step(inputs["strokes5"], inputs["lengths"]) for _ in range(2))
+        ]
+
+    fast, plain = run(None), run("plain")
+    for (c_fast, g_fast), (c_plain, g_plain) in zip(fast, plain):
+        np.testing.assert_allclose(c_fast, c_plain, rtol=1e-5)
+        for a, b in zip(g_fast, g_plain):
+            # float32 sums in another order: within 1e-4 of each array's largest value
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+    assert fast[0][0] != fast[1][0]  # the masks changed between calls
