@@ -61,18 +61,21 @@ class _Toy(keras.Model):
         return scan(inline, carry, xs, y_like=carry[0])
 
 
-@pytest.mark.parametrize("chunk", [3, 32])
+@pytest.mark.parametrize(("chunk", "wide"), [(3, 8), (32, 2048)])
 @pytest.mark.parametrize(
     ("fast", "fused", "constants"),
     [(True, False, ()), (True, True, ()), (True, True, (1,)), (False, False, ())],
 )
 def test_scan_products_matches_scan(
-    fast: bool, fused: bool, constants: tuple, chunk: int, monkeypatch: pytest.MonkeyPatch
+    fast: bool, fused: bool, constants: tuple, chunk: int, wide: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Values and gradients equal scan's: plain, with an addend, and with the float mask
     declared a constant (no gradient computed or kept for it); weight gradients summed
-    over chunks of 3 steps (7 = 3 + 3 + 1) or over all 7 steps in one chunk."""
+    over chunks of 3 steps (7 = 3 + 3 + 1) with the step products run transposed (the
+    toy's weights count as wide), or over all 7 steps in one chunk, products as they are."""
     monkeypatch.setattr(backend, "WEIGHT_GRAD_CHUNK", chunk)
+    monkeypatch.setattr(backend, "TRANSPOSED_PRODUCT_MIN_COLS", wide)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(7, 4, 3)).astype("float32")
     keep = (np.arange(7)[:, None] < np.array([7, 5, 2, 6])[None, :])[..., None]

@@ -252,9 +252,10 @@ def test_fast_loop_gradients_equal_tensorflows_own(
     cell: str, conditional: bool, input_dropout: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """TensorFlow's hand-scheduled backward loop (weight gradients per chunk of 4 steps,
-    inputs projected step by step, or projected first with input dropout) gives the
-    gradients of TensorFlow's own ``while_loop`` gradient (``SKETCHART_SCAN=plain``):
-    recurrent dropout on, ragged lengths, two calls (the seed state advances)."""
+    the decoder's step products run transposed, inputs projected step by step, or
+    projected first with input dropout) gives the gradients of TensorFlow's own
+    ``while_loop`` gradient (``SKETCHART_SCAN=plain``): recurrent dropout on, ragged
+    lengths, two calls (the seed state advances)."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -266,6 +267,8 @@ def test_fast_loop_gradients_equal_tensorflows_own(
     from sketchart.model import SketchRNN
 
     monkeypatch.setattr(backend, "WEIGHT_GRAD_CHUNK", 4)
+    # the decoder's 4H = 48 (and a hyper cell's 1024) run transposed, the encoder's 32 not
+    monkeypatch.setattr(backend, "TRANSPOSED_PRODUCT_MIN_COLS", 48)
     hps = tiny(enc_model=cell, dec_model=cell, conditional=conditional,
                use_recurrent_dropout=True, recurrent_dropout_prob=0.7,
                use_input_dropout=input_dropout, input_dropout_prob=0.8, kl_tolerance=0.0)
