@@ -61,21 +61,23 @@ class _Toy(keras.Model):
         return scan(inline, carry, xs, y_like=carry[0])
 
 
-@pytest.mark.parametrize(("chunk", "wide"), [(3, 8), (32, 2048)])
+@pytest.mark.parametrize(("chunk", "wide", "xla"), [(3, 8, "1"), (32, 2048, "0")])
 @pytest.mark.parametrize(
     ("fast", "fused", "constants"),
     [(True, False, ()), (True, True, ()), (True, True, (1,)), (False, False, ())],
 )
 def test_scan_products_matches_scan(
-    fast: bool, fused: bool, constants: tuple, chunk: int, wide: int,
+    fast: bool, fused: bool, constants: tuple, chunk: int, wide: int, xla: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Values and gradients equal scan's: plain, with an addend, and with the float mask
     declared a constant (no gradient computed or kept for it); weight gradients summed
     over chunks of 3 steps (7 = 3 + 3 + 1) with the step products run transposed (the
-    toy's weights count as wide), or over all 7 steps in one chunk, products as they are."""
+    toy's weights count as wide) and the step compiled by XLA (the default), or over all
+    7 steps in one chunk, products as they are, the step op by op."""
     monkeypatch.setattr(backend, "WEIGHT_GRAD_CHUNK", chunk)
     monkeypatch.setattr(backend, "TRANSPOSED_PRODUCT_MIN_COLS", wide)
+    monkeypatch.setenv("SKETCHART_XLA_STEP", xla)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(7, 4, 3)).astype("float32")
     keep = (np.arange(7)[:, None] < np.array([7, 5, 2, 6])[None, :])[..., None]
