@@ -5,7 +5,8 @@ need:
 
 * **The loop over time steps.** Measured on a 2-core CPU (notes §12 and this module's
   docstring in ``scan``): on TensorFlow a ``tf.while_loop`` over ``TensorArray`` s inside a
-  ``tf.function`` (no XLA: XLA's CPU matmuls are slower than oneDNN's here), on JAX
+  ``tf.function`` (not under XLA as a whole: XLA's CPU matmuls are slower than oneDNN's
+  here; ``scan_products`` compiles only each step's elementwise work with XLA), on JAX
   ``jax.lax.scan`` (compiled under ``jax.jit`` by the caller), elsewhere a Python loop.
 * **Gradients.** :func:`value_and_grad` wraps ``tf.GradientTape`` in a ``tf.function`` on
   TensorFlow, and ``jax.value_and_grad`` over ``keras.StatelessScope`` under ``jax.jit``
