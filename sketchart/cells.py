@@ -164,7 +164,9 @@ def _per_gate(z: Any, weight: Any) -> Any:
     """``einsum("bgk,gkh->bgh", z, weight)``: each gate's ``z [B, k] @ weight[g] [k, H]``.
 
     As a batched matmul over the gates (``[G, B, k] @ [G, k, H]``, transposed in and out):
-    on TensorFlow's CPU ``Einsum`` kernel this is half the time, forward and gradient.
+    TensorFlow's CPU ``Einsum`` kernel runs on one thread, so on two this took half the
+    time, forward and gradient, when the step ran op by op (under XLA, the training
+    default, both compile alike).
     """
     out = ops.matmul(ops.transpose(z, (1, 0, 2)), weight)
     return ops.transpose(out, (1, 0, 2))
