@@ -307,7 +307,7 @@ def _tf_scan_products(
                 d_ys = tf.zeros_like(ys)
             dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
             diff_x = [x for x, d in zip(x_all, diff) if d]
-            w_t = [tf.transpose(w) for w in ws]
+            w_t = [tf.transpose(w) if t is None else t for w, t in zip(ws, ws_t)]
 
             chunk = max(1, int(WEIGHT_GRAD_CHUNK))
 

@@ -252,8 +252,8 @@ def test_fast_loop_gradients_equal_tensorflows_own(
     cell: str, conditional: bool, input_dropout: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """TensorFlow's hand-scheduled backward loop (weight gradients per chunk of 4 steps,
-    the decoder's step products run transposed, inputs projected step by step, or
-    projected first with input dropout) gives the gradients of TensorFlow's own
+    the decoder's step products run transposed, the step compiled by XLA, inputs projected
+    step by step, or projected first with input dropout) gives the gradients of TensorFlow's own
     ``while_loop`` gradient (``SKETCHART_SCAN=plain``): recurrent dropout on, ragged
     lengths, two calls (the seed state advances)."""
     import keras
