@@ -50,12 +50,12 @@ import os, statistics, sys, tempfile, time
 import jax
 import numpy as np
 import keras
-from sketchart.data import BatchLoader, load_npz
+from sketchart.data.datasets import BatchLoader, load_npz
 from sketchart.hparams import HParams
-from sketchart.model import SketchRNN
-from sketchart.train import (bucket_multiple, bucket_steps, kl_weight_at,
+from sketchart.nn.model import SketchRNN
+from sketchart.training.trainer import (bucket_multiple, bucket_steps, kl_weight_at,
                              learning_rate_at, train)
-from sketchart.train_step import TrainStep
+from sketchart.training.step import TrainStep
 
 print(f"jax {jax.__version__} on {jax.devices()}; keras {keras.__version__} "
       f"({keras.backend.backend()})")

@@ -2,7 +2,7 @@
 
 A 10x10 grid of sketches (100 flamingos sampled at T=0.4 by default, or the first 100 test
 sketches of a dataset with ``--npz``) is laid out as ``sketchrnn-sample -n 100`` does, then
-optimised by sketchart's chain (:func:`sketchart.layout.optimize_document`) and, as a
+optimised by sketchart's chain (:func:`sketchart.page.layout.optimize_document`) and, as a
 cross-check, by vpype's own commands (``linemerge linesimplify reloop linesort``).
 
 Plot time comes from the plotting helper's motion planner (``sketchart.plot.motion``:
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import vpype as vp
 
-from sketchart import layout
+from sketchart.page import layout
 
 __all__ = ["estimate_plot_time", "main", "measure"]
 
@@ -82,11 +82,11 @@ def measure(document: vp.Document) -> dict[str, float]:
 
 def _sketches(args: argparse.Namespace) -> tuple[list[np.ndarray], str]:
     if args.npz:
-        from sketchart.npzsafe import read_npz
+        from sketchart.data.npzsafe import read_npz
 
         return list(read_npz(args.npz)["test"][:100]), f"{Path(args.npz).name} test[:100]"
-    from sketchart.sampling import sample
-    from sketchart.store import load_model
+    from sketchart.generate.sampling import sample
+    from sketchart.hub.store import load_model
 
     model = load_model(args.model)
     t0 = time.perf_counter()

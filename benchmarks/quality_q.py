@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resume needs --log-root")
 
     from sketchart.errors import SketchartError
-    from sketchart.train import evaluate_model, train
+    from sketchart.training.trainer import evaluate_model, train
 
     hparams = f"{CONFIG_Q},save_every={args.save_every},num_steps={args.num_steps}"
     with tempfile.TemporaryDirectory() as tmp:

@@ -200,11 +200,11 @@ def _peak_rss_gb() -> float:
 
 
 def _names_check(dec_model: str, built: list[str], hparams: str = "") -> bool | None:
-    """Whether the trainable variable names equal sketchart.convert's list of the
+    """Whether the trainable variable names equal sketchart.hub.convert's list of the
     reference's names (None when sketchart cannot be imported)."""
     try:
         sys.path.insert(0, str(ROOT))
-        from sketchart.convert import reference_names
+        from sketchart.hub.convert import reference_names
         from sketchart.hparams import HParams
     except ImportError:
         return None

@@ -47,7 +47,8 @@ def _time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
 
 def _node_seconds_per_sketch(model: Path, n: int) -> float | None:
     node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "@magenta" / "sketch").is_dir():
+    modules = ROOT / "tests" / "node" / "node_modules"
+    if node is None or not (modules / "@magenta" / "sketch").is_dir():
         return None
     proc = subprocess.run([node, str(ROOT / "tests" / "node" / "sample.js"), str(model),
                            str(n), "0.4"], capture_output=True, text=True, cwd=ROOT,
@@ -66,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
-    from sketchart import sampling
-    from sketchart.store import load_model
+    from sketchart.generate import sampling
+    from sketchart.hub.store import load_model
 
     backend = keras.backend.backend()
     model = load_model(args.model)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sketchart.simplify import quickdraw_simplify
+from sketchart.data.simplify import quickdraw_simplify
 
 __all__ = ["load_pairs", "measure"]
 

@@ -49,11 +49,11 @@ if args.get("threads"):
     tf.config.threading.set_intra_op_parallelism_threads(args["threads"])
     tf.config.threading.set_inter_op_parallelism_threads(args["threads"])
 import keras
-from sketchart.data import load_npz, BatchLoader
+from sketchart.data.datasets import load_npz, BatchLoader
 from sketchart.hparams import HParams
-from sketchart.model import SketchRNN
-from sketchart.train import bucket_steps, bucket_multiple, kl_weight_at, learning_rate_at
-from sketchart.train_step import TrainStep
+from sketchart.nn.model import SketchRNN
+from sketchart.training.trainer import bucket_steps, bucket_multiple, kl_weight_at, learning_rate_at
+from sketchart.training.step import TrainStep
 
 hps = HParams().parse(args["hparams"])
 data = load_npz(args["data"])

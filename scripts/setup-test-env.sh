@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[jax,dev]"
-if [ -f package.json ] && command -v npm >/dev/null; then
-  npm install --silent --no-audit --no-fund
+if [ -f tests/node/package.json ] && command -v npm >/dev/null; then
+  npm install --silent --no-audit --no-fund --prefix tests/node
 fi

@@ -20,15 +20,15 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 # name -> module that defines it; imported on first attribute access
 _LAZY = {
-    "SketchRNN": "sketchart.model",
-    "load_model": "sketchart.store",
-    "sample": "sketchart.sampling",
-    "encode": "sketchart.sampling",
-    "decode": "sketchart.sampling",
-    "reconstruct": "sketchart.sampling",
-    "interpolate": "sketchart.sampling",
-    "complete": "sketchart.sampling",
-    "train": "sketchart.train",
+    "SketchRNN": "sketchart.nn.model",
+    "load_model": "sketchart.hub.store",
+    "sample": "sketchart.generate.sampling",
+    "encode": "sketchart.generate.sampling",
+    "decode": "sketchart.generate.sampling",
+    "reconstruct": "sketchart.generate.sampling",
+    "interpolate": "sketchart.generate.sampling",
+    "complete": "sketchart.generate.sampling",
+    "train": "sketchart.training.trainer",
 }
 
 __all__ = ["HParams", "HParamsError", "__version__", *_LAZY]

@@ -175,7 +175,8 @@ def _check_layout(shape: dict[str, tuple[int, ...]], source: str) -> None:
     def need(name: str, want: tuple[int, ...]) -> None:
         if tuple(shape[name]) != want:
             raise JSFormatError(
-                f"{source}: weight {name} has shape {list(shape[name])}, expected {list(want)}")
+                f"{source}: weight {name} has shape {list(shape[name])}, "
+                f"expected {list(want)}")
 
     if len(shape["dec_W_hh"]) != 2:
         raise JSFormatError(f"{source}: weight dec_W_hh must be 2-D, got {shape['dec_W_hh']}")
@@ -239,7 +240,8 @@ def read_js_model(source: str | os.PathLike[str] | bytes, name: str | None = Non
     for key in ("max_seq_len", "scale_factor"):
         value = info.get(key)
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise JSFormatError(f"{label}: info.{key} must be a positive number, got {value!r}")
+            raise JSFormatError(
+                f"{label}: info.{key} must be a positive number, got {value!r}")
         if not math.isfinite(value):
             raise JSFormatError(f"{label}: info.{key} must be finite, got {value!r}")
     if not (isinstance(dims, list) and isinstance(blobs, list) and len(dims) == len(blobs)):
@@ -247,7 +249,8 @@ def read_js_model(source: str | os.PathLike[str] | bytes, name: str | None = Non
     shapes: list[tuple[int, ...]] = []
     for i, d in enumerate(dims):
         if not (isinstance(d, list) and d and all(isinstance(n, int) and n > 0 for n in d)):
-            raise JSFormatError(f"{label}: dims[{i}] is not a list of positive integers: {d!r}")
+            raise JSFormatError(
+                f"{label}: dims[{i}] is not a list of positive integers: {d!r}")
         shapes.append(tuple(d))
     names = _expected_shapes(shapes, label)
     gen_mode = _is_gen_mode(info.get("mode"))
@@ -262,7 +265,8 @@ def read_js_model(source: str | os.PathLike[str] | bytes, name: str | None = Non
         try:
             data = base64.b64decode(blob, validate=True)
         except (binascii.Error, ValueError):
-            raise JSFormatError(f"{label}: weights[{i}] ({wname}) is not valid base64") from None
+            raise JSFormatError(
+                f"{label}: weights[{i}] ({wname}) is not valid base64") from None
         count = math.prod(shape)
         if len(data) != 2 * count:
             raise JSFormatError(

@@ -176,7 +176,7 @@ def save_model_dir(
     at ``path`` is replaced only at that last step).
 
     Args:
-        model: a :class:`sketchart.model.SketchRNN`.
+        model: a :class:`sketchart.nn.model.SketchRNN`.
         path: the directory to write.
         meta: metadata (default: ``model.meta`` or a fresh :class:`ModelMeta`);
             ``max_seq_len`` and ``keras_version`` are filled in when missing.
@@ -283,8 +283,8 @@ def load_model_dir(path: str | os.PathLike[str], seed: int | None = None) -> Any
         else ModelMeta(max_seq_len=hps.max_seq_len)
     )
 
-    from sketchart.cells import weights_will_be_loaded
-    from sketchart.model import SketchRNN
+    from sketchart.nn.cells import weights_will_be_loaded
+    from sketchart.nn.model import SketchRNN
 
     with weights_will_be_loaded():
         model = SketchRNN(hps, seed=seed)

@@ -19,7 +19,9 @@ def shared_path(*parts: str) -> Path:
     """Path of a file under ``../shared``; skips the calling test when it is missing."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not found: {path} (set SKETCHART_SHARED to the shared/ folder)")
+        pytest.skip(
+            f"real data not found: {path} (set SKETCHART_SHARED to the shared/ folder)"
+        )
     return path
 
 

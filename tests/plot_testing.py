@@ -24,7 +24,8 @@ STEP_MM = 1.0 / 80.0
 def synthetic_document(
     seed: int = 0, layers: int = 2, paths_per_layer: int = 4
 ) -> PlotDocument:
-    """Circles, zigzags with sharp reversals, spirals and a dot, inside 20..280 x 20..200 mm."""
+    """Circles, zigzags with sharp reversals, spirals and a dot, inside 20..280 x 20..200
+    mm."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(layers):

@@ -1,4 +1,5 @@
-"""``scan_products`` equals a plain ``scan`` doing its products inline, values and gradients."""
+"""``scan_products`` equals a plain ``scan`` doing its products inline, values and
+gradients."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from sketchart import backend
-from sketchart.backend import scan, scan_products, value_and_grad
+from sketchart.nn import tf_loop
+from sketchart.nn.backend import scan, scan_products, value_and_grad
 
 pytestmark = pytest.mark.parity
 
@@ -75,8 +76,8 @@ def test_scan_products_matches_scan(
     over chunks of 3 steps (7 = 3 + 3 + 1) with the step products run transposed (the
     toy's weights count as wide) and the step compiled by XLA (the default), or over all
     7 steps in one chunk, products as they are, the step op by op."""
-    monkeypatch.setattr(backend, "WEIGHT_GRAD_CHUNK", chunk)
-    monkeypatch.setattr(backend, "TRANSPOSED_PRODUCT_MIN_COLS", wide)
+    monkeypatch.setattr(tf_loop, "WEIGHT_GRAD_CHUNK", chunk)
+    monkeypatch.setattr(tf_loop, "TRANSPOSED_PRODUCT_MIN_COLS", wide)
     monkeypatch.setenv("SKETCHART_XLA_STEP", xla)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(7, 4, 3)).astype("float32")

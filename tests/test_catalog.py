@@ -8,14 +8,14 @@ import hashlib
 import pytest
 from conftest import shared_path
 
-from sketchart.catalog import (
+from sketchart.errors import SketchartError
+from sketchart.hub.catalog import (
     UnknownModelError,
     catalog,
     catalog_entry,
     closest_names,
     normalize_name,
 )
-from sketchart.errors import SketchartError
 
 
 @pytest.mark.parametrize(

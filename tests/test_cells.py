@@ -13,7 +13,7 @@ KINDS = ("lstm", "layer_norm", "hyper")
 
 
 def make(kind: str, units: int = 6, input_dim: int = 5, **kwargs: Any) -> Any:
-    from sketchart.cells import make_cell
+    from sketchart.nn.cells import make_cell
 
     extra = {"hyper_num_units": 7, "hyper_embedding_size": 3} if kind == "hyper" else {}
     return make_cell(kind, units, input_dim, seed=1, **extra, **kwargs)
@@ -55,7 +55,7 @@ def test_config_round_trip(kind: str) -> None:
 
 
 def test_initializers_round_trip() -> None:
-    from sketchart.cells import NumpyRandom, PerGateOrthogonal
+    from sketchart.nn.cells import NumpyRandom, PerGateOrthogonal
 
     for init in (PerGateOrthogonal(seed=3), NumpyRandom("normal", 0.01, 4), NumpyRandom()):
         clone = type(init).from_config(init.get_config())
@@ -66,7 +66,7 @@ def test_initializers_round_trip() -> None:
 
 def test_per_gate_orthogonal() -> None:
     """Each of the four [H, H] gate blocks of W_hh is orthogonal on its own."""
-    from sketchart.cells import PerGateOrthogonal
+    from sketchart.nn.cells import PerGateOrthogonal
 
     w = np_(PerGateOrthogonal(seed=0)((8, 32)))
     for g in range(4):
@@ -78,7 +78,7 @@ def test_per_gate_orthogonal() -> None:
 
 def test_glorot_bias_fans() -> None:
     """magenta's output bias is glorot_uniform with fan_in = fan_out = n: U(+-sqrt(3/n))."""
-    from sketchart.cells import NumpyRandom
+    from sketchart.nn.cells import NumpyRandom
 
     b = np_(NumpyRandom(seed=0)((123,)))
     assert np.abs(b).max() <= np.sqrt(6 / 246) and np.abs(b).max() > 0.9 * np.sqrt(6 / 246)
@@ -278,8 +278,8 @@ def test_dropout_masks_fresh_per_step_and_example() -> None:
 
 
 def test_unknown_cell_is_a_one_line_error() -> None:
-    from sketchart.cells import make_cell
     from sketchart.errors import SketchartError
+    from sketchart.nn.cells import make_cell
 
     with pytest.raises(SketchartError, match="unknown cell 'gru'.*lstm, layer_norm, hyper"):
         make_cell("gru", 4, 5)

@@ -8,8 +8,8 @@ from conftest import shared_path
 from typer.testing import CliRunner
 
 from sketchart.cli import app, main
-from sketchart.data import load_npz
-from sketchart.npzsafe import read_npz
+from sketchart.data.datasets import load_npz
+from sketchart.data.npzsafe import read_npz
 
 runner = CliRunner()
 
@@ -122,7 +122,7 @@ def test_build_from_npz_keeps_int16_and_reports(tmp_path, sheep_npz):
         app, ["dataset", "build", str(sheep_npz), "-o", str(out), "--max-seq-len", "200"]
     )
     assert result.exit_code == 0, result.output
-    from sketchart.data import split_counts
+    from sketchart.data.datasets import split_counts
 
     data = load_npz(out)
     source = load_npz(sheep_npz)
@@ -157,7 +157,7 @@ def test_bad_record_is_one_line_error_unless_skip_bad(tmp_path, capsys):
 
 
 def test_skip_bad_in_npz_source(tmp_path, sheep_npz, capsys):
-    from sketchart.npzsafe import read_npz as raw_read
+    from sketchart.data.npzsafe import read_npz as raw_read
 
     arrays = raw_read(sheep_npz)
     train = arrays["train"].copy()

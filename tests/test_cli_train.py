@@ -17,8 +17,8 @@ TINY = "enc_rnn_size=8,dec_rnn_size=16,z_size=4,num_mixture=2,batch_size=10"
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
     """``small.npz``: short real sheep (at most 50 points)."""
-    from sketchart.data import load_npz
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.datasets import load_npz
+    from sketchart.data.npzsafe import write_npz
 
     sheep = load_npz(sheep_npz)
     folder = tmp_path_factory.mktemp("data")
@@ -127,8 +127,8 @@ def test_evaluate_reproduces_the_reference_on_a_converted_magenta_checkpoint(
     --use-mu`` on the reference's own 4 test sketches gives the reference's r_cost."""
     from conftest import shared_path
 
-    from sketchart.convert import convert_checkpoint
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.npzsafe import write_npz
+    from sketchart.hub.convert import convert_checkpoint
     from sketchart.strokes import strokes5_to_strokes3
 
     ckpt = shared_path("fixtures", "reference", "magenta_checkpoint_small")

@@ -75,8 +75,12 @@ def test_bundle_reader_errors(tmp_path: Path) -> None:
 def test_reference_names_cover_the_fixtures(fixture: str, overrides: dict[str, Any]) -> None:
     """The name map lists exactly the reference's trainable variables, and loading then
     exporting them is the identity."""
-    from sketchart.convert import load_reference_weights, reference_names, reference_weights
-    from sketchart.model import SketchRNN
+    from sketchart.hub.convert import (
+        load_reference_weights,
+        reference_names,
+        reference_weights,
+    )
+    from sketchart.nn.model import SketchRNN
 
     data = np.load(shared_path("fixtures", "reference", fixture))
     names = {k[2:-2] for k in data.files if k.startswith("w:")}
@@ -91,8 +95,8 @@ def test_reference_names_cover_the_fixtures(fixture: str, overrides: dict[str, A
 
 
 def test_weights_by_role_round_trip() -> None:
-    from sketchart.convert import ConvertError, set_weights_by_role, weights_by_role
-    from sketchart.model import SketchRNN
+    from sketchart.hub.convert import ConvertError, set_weights_by_role, weights_by_role
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(), seed=1)
     roles = weights_by_role(model)
@@ -121,7 +125,7 @@ def test_weights_by_role_round_trip() -> None:
 
 
 def test_convert_checkpoint(tmp_path: Path) -> None:
-    from sketchart.convert import convert_checkpoint
+    from sketchart.hub.convert import convert_checkpoint
     from sketchart.modeldir import load_model_dir
 
     out = convert_checkpoint(checkpoint_dir(), tmp_path / "m", scale_factor=18.5)
@@ -150,7 +154,8 @@ def copy_checkpoint(tmp_path: Path, **config_changes: Any) -> Path:
         (
             {"dec_model": "lstm"},
             (
-                r"variable\(s\) of a lstm/lstm model are missing, e.g. 'vector_rnn/RNN/LSTMCell/W_xh' "
+                r"variable\(s\) of a lstm/lstm model are missing, "
+                r"e.g. 'vector_rnn/RNN/LSTMCell/W_xh' "
                 r"\(the weights hold LSTMCell, LayerNormLSTMCell\)"
             ),
         ),
@@ -168,8 +173,8 @@ def copy_checkpoint(tmp_path: Path, **config_changes: Any) -> Path:
 )
 def test_convert_bad_input(tmp_path: Path, changes: dict[str, Any], match: str) -> None:
     """Configs that do not match the checkpoint: one-line errors, expected vs found."""
-    from sketchart.convert import convert_checkpoint
     from sketchart.errors import SketchartError
+    from sketchart.hub.convert import convert_checkpoint
 
     src = copy_checkpoint(tmp_path, **changes)
     with pytest.raises(SketchartError, match=match) as info:
@@ -179,7 +184,7 @@ def test_convert_bad_input(tmp_path: Path, changes: dict[str, Any], match: str) 
 
 
 def test_convert_missing_files(tmp_path: Path) -> None:
-    from sketchart.convert import ConvertError, convert_checkpoint
+    from sketchart.hub.convert import ConvertError, convert_checkpoint
 
     src = copy_checkpoint(tmp_path)
     (src / "model_config.json").unlink()

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from sketchart.data import (
+from sketchart.data.datasets import (
     BatchLoader,
     load_datasets,
     load_npz,
     split_counts,
     stratified_split,
 )
+from sketchart.data.npzsafe import write_npz
 from sketchart.errors import SketchartError
-from sketchart.npzsafe import write_npz
 from sketchart.strokes import START_TOKEN, strokes5_to_strokes3
 
 NPZ = {

@@ -34,11 +34,11 @@ SCRIPT = textwrap.dedent("""
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
     import keras
-    from sketchart.data import BatchLoader, load_npz
+    from sketchart.data.datasets import BatchLoader, load_npz
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
-    from sketchart.train import _data_parallel, train
-    from sketchart.train_step import TrainStep
+    from sketchart.nn.model import SketchRNN
+    from sketchart.training.trainer import _data_parallel, train
+    from sketchart.training.step import TrainStep
 
     sheep_npz, log_root = sys.argv[1], sys.argv[2]
     text = "enc_rnn_size=8,dec_rnn_size=16,z_size=4,num_mixture=3,batch_size=4,max_seq_len=40"
@@ -84,7 +84,7 @@ SCRIPT = textwrap.dedent("""
         print("ok")
         raise SystemExit(0)
     # the trainer end to end with the flag
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.npzsafe import write_npz
     small = os.path.join(log_root, "small.npz")
     pick = lambda xs, k: [x.astype(np.int16) for x in xs if len(x) <= 40][:k]
     write_npz(small, {"train": pick(sheep.train, 12), "valid": pick(sheep.valid, 4),

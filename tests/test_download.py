@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sketchart.download import (
+from sketchart.data.npzsafe import write_npz
+from sketchart.data.quickdraw import (
     QUICKDRAW_CATEGORIES,
     DownloadError,
     category_name,
@@ -18,7 +19,6 @@ from sketchart.download import (
     resolve_data_set,
 )
 from sketchart.errors import SketchartError
-from sketchart.npzsafe import write_npz
 
 
 def _dataset_bytes(tmp_path: Path) -> bytes:
@@ -98,7 +98,7 @@ def test_missing_category_is_downloaded_validated_and_reused(
     data_dir = tmp_path / "data"
     path = resolve_data_set("flamingo.npz", data_dir, progress=False)
     assert path == data_dir / "flamingo.npz"
-    from sketchart.data import load_npz
+    from sketchart.data.datasets import load_npz
 
     assert len(load_npz(path).train) == 2
     assert sorted(p.name for p in data_dir.iterdir()) == ["flamingo.npz"]  # no temp left

@@ -21,19 +21,19 @@ import numpy as np
 import pytest
 from conftest import ROOT, shared_path
 
-from sketchart.catalog import catalog_entry
-from sketchart.gallery import GALLERY, KINDS, GalleryEntry, GalleryError, build_gallery
-from sketchart.gallery.build import INDEX_JSON, parse_model_overrides, resolve_model
-from sketchart.gallery.kinds import BUILDERS, partial_drawing, split_completion
-from sketchart.gallery.spec import (
+from sketchart.hub.catalog import catalog_entry
+from sketchart.hub.store import shipped_models
+from sketchart.strokes import strokes3_to_lines
+from tools.gallery import GALLERY, KINDS, GalleryEntry, GalleryError, build_gallery
+from tools.gallery.build import INDEX_JSON, parse_model_overrides, resolve_model
+from tools.gallery.kinds import BUILDERS, partial_drawing, split_completion
+from tools.gallery.spec import (
     DATA_FILES,
     DATA_KINDS,
     GallerySpecError,
     select_entries,
     validate_spec,
 )
-from sketchart.store import shipped_models
-from sketchart.strokes import strokes3_to_lines
 
 TINY = "tiny-vae"
 # aaron_sheep test drawings of at most 80 points (the tiny model's max_seq_len)
@@ -155,8 +155,8 @@ def data_dir() -> Path:
 def tiny_vae(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised small VAE saved as a model directory."""
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta, save_model_dir
+    from sketchart.nn.model import SketchRNN
 
     hps = HParams(
         enc_rnn_size=16,
@@ -194,7 +194,7 @@ _MODELS: dict[str, Any] = {}
 def _cached_loader() -> Any:
     """``store.load_model`` that loads each model file once per test session: builds reuse
     its compiled sampling loops instead of compiling them again (only a speed-up)."""
-    from sketchart import store
+    from sketchart.hub import store
 
     real = store.load_model
 
@@ -209,7 +209,7 @@ def _cached_loader() -> Any:
 
 @pytest.fixture(autouse=True)
 def _reuse_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sketchart import store
+    from sketchart.hub import store
 
     monkeypatch.setattr(store, "load_model", _cached_loader())
 
@@ -230,7 +230,7 @@ def _build(out: Path, google_dir: Path, data_dir: Path, tiny: Path, **kw: Any) -
 def small_gallery(
     tmp_path_factory: pytest.TempPathFactory, google_dir: Path, data_dir: Path, tiny_vae: Path
 ) -> Iterator[Path]:
-    from sketchart import store
+    from sketchart.hub import store
 
     out = tmp_path_factory.mktemp("built") / "gallery"
     # module scope: the autouse fixtures are function-scoped, so isolate by hand

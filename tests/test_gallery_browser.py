@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, shared_path
 
-from sketchart.gallery import GalleryEntry, build_gallery
-from sketchart.gallery.browser import check_page, find_chromium
+from tools.gallery import GalleryEntry, build_gallery
+from tools.gallery.browser import check_page, find_chromium
 
 SPEC = (
     GalleryEntry(

@@ -17,8 +17,8 @@ import vpype as vp
 import vpype_cli
 from conftest import shared_path
 
-from sketchart import layout
-from sketchart.npzsafe import read_npz
+from sketchart.data.npzsafe import read_npz
+from sketchart.page import layout
 
 MM = vp.convert_length("mm")
 PROFILES = ("grbl-servo", "grbl-z")

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from sketchart.errors import SketchartError
-from sketchart.importers import (
+from sketchart.data.importers import (
     collect_sources,
     drawing_to_lines,
     read_ndjson,
     read_svg,
     read_svg_folder,
 )
+from sketchart.errors import SketchartError
 from sketchart.strokes import bounds, strokes3_to_lines
 
 SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">
@@ -176,7 +176,7 @@ def test_float_npz_source_is_rounded_in_absolute_space():
     classes = collect_sources([kanji])
     sketches = classes["kanji.rdp100"].sketches
     assert len(sketches) == 10358 + 600 + 500
-    from sketchart.npzsafe import read_npz
+    from sketchart.data.npzsafe import read_npz
 
     original = read_npz(kanji)["train"][0]
     ours = sketches[0]

@@ -13,9 +13,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Keras layer L2 (architecture.md): the only modules allowed to import a framework at
-# import time; every other module of the package and of the plugin is checked
-KERAS_MODULES = {"sketchart.backend", "sketchart.cells", "sketchart.losses", "sketchart.model"}
+# the network (sketchart.nn, architecture.md): the only modules allowed to import a
+# framework at import time; every other module of the package and of the plugin is checked
+KERAS_MODULES = {
+    "sketchart.nn.backend",
+    "sketchart.nn.cells",
+    "sketchart.nn.losses",
+    "sketchart.nn.model",
+}
 # running it starts the CLI
 NOT_IMPORTABLE = {"sketchart.__main__"}
 
@@ -23,9 +28,8 @@ NOT_IMPORTABLE = {"sketchart.__main__"}
 def _discover() -> list[str]:
     import pkgutil
 
-    import vpype_sketchart
-
     import sketchart
+    import vpype_sketchart
 
     names = ["sketchart", "vpype_sketchart"]
     for package in (sketchart, vpype_sketchart):
@@ -61,12 +65,12 @@ def _heavy_modules_after_import(*names: str) -> list[str]:
 
 def test_core_plugin_and_cli_together_stay_tf_free():
     """The exact set vpype and the CLI hub load, in one interpreter."""
-    names = ["sketchart", "sketchart.cli", "sketchart.layout", "vpype_sketchart"]
+    names = ["sketchart", "sketchart.cli", "sketchart.page.layout", "vpype_sketchart"]
     assert _heavy_modules_after_import(*names, "vpype_sketchart.commands") == []
 
 
 def test_the_layout_and_plugin_modules_are_checked():
-    for name in ("sketchart.layout", "vpype_sketchart.commands", "sketchart.cli"):
+    for name in ("sketchart.page.layout", "vpype_sketchart.commands", "sketchart.cli"):
         assert name in TF_FREE
 
 
@@ -87,7 +91,8 @@ def test_vpype_loads_the_plugin_without_tensorflow():
         "    vpype_cli.cli.main(args=['--help'], prog_name='vpype')\n"
         "except SystemExit:\n"
         "    pass\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r})))"
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        f"    if m.split('.')[0] in {set(HEAVY)!r})))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],

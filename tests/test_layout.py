@@ -1,4 +1,4 @@
-"""Tests of sketchart.layout: stroke-3 sketches to vpype documents."""
+"""Tests of sketchart.page.layout: stroke-3 sketches to vpype documents."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import vpype as vp
 
-from sketchart import layout
+from sketchart.data.npzsafe import read_npz
 from sketchart.errors import SketchartError
-from sketchart.npzsafe import read_npz
+from sketchart.page import layout
 from sketchart.strokes import strokes3_to_lines
 
 MM = vp.convert_length("mm")

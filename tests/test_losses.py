@@ -72,7 +72,7 @@ def run_ours(
 ) -> dict[str, float]:
     from keras import ops
 
-    from sketchart.losses import compute_losses, split_mixture
+    from sketchart.nn.losses import compute_losses, split_mixture
 
     params = split_mixture(ops.convert_to_tensor(raw), hps.num_mixture)
     out = {
@@ -129,7 +129,7 @@ def test_kl_floor() -> None:
     """kl_cost never goes below kl_tolerance and has no gradient below it."""
     from keras import ops
 
-    from sketchart.losses import kl_loss
+    from sketchart.nn.losses import kl_loss
 
     mu = np.full((2, 4), 0.01, np.float32)
     presig = np.zeros((2, 4), np.float32)
@@ -147,7 +147,7 @@ def test_unconditional_has_no_kl() -> None:
     targets = make_batch(rng, [5, 2], 5)
     from keras import ops
 
-    from sketchart.losses import compute_losses, split_mixture
+    from sketchart.nn.losses import compute_losses, split_mixture
 
     out = {"params": split_mixture(ops.convert_to_tensor(raw), 2)}
     losses = compute_losses(out, targets, hps, 0.5)
@@ -159,7 +159,7 @@ def test_bivariate_normal_integrates_to_one() -> None:
     """The density (with correlation) integrates to 1 on a grid."""
     from keras import ops
 
-    from sketchart.losses import bivariate_normal
+    from sketchart.nn.losses import bivariate_normal
 
     g = np.linspace(-6, 6, 401, dtype=np.float32)
     x, y = np.meshgrid(g, g)
@@ -172,7 +172,7 @@ def test_split_mixture_block_order() -> None:
     """pen logits, then blocks pi, mu_x, mu_y, log sigma_x, log sigma_y, corr."""
     from keras import ops
 
-    from sketchart.losses import split_mixture
+    from sketchart.nn.losses import split_mixture
 
     m = 3
     raw = np.arange(3 + 6 * m, dtype=np.float32)[None] / 100

@@ -1,9 +1,9 @@
 """A real client: @magenta/sketch (magenta-js) in Node reads Google's and our exported
 ``.gen.json`` files and agrees with our sampler.
 
-Needs ``node`` and ``npm install`` run in the repository root (``package.json`` pins
-``@magenta/sketch``); skipped with the reason otherwise. The Node scripts are in
-``tests/node/``.
+Needs ``node`` and ``npm install`` run in ``tests/node/`` (its ``package.json`` pins
+``@magenta/sketch``; ``scripts/setup-test-env.sh`` does it); skipped with the reason
+otherwise. The Node scripts are in ``tests/node/`` too.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def node() -> str:
     exe = shutil.which("node")
     if exe is None:
         pytest.skip("node is not installed")
-    if not (ROOT / "node_modules" / "@magenta" / "sketch").is_dir():
-        pytest.skip("@magenta/sketch is not installed: run `npm install` in the repository root")
+    if not (NODE_DIR / "node_modules" / "@magenta" / "sketch").is_dir():
+        pytest.skip("@magenta/sketch is not installed: run `npm install` in tests/node")
     return exe
 
 
@@ -50,25 +50,26 @@ def _js_pdfs(node: str, model_source: str, strokes3: np.ndarray, temperatures: l
 
 
 def _compare(model: Any, node_out: list[dict[str, Any]], strokes3: np.ndarray) -> None:
-    from sketchart.sampling import next_pdf
+    from sketchart.generate.sampling import next_pdf
 
     for theirs in node_out:
         ours = next_pdf(model, strokes3, temperature=theirs["temperature"])
         for key in ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "corr", "pen"):
-            np.testing.assert_allclose(ours[key], np.asarray(theirs[key]), rtol=1e-4,
-                                       atol=1e-4, err_msg=f"{key} at T={theirs['temperature']}")
+            np.testing.assert_allclose(
+                ours[key], np.asarray(theirs[key]), rtol=1e-4, atol=1e-4,
+                err_msg=f"{key} at T={theirs['temperature']}")
 
 
 @pytest.fixture(scope="module")
 def flamingo():  # type: ignore[no-untyped-def]
-    from sketchart.store import load_model
+    from sketchart.hub.store import load_model
 
     return load_model(shared_path("models", "sketch-rnn-js", "flamingo.gen.json"))
 
 
 @pytest.mark.parity
 def test_getpdf_equals_ours_on_google_flamingo(node: str, flamingo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from sketchart.sampling import sample
+    from sketchart.generate.sampling import sample
 
     strokes3 = sample(flamingo, 1, 0.5, seed=42)[0][:25]
     assert len(strokes3) >= 10
@@ -84,9 +85,9 @@ def test_getpdf_equals_ours_on_google_flamingo(node: str, flamingo, tmp_path: Pa
 
 def test_getpdf_equals_ours_on_a_model_we_exported(node: str, tmp_path: Path) -> None:
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
+    from sketchart.hub.store import export_js, load_model
     from sketchart.modeldir import ModelMeta
-    from sketchart.store import export_js, load_model
+    from sketchart.nn.model import SketchRNN
 
     # magenta-js fixes 20 mixtures; the LSTM size comes from the file
     hps = HParams(conditional=False, dec_rnn_size=96, num_mixture=20, max_seq_len=60,
@@ -135,7 +136,7 @@ def _stroke_count(strokes3: np.ndarray) -> int:
 
 @pytest.mark.slow
 def test_flamingo_samples_agree_in_distribution(node: str, flamingo) -> None:  # type: ignore[no-untyped-def]
-    from sketchart.sampling import sample
+    from sketchart.generate.sampling import sample
 
     n, temperature, max_len = 1000, 0.4, 105
     path = shared_path("models", "sketch-rnn-js", "flamingo.gen.json")

@@ -55,7 +55,7 @@ def np_(x: Any) -> np.ndarray:
 )
 def test_parameter_counts_match_reference(overrides: dict[str, Any], count: int) -> None:
     """The reference's trainable-parameter counts for default hparams (notes §4, §12)."""
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     assert SketchRNN(HParams(**overrides)).count_params() == count
 
@@ -63,7 +63,7 @@ def test_parameter_counts_match_reference(overrides: dict[str, Any], count: int)
 def test_config_round_trip() -> None:
     import keras
 
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(dec_model="layer_norm", kl_weight=0.25), seed=5)
     config = model.get_config()
@@ -79,7 +79,7 @@ def test_config_round_trip() -> None:
 
 
 def test_same_seed_same_weights() -> None:
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     a, b = SketchRNN(tiny(), seed=1), SketchRNN(tiny(), seed=1)
     for x, y in zip(a.get_weights(), b.get_weights()):
@@ -93,7 +93,7 @@ def test_same_seed_same_weights() -> None:
 def test_decoder_step_equals_teacher_forcing(kind: str, conditional: bool) -> None:
     """Stepping decoder_step through the batch reproduces the fast teacher-forced decoder
     (z projected once, projections in one matmul) and its final state."""
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(dec_model=kind, enc_model=kind, conditional=conditional), seed=3)
     rng = np.random.default_rng(1)
@@ -118,7 +118,7 @@ def test_decoder_step_equals_teacher_forcing(kind: str, conditional: bool) -> No
 
 def test_z_and_initial_state() -> None:
     """z = mu + exp(presig/2) * eps; initial state = tanh(W z + b) in the cell's layout."""
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(), seed=4)
     rng = np.random.default_rng(2)
@@ -140,7 +140,7 @@ def test_encoder_reads_only_the_valid_prefix() -> None:
     valid prefix (bidirectional_dynamic_rnn with sequence lengths)."""
     from keras import ops
 
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(), seed=6)
     rng = np.random.default_rng(3)
@@ -166,7 +166,7 @@ def test_encoder_reads_only_the_valid_prefix() -> None:
 
 
 def test_dropout_only_in_training() -> None:
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     hps = tiny(
         use_recurrent_dropout=True,
@@ -185,7 +185,7 @@ def test_dropout_only_in_training() -> None:
 
 
 def test_unconditional_model() -> None:
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(conditional=False), seed=8)
     assert not hasattr(model, "enc_fw")
@@ -198,7 +198,7 @@ def test_unconditional_model() -> None:
 
 
 def test_losses_for_and_shapes() -> None:
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(dec_model="hyper"), seed=9)
     inputs = batch(np.random.default_rng(6), [10, 3, 8], 10)
@@ -220,8 +220,8 @@ def test_losses_for_and_shapes() -> None:
 def test_gradients_reach_every_weight() -> None:
     """value_and_grad (tf.GradientTape / jax.value_and_grad) gives a finite gradient for
     every trainable weight, with training-mode dropout (seed state is carried)."""
-    from sketchart.backend import value_and_grad
-    from sketchart.model import SketchRNN
+    from sketchart.nn.backend import value_and_grad
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(tiny(use_recurrent_dropout=True, kl_tolerance=0.0), seed=10)
     inputs = batch(np.random.default_rng(7), [10, 4], 10)
@@ -253,8 +253,8 @@ def test_fast_loop_gradients_equal_tensorflows_own(
 ) -> None:
     """TensorFlow's hand-scheduled backward loop (weight gradients per chunk of 4 steps,
     the decoder's step products run transposed, the step compiled by XLA, inputs projected
-    step by step, or projected first with input dropout) gives the gradients of TensorFlow's own
-    ``while_loop`` gradient (``SKETCHART_SCAN=plain``): recurrent dropout on, ragged
+    step by step, or projected first with input dropout) gives the gradients of TensorFlow's
+    own ``while_loop`` gradient (``SKETCHART_SCAN=plain``): recurrent dropout on, ragged
     lengths, two calls (the seed state advances)."""
     import keras
 
@@ -262,13 +262,13 @@ def test_fast_loop_gradients_equal_tensorflows_own(
         pytest.skip("the hand-scheduled loop is TensorFlow's; JAX differentiates lax.scan")
     from keras import ops
 
-    from sketchart import backend
-    from sketchart.backend import value_and_grad
-    from sketchart.model import SketchRNN
+    from sketchart.nn import tf_loop
+    from sketchart.nn.backend import value_and_grad
+    from sketchart.nn.model import SketchRNN
 
-    monkeypatch.setattr(backend, "WEIGHT_GRAD_CHUNK", 4)
+    monkeypatch.setattr(tf_loop, "WEIGHT_GRAD_CHUNK", 4)
     # the decoder's 4H = 48 (and a hyper cell's 1024) run transposed, the encoder's 32 not
-    monkeypatch.setattr(backend, "TRANSPOSED_PRODUCT_MIN_COLS", 48)
+    monkeypatch.setattr(tf_loop, "TRANSPOSED_PRODUCT_MIN_COLS", 48)
     hps = tiny(enc_model=cell, dec_model=cell, conditional=conditional,
                use_recurrent_dropout=True, recurrent_dropout_prob=0.7,
                use_input_dropout=input_dropout, input_dropout_prob=0.8, kl_tolerance=0.0)

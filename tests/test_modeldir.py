@@ -40,14 +40,14 @@ def tiny(**overrides: Any) -> HParams:
 
 
 def model_of(hps: HParams, seed: int = 0) -> Any:
-    from sketchart.model import SketchRNN
+    from sketchart.nn.model import SketchRNN
 
     return SketchRNN(hps, seed=seed)
 
 
 def test_import_does_not_pull_keras() -> None:
     code = (
-        "import sys, sketchart.modeldir, sketchart.convert, sketchart.tfbundle, "
+        "import sys, sketchart.modeldir, sketchart.hub.convert, sketchart.tfbundle, "
         "sketchart.cli.convert; "
         "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules"
     )

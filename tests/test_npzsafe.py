@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
+from sketchart.data.npzsafe import RestrictedUnpickler, read_npy, read_npz, write_npz
 from sketchart.errors import SketchartError
-from sketchart.npzsafe import RestrictedUnpickler, read_npy, read_npz, write_npz
 
 NPZ_FILES = ["aaron_sheep.npz", "omniglot.npz", "short_kanji.npz", "kanji.rdp100.npz"]
 
@@ -100,7 +100,7 @@ def test_unpickler_refuses_other_globals(module, name):
 
 
 def test_stand_ins_cannot_be_modified_or_misused():
-    from sketchart import npzsafe
+    from sketchart.data import npzsafe
 
     # BUILD on a stand-in tries to set attributes, through __dict__ or slot state: refused
     for state in (b"}X\x03\x00\x00\x00_fnK\x01s", b"N}X\x03\x00\x00\x00_fnK\x01s\x86"):

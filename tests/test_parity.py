@@ -136,9 +136,9 @@ _STEPS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 def build_model(name: str, data: Any, dtype: str = "float32") -> Any:
     """The model of fixture ``name`` with the fixture's weights (as ``dtype``)."""
-    from sketchart.convert import load_reference_weights
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
+    from sketchart.hub.convert import load_reference_weights
+    from sketchart.nn.model import SketchRNN
 
     overrides = FIXTURES[name][0]
     hps = HParams(
@@ -158,8 +158,8 @@ def reference_step(model: Any) -> Any:
     computed the way the fixture was made (see the module docstring)."""
     from keras import ops
 
-    from sketchart.backend import value_and_grad
-    from sketchart.losses import compute_losses
+    from sketchart.nn.backend import value_and_grad
+    from sketchart.nn.losses import compute_losses
 
     hps = model.hps
 
@@ -195,7 +195,7 @@ def reference_step(model: Any) -> Any:
 
 
 def run_fixture(name: str, data: Any) -> tuple[Any, dict[str, Any]]:
-    from sketchart.convert import load_reference_weights
+    from sketchart.hub.convert import load_reference_weights
 
     overrides = {k: v for k, v in FIXTURES[name][0].items() if k != "kl_tolerance"}
     key = (tuple(sorted(overrides.items())), data["input_data"].shape)
@@ -280,7 +280,7 @@ def test_decoder_states(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> No
 
 
 def test_gradients(fixture_run: tuple[str, Any, Any, dict[str, Any]]) -> None:
-    from sketchart.convert import reference_names
+    from sketchart.hub.convert import reference_names
 
     name, data, hps, run = fixture_run
     grads = run["grads"]
@@ -352,8 +352,8 @@ def test_converted_checkpoint(tmp_path: Path) -> None:
     from keras import ops
 
     from sketchart.cli import app
-    from sketchart.losses import compute_losses
     from sketchart.modeldir import load_model_dir
+    from sketchart.nn.losses import compute_losses
 
     src = shared_path("fixtures", "reference", "magenta_checkpoint_small")
     ref = np.load(src / "reference_outputs.npz")
@@ -408,8 +408,8 @@ def test_weights_cross_backend(tmp_path: Path) -> None:
     import keras
 
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta, save_model_dir
+    from sketchart.nn.model import SketchRNN
 
     here = keras.backend.backend()
     other = "jax" if here == "tensorflow" else "tensorflow"

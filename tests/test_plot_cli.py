@@ -135,6 +135,7 @@ def test_cli_empty_svg(tmp_path, capsys):
 
 def test_vpype_plot_command_on_the_emulator(tmp_path, monkeypatch):
     import vpype_cli
+
     from vpype_sketchart.plot_command import plot
 
     assert plot.help_group == "sketchart"
@@ -155,6 +156,7 @@ def test_vpype_plot_command_on_the_emulator(tmp_path, monkeypatch):
 def test_vpype_plot_errors_are_click_errors(tmp_path, monkeypatch):
     import click
     import vpype_cli
+
     from vpype_sketchart.plot_command import plot
 
     if "plot" not in vpype_cli.cli.commands:

@@ -24,8 +24,8 @@ import vpype_cli
 from click.testing import CliRunner
 from conftest import shared_path
 
-from sketchart import layout
-from sketchart.npzsafe import read_npz
+from sketchart.data.npzsafe import read_npz
+from sketchart.page import layout
 from sketchart.strokes import strokes3_to_lines
 
 MM = vp.convert_length("mm")
@@ -65,7 +65,7 @@ def model_server(tmp_path_factory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def sheep_vae(tmp_path_factory) -> Path:
     """A tiny conditional model trained on aaron_sheep (a few dozen steps): its log root."""
-    from sketchart.train import train
+    from sketchart.training.trainer import train
 
     data = shared_path("data", "sketchrnn", "aaron_sheep.npz")
     log_root = tmp_path_factory.mktemp("sheep_vae")
@@ -121,8 +121,8 @@ def _drawn_paths(sketch: np.ndarray) -> int:
 
 @pytest.mark.parity
 def test_sample_grid_per_sketch_svg_read_back(flamingo, tmp_path):
-    from sketchart.sampling import sample
-    from sketchart.store import load_model
+    from sketchart.generate.sampling import sample
+    from sketchart.hub.store import load_model
 
     out = tmp_path / "out.svg"
     _run(

@@ -26,7 +26,7 @@ def _first_command() -> list[str]:
 def test_readme_first_command_uses_a_shipped_model_offline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sketchart.store import shipped_models
+    from sketchart.hub.store import shipped_models
 
     args = _first_command()
     assert "--category" in args, args

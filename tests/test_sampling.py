@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from sketchart import sampling as S
 from sketchart.errors import SketchartError
+from sketchart.generate import sampling as S
 from sketchart.jsformat import read_js_model
 
 SEED = 4
@@ -86,7 +86,9 @@ class NumpyGen:
                     if p[b] == 2:
                         ended[b] = True
                     else:
-                        out[b].append([dx[b] * self.scale, dy[b] * self.scale, float(p[b] == 1)])
+                        out[b].append(
+                            [dx[b] * self.scale, dy[b] * self.scale, float(p[b] == 1)]
+                        )
             used = t + 1
             if ended.all():
                 break
@@ -100,7 +102,7 @@ def flamingo_path() -> Path:
 
 @pytest.fixture(scope="module")
 def flamingo(flamingo_path: Path):  # type: ignore[no-untyped-def]
-    from sketchart.store import load_model
+    from sketchart.hub.store import load_model
 
     return load_model(flamingo_path)
 
@@ -139,7 +141,8 @@ def test_sample_equals_numpy_reference(flamingo, reference: NumpyGen, mode: str)
     for a, b in zip(ours, theirs, strict=True):
         assert a.dtype == np.float32
         np.testing.assert_array_equal(a[:, 2], b[:, 2])
-        np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=1e-2, atol=0.1)  # float32 drift fed back
+        # float32 drift fed back
+        np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=1e-2, atol=0.1)
 
 
 @pytest.mark.parity
@@ -249,7 +252,8 @@ def test_complete_continues_a_partial_drawing(flamingo, reference: NumpyGen) -> 
     for a, b, full in zip(tails, theirs, out, strict=True):
         np.testing.assert_array_equal(full[12:], a)
         assert len(a) == len(b)
-        np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=1e-2, atol=0.1)  # float32 drift fed back
+        # float32 drift fed back
+        np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=1e-2, atol=0.1)
 
 
 def _reference_complete(ref: NumpyGen, partial: np.ndarray, n: int, t: float,
@@ -270,8 +274,8 @@ def test_complete_rejects_empty(flamingo) -> None:  # type: ignore[no-untyped-de
 @pytest.fixture(scope="module")
 def vae():  # type: ignore[no-untyped-def]
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta
+    from sketchart.nn.model import SketchRNN
 
     hps = HParams(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, max_seq_len=80,
                   use_recurrent_dropout=False)
@@ -283,7 +287,7 @@ def vae():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def sheep(sheep_npz: Path) -> list[np.ndarray]:
-    from sketchart.data import load_npz
+    from sketchart.data.datasets import load_npz
 
     return [s for s in load_npz(sheep_npz).split("test")[0] if len(s) <= 80][:4]
 
@@ -364,8 +368,8 @@ def test_compiled_loops_do_not_keep_models_alive() -> None:
     import weakref
 
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta
+    from sketchart.nn.model import SketchRNN
 
     model = SketchRNN(HParams(conditional=False, dec_rnn_size=16, num_mixture=3,
                               max_seq_len=10, use_recurrent_dropout=False))

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from sketchart.errors import SketchartError
 
-ship_mod = pytest.importorskip("sketchart.ship")
-from sketchart.ship import (
+ship_mod = pytest.importorskip("tools.ship")
+from tools.ship import (  # noqa: E402
     MODELS_SIZE_LIMIT,
     RunEvents,
     ShipError,
@@ -38,8 +38,8 @@ SHIPPED_FILES = {"model_config.json", "sketchart.json", "model.weights.h5", "REA
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
     """``aaron_sheep.npz`` cut down to 60/20/20 real sheep of at most 60 points (its name
     keeps the data's licence known)."""
-    from sketchart.data import load_npz
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.datasets import load_npz
+    from sketchart.data.npzsafe import write_npz
 
     sheep = load_npz(sheep_npz)
     folder = tmp_path_factory.mktemp("data")
@@ -58,7 +58,7 @@ def log_root(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-step run: best/ at step 2, last/ at step 3, TensorBoard events."""
     import warnings
 
-    from sketchart.train import train
+    from sketchart.training.trainer import train
 
     root = tmp_path_factory.mktemp("runs") / "sheep"
     with warnings.catch_warnings():
@@ -156,7 +156,7 @@ def test_float16_weights_load_as_float32_and_agree(shipped, log_root: Path,
                                                    data_dir: Path) -> None:
     import h5py
 
-    from sketchart.data import BatchLoader, load_npz
+    from sketchart.data.datasets import BatchLoader, load_npz
     from sketchart.modeldir import load_model_dir
 
     with h5py.File(shipped.path / "model.weights.h5") as h5:
@@ -207,10 +207,10 @@ def test_shipped_model_resolves_offline_for_cli_and_vpype(shipped, tmp_path: Pat
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     import vpype_cli
-    from vpype_sketchart import commands
 
-    from sketchart import store
     from sketchart.cli import app
+    from sketchart.hub import store
+    from vpype_sketchart import commands
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"network access: {args[:1]}")
@@ -239,7 +239,7 @@ def test_shipped_model_resolves_offline_for_cli_and_vpype(shipped, tmp_path: Pat
 
 def test_models_dir_override_to_a_missing_folder_ships_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sketchart import store
+    from sketchart.hub import store
 
     monkeypatch.setenv("SKETCHART_MODELS_DIR", str(tmp_path / "nowhere"))
     assert store.shipped_models() == {}
@@ -310,7 +310,7 @@ def test_unknown_dataset_licence_asks_for_licence(log_root: Path, tmp_path: Path
 def test_force_replaces_and_missing_test_costs_are_evaluated(
         shipped, log_root: Path, data_dir: Path, tmp_path: Path) -> None:
     from sketchart.cli import app
-    from sketchart.train import evaluate_model
+    from sketchart.training.trainer import evaluate_model
 
     # copied two levels deeper: the data paths the run recorded (relative) no longer resolve
     run = _copy_run(log_root, tmp_path / "a" / "b" / "run")

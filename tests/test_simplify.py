@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sketchart.errors import SketchartError
-from sketchart.simplify import (
+from sketchart.data.simplify import (
     quickdraw_simplify,
     rdp_lines,
     rdp_points,
     rdp_strokes3,
     resample,
 )
+from sketchart.errors import SketchartError
 from sketchart.strokes import lines_to_strokes3, strokes3_to_lines
 
 CATEGORIES = ["cat", "bicycle", "tree", "face", "house", "bus", "fish", "star", "sun", "car"]
@@ -112,7 +112,7 @@ def _dist_to_segment(p, a, b):
 
 
 def test_rdp_on_real_sheep(sheep_npz):
-    from sketchart.npzsafe import read_npz
+    from sketchart.data.npzsafe import read_npz
 
     sketches = read_npz(sheep_npz)["test"][:20]
     for s in sketches:

@@ -16,9 +16,9 @@ import pytest
 from conftest import shared_path
 from http_fixture import serve_directory
 
-from sketchart import store
-from sketchart.catalog import UnknownModelError, catalog_entry
 from sketchart.errors import SketchartError
+from sketchart.hub import store
+from sketchart.hub.catalog import UnknownModelError, catalog_entry
 from sketchart.jsformat import read_js_model
 
 JS_DIR = ("models", "sketch-rnn-js")
@@ -155,7 +155,7 @@ def test_no_download_when_forbidden(cache: Path) -> None:
 
 # ------------------------------------------------------------------------ loading
 def test_load_by_name_downloads_and_matches_the_file(cache: Path, google_server: str) -> None:
-    from sketchart.convert import weights_by_role
+    from sketchart.hub.convert import weights_by_role
 
     model = store.load_model("flamingo")
     assert model.hps.conditional is False and model.hps.dec_rnn_size == 512
@@ -202,7 +202,7 @@ def _reference_batch_strokes3(scale_factor: float) -> tuple[list[np.ndarray], np
 
 def test_fetch_magenta_converts_and_loads_by_name(
         cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sketchart.sampling import encode, sample
+    from sketchart.generate.sampling import encode, sample
 
     archive = _magenta_zip(tmp_path)
     with serve_directory(archive.parent) as url:
@@ -224,7 +224,7 @@ def test_fetch_magenta_converts_and_loads_by_name(
 
 
 def test_checkpoint_dir_loads_directly() -> None:
-    from sketchart.convert import read_checkpoint, reference_weights
+    from sketchart.hub.convert import read_checkpoint, reference_weights
 
     path = shared_path(*CKPT_DIR)
     model = store.load_model(path)
@@ -271,8 +271,8 @@ def test_gen_export_reproduces_google_file(tmp_path: Path) -> None:
 
 def _small_vae(seed: int = 0):  # type: ignore[no-untyped-def]
     from sketchart.hparams import HParams
-    from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta
+    from sketchart.nn.model import SketchRNN
 
     hps = HParams(enc_rnn_size=16, dec_rnn_size=24, z_size=8, num_mixture=4, max_seq_len=60,
                   use_recurrent_dropout=False, data_set=["aaron_sheep.npz"])
@@ -285,8 +285,8 @@ def _small_vae(seed: int = 0):  # type: ignore[no-untyped-def]
 @pytest.mark.parity
 def test_vae_export_round_trip_reproduces_encode_and_decode(
         tmp_path: Path, sheep_npz: Path) -> None:
-    from sketchart.data import load_npz
-    from sketchart.sampling import encode, sample
+    from sketchart.data.datasets import load_npz
+    from sketchart.generate.sampling import encode, sample
 
     model = _small_vae()
     first, _ = store.export_js(model, tmp_path / "sheep.vae.json")
@@ -338,7 +338,7 @@ def test_damaged_cached_copy_says_how_to_replace_it(cache: Path, google_server: 
 
 
 def test_model_dirs_and_log_roots_load(tmp_path: Path) -> None:
-    from sketchart.convert import reference_weights
+    from sketchart.hub.convert import reference_weights
     from sketchart.modeldir import save_model_dir
 
     model = _small_vae(seed=3)

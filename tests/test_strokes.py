@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from sketchart.data.npzsafe import read_npz
 from sketchart.errors import SketchartError
-from sketchart.npzsafe import read_npz
 from sketchart.strokes import (
     END_ROW,
     START_TOKEN,

@@ -23,8 +23,8 @@ import pytest
 from sketchart.errors import SketchartError
 from sketchart.hparams import HParams, HParamsError
 
-train_mod = pytest.importorskip("sketchart.train")
-from sketchart.train import (
+train_mod = pytest.importorskip("sketchart.training.trainer")
+from sketchart.training.trainer import (  # noqa: E402
     TrainError,
     bucket_steps,
     kl_weight_at,
@@ -40,8 +40,8 @@ QUIET = {"progress": False, "samples": 0, "tensorboard": False}
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
     """``small.npz``: 60 train / 20 valid / 20 test real sheep of at most 60 points."""
-    from sketchart.data import load_npz
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.datasets import load_npz
+    from sketchart.data.npzsafe import write_npz
 
     sheep = load_npz(sheep_npz)
     folder = tmp_path_factory.mktemp("data")
@@ -210,10 +210,12 @@ def test_bucketed_resume_continues_bit_for_bit(data_dir: Path, tmp_path: Path) -
 
 def test_explicit_max_seq_len_drops_longer_sketches_with_a_count(data_dir: Path,
                                                                 tmp_path: Path) -> None:
-    from sketchart.data import load_npz
+    from sketchart.data.datasets import load_npz
 
     data = load_npz(data_dir / "small.npz")
-    longer = {s: sum(len(x) > 40 for x in data.split(s)[0]) for s in ("train", "valid", "test")}
+    longer = {
+        s: sum(len(x) > 40 for x in data.split(s)[0]) for s in ("train", "valid", "test")
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train(tmp_path / "r", TINY + ",max_seq_len=40,num_steps=1", data_dir=data_dir,
@@ -244,8 +246,8 @@ def test_bad_input_fails_before_training(data_dir: Path, tmp_path: Path, hparams
 
 
 def test_empty_split_is_named(tmp_path: Path, data_dir: Path) -> None:
-    from sketchart.data import load_npz
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.datasets import load_npz
+    from sketchart.data.npzsafe import write_npz
 
     data = load_npz(data_dir / "small.npz")
     write_npz(tmp_path / "novalid.npz", {"train": data.train, "valid": [], "test": data.test})
@@ -301,12 +303,12 @@ def _kill_at_random_moments(root: Path, data_dir: Path, kills: int) -> None:
     each time); after every kill best/ and last/ load and last/ resumes."""
     import time
 
-    from sketchart.checkpoint import read_train_state, recover_dir
     from sketchart.modeldir import load_model_dir
+    from sketchart.training.checkpoint import read_train_state, recover_dir
 
     script = textwrap.dedent(f"""
         import sys
-        from sketchart.train import train
+        from sketchart.training.trainer import train
         train({str(root)!r}, {TINY + ",num_steps=100000,save_every=1"!r},
               data_dir={str(data_dir)!r}, seed=0, progress=False, samples=0,
               tensorboard=False, resume=len(sys.argv) > 1)
@@ -357,7 +359,7 @@ def test_ctrl_c_saves_the_steps_done_since_the_last_save(data_dir: Path,
 
     root = tmp_path / "r"
     script = textwrap.dedent(f"""
-        from sketchart.train import train
+        from sketchart.training.trainer import train
         train({str(root)!r}, {TINY + ",num_steps=100000,save_every=100000"!r},
               data_dir={str(data_dir)!r}, seed=0, samples=0, tensorboard=False)
     """)
@@ -387,7 +389,7 @@ def test_jax_training_never_imports_tensorflow(data_dir: Path, tmp_path: Path) -
         pytest.skip("runs in the JAX pass (a subprocess either way)")
     script = textwrap.dedent(f"""
         import sys
-        from sketchart.train import train
+        from sketchart.training.trainer import train
         train({str(tmp_path / "r")!r}, {TINY + ",num_steps=2"!r}, data_dir={str(data_dir)!r},
               seed=0, progress=False, samples=2)
         assert "tensorflow" not in sys.modules, "tensorflow was imported"
@@ -402,7 +404,7 @@ def test_jax_training_never_imports_tensorflow(data_dir: Path, tmp_path: Path) -
 
 @pytest.mark.parity
 def test_evaluate_model_reads_a_log_root(run8: tuple[Path, object], data_dir: Path) -> None:
-    from sketchart.train import evaluate_model
+    from sketchart.training.trainer import evaluate_model
 
     root, result = run8
     out = evaluate_model(root, data_dir / "small.npz", "test", kl_weight=0.25)
@@ -415,7 +417,7 @@ def test_evaluate_model_reads_a_log_root(run8: tuple[Path, object], data_dir: Pa
 
 # ------------------------------------------------------------- checkpoints and images
 def test_atomic_dir_replaces_whole_directories_or_nothing(tmp_path: Path) -> None:
-    from sketchart.checkpoint import atomic_dir, recover_dir
+    from sketchart.training.checkpoint import atomic_dir, recover_dir
 
     target = tmp_path / "last"
     with atomic_dir(target) as tmp:
@@ -436,7 +438,7 @@ def test_atomic_dir_replaces_whole_directories_or_nothing(tmp_path: Path) -> Non
 
 
 def test_train_state_round_trip(tmp_path: Path) -> None:
-    from sketchart.checkpoint import TrainState, read_train_state, write_train_state
+    from sketchart.training.checkpoint import TrainState, read_train_state, write_train_state
 
     rng = np.random.default_rng(0)
     state = TrainState(
@@ -463,8 +465,8 @@ def test_train_state_round_trip(tmp_path: Path) -> None:
 
 
 def test_sketches_render_to_images(sheep_npz: Path) -> None:
-    from sketchart.data import load_npz
-    from sketchart.tblog import render_grid, render_strokes3
+    from sketchart.data.datasets import load_npz
+    from sketchart.training.tblog import render_grid, render_strokes3
 
     sheep = load_npz(sheep_npz).test[:5]
     image = render_strokes3(sheep[0], size=64)

@@ -10,7 +10,7 @@ never a traceback.
 Reproducibility: without ``--seed`` a seed is drawn from numpy's global generator, which
 vpype seeds from its ``-s`` option, so ``vpype -s 7 ...`` gives the same file every time;
 seed, temperature, model and version go into the document's properties
-(:func:`sketchart.layout.set_sketch_metadata`).
+(:func:`sketchart.page.layout.set_sketch_metadata`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 import vpype as vp
 import vpype_cli
 
-from sketchart import layout
 from sketchart.errors import SketchartError
+from sketchart.page import layout
 
 __all__ = [
     "sketchrnn_complete",
@@ -74,7 +74,7 @@ def _load_model(category: str | None, model: str | None) -> tuple[Any, str]:
         raise click.BadParameter(f"no such file or directory: {model}", param_hint="'--model'")
     key = str(pathlib.Path(name).expanduser().resolve()) if _looks_like_path(name) else name
     if key not in _MODELS:
-        from sketchart.store import load_model
+        from sketchart.hub.store import load_model
 
         with _user_errors():
             _MODELS[key] = load_model(str(pathlib.Path(name).expanduser()) if model else name)
@@ -111,7 +111,8 @@ def _record(document: vp.Document, **props: Any) -> None:
 
 
 def _label(seed: int, temperature: float) -> str:
-    """Layer-name suffix: plain ``write`` keeps layer names, so the SVG says how to remake it."""
+    """Layer-name suffix: plain ``write`` keeps layer names, so the SVG says how to remake
+    it."""
     return f" (seed {seed}, T={temperature:g})"
 
 
@@ -336,7 +337,7 @@ def sketchrnn_sample(
         )
     net, model_name = _load_model(category, model)
     seed = _seed(seed)
-    from sketchart.sampling import REDRAW_ROUNDS, sample
+    from sketchart.generate.sampling import REDRAW_ROUNDS, sample
 
     with _user_errors():
         sketches = sample(
@@ -463,15 +464,18 @@ def _parse_grid(grid: str | None) -> tuple[int, int] | None:
     try:
         rows, cols = (int(p) for p in parts)
     except ValueError:
-        raise click.BadParameter(f"expected ROWSxCOLUMNS, got {grid!r}", param_hint="'--grid'")
+        raise click.BadParameter(
+            f"expected ROWSxCOLUMNS, got {grid!r}", param_hint="'--grid'"
+        ) from None
     if rows < 2 or cols < 2:
         raise click.BadParameter(f"needs at least 2x2, got {grid!r}", param_hint="'--grid'")
     return rows, cols
 
 
 def _endpoint_z(net: Any, document: vp.Document, spec: str, max_len: int | None) -> np.ndarray:
-    """Latent vector of an endpoint: ``seed:N``, a layer id (``3`` or ``layer:3``), or an SVG."""
-    from sketchart.sampling import encode
+    """Latent vector of an endpoint: ``seed:N``, a layer id (``3`` or ``layer:3``), or an
+    SVG."""
+    from sketchart.generate.sampling import encode
 
     z_size = int(net.hps.z_size)
     if spec.startswith("seed:"):
@@ -594,7 +598,8 @@ def sketchrnn_interpolate(
     wanted = 4 if shape else 2
     if endpoints and len(endpoints) != wanted:
         raise click.UsageError(
-            f"give {wanted} endpoints (-e){' for --grid' if shape else ''}, got {len(endpoints)}"
+            f"give {wanted} endpoints (-e){' for --grid' if shape else ''}, "
+            f"got {len(endpoints)}"
         )
     if not shape and steps < 2:
         raise click.BadParameter(f"must be at least 2, got {steps}", param_hint="'--steps'")
@@ -609,8 +614,8 @@ def sketchrnn_interpolate(
         # random points of the prior, reproducible through the sampling seed
         endpoints = tuple(f"seed:{seed + k + 1}" for k in range(wanted))
     page = _page(page_size, landscape)
-    from sketchart.sampling import grid as latent_grid
-    from sketchart.sampling import interpolate
+    from sketchart.generate.sampling import grid as latent_grid
+    from sketchart.generate.sampling import interpolate
 
     with _user_errors():
         zs = [_endpoint_z(net, document, spec, _max_seq_len(net)) for spec in endpoints]
@@ -807,7 +812,7 @@ def sketchrnn_reconstruct(
             "decoder-only"
         )
     seed = _seed(seed)
-    from sketchart.sampling import decode, encode
+    from sketchart.generate.sampling import decode, encode
 
     with _user_errors():
         drawings = _source_drawings(document, layer, svg, whole_layer, margin)
@@ -899,7 +904,7 @@ def sketchrnn_complete(
         raise click.BadParameter(f"must be at least 1, got {variations}", param_hint="'-n'")
     net, model_name = _load_model(category, model)
     seed = _seed(seed)
-    from sketchart.sampling import complete
+    from sketchart.generate.sampling import complete
 
     with _user_errors():
         drawings = _source_drawings(document, layer, svg, whole_layer, margin)

@@ -1,6 +1,6 @@
 """``sketchart convert``: a magenta sketch_rnn checkpoint to a sketchart model directory.
 
-The body is thin over :func:`sketchart.convert.convert_checkpoint`; errors are
+The body is thin over :func:`sketchart.hub.convert.convert_checkpoint`; errors are
 :class:`~sketchart.errors.SketchartError`, printed on one line by the hub's ``main()``.
 """
 
@@ -47,7 +47,7 @@ def convert(
     ] = False,
 ) -> None:
     """Convert a magenta sketch_rnn TF1 checkpoint into a sketchart model directory."""
-    from sketchart.convert import ConvertError, convert_checkpoint
+    from sketchart.hub.convert import ConvertError, convert_checkpoint
 
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise ConvertError(f"{out_dir}: exists and is not empty (use --force to replace it)")

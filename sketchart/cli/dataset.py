@@ -5,8 +5,9 @@
 - ``info FILE``: counts, lengths, scale factor, classes;
 - ``show FILE -n N -o grid.svg``: a grid of examples as SVG (through vpype).
 
-Bodies stay thin over :mod:`sketchart.importers` and :mod:`sketchart.data`; errors are
-:class:`~sketchart.errors.SketchartError`, printed on one line by the hub's ``main()``.
+Bodies stay thin over :mod:`sketchart.data.importers` and :mod:`sketchart.data.datasets`;
+errors are :class:`~sketchart.errors.SketchartError`, printed on one line by the hub's
+``main()``.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def build(
     ] = False,
 ) -> None:
     """Build a sketch-rnn dataset: one class per ndjson file or per folder of SVGs."""
-    from sketchart.data import filter_by_length, stratified_split
-    from sketchart.importers import collect_sources
-    from sketchart.npzsafe import write_npz
+    from sketchart.data.datasets import filter_by_length, stratified_split
+    from sketchart.data.importers import collect_sources
+    from sketchart.data.npzsafe import write_npz
 
     total = _count_files(sources)
     with typer.progressbar(
@@ -132,7 +133,7 @@ def info(file: Annotated[Path, typer.Argument(help="A sketch-rnn .npz file.")]) 
     """Counts, lengths, scale factor and classes of a dataset."""
     import numpy as np
 
-    from sketchart.data import SPLITS, load_npz
+    from sketchart.data.datasets import SPLITS, load_npz
 
     data = load_npz(file)
     typer.echo(f"{file}")
@@ -167,7 +168,7 @@ def show(
     import numpy as np
     import vpype
 
-    from sketchart.data import load_npz
+    from sketchart.data.datasets import load_npz
     from sketchart.errors import SketchartError
     from sketchart.strokes import fit_to_box, strokes3_to_lines
 

@@ -7,7 +7,7 @@
 - ``gallery check [--out gallery]``: open ``index.html`` in headless Chromium and report
   images that did not load and console messages.
 
-Bodies stay thin over :mod:`sketchart.gallery`; Keras is imported only when a build runs.
+Bodies stay thin over :mod:`tools.gallery`; Keras is imported only when a build runs.
 """
 
 from __future__ import annotations
@@ -82,13 +82,14 @@ def build_command(
     ] = False,
 ) -> None:
     """Build the gallery from the shipped models and Google's (fixed seeds)."""
-    from sketchart.gallery import build_gallery, parse_model_overrides
+    from sketchart.cli._tools import import_tool
 
-    report = build_gallery(
+    gallery = import_tool("gallery", "gallery build")
+    report = gallery.build_gallery(
         out,
         only=only or None,
         data_dir=data_dir,
-        models=parse_model_overrides(model or []),
+        models=gallery.parse_model_overrides(model or []),
         google_dir=google_dir,
         download=download,
         skip_missing=skip_missing,
@@ -103,9 +104,9 @@ def build_command(
 @gallery_app.command("list")
 def list_command() -> None:
     """List the gallery's entries: name, kind, model, temperatures, seed."""
-    from sketchart.gallery import GALLERY
+    from sketchart.cli._tools import import_tool
 
-    for e in GALLERY:
+    for e in import_tool("gallery", "gallery list").GALLERY:
         temps = ",".join(f"{t:g}" for t in e.temperatures)
         typer.echo(f"{e.name:30s} {e.kind:15s} {e.model:14s} T={temps} seed={e.seed}")
 
@@ -120,13 +121,14 @@ def check_command(
     ] = None,
 ) -> None:
     """Open index.html in headless Chromium: every image must load, the console stay quiet."""
+    from sketchart.cli._tools import import_tool
     from sketchart.errors import SketchartError
-    from sketchart.gallery.browser import check_page, find_chromium
 
-    binary = browser or find_chromium()
+    browser_mod = import_tool("gallery.browser", "gallery check")
+    binary = browser or browser_mod.find_chromium()
     if binary is None:
         raise SketchartError("no chromium binary found (install Debian's chromium package)")
-    result = check_page(out / "index.html", binary)
+    result = browser_mod.check_page(out / "index.html", binary)
     typer.echo(
         f"{len(result.images)} image(s), {len(result.broken)} broken, "
         f"{len(result.console)} console message(s)"

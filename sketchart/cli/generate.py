@@ -1,12 +1,12 @@
 """``sketchart sample`` and ``sketchart export``: draw with a model, or export it for browsers.
 
 - ``sample --category flamingo -n 16 -t 0.4 -o grid.svg``: a grid of sampled sketches as SVG
-  (``--model`` takes any name or path :func:`sketchart.store.load_model` accepts);
+  (``--model`` takes any name or path :func:`sketchart.hub.store.load_model` accepts);
 - ``export MODEL -o name.gen.json|name.vae.json``: an LSTM model in the sketch-rnn-js format
   for p5.js / magenta-js / ml5 sketches.
 
-Bodies stay thin over :mod:`sketchart.store` and :mod:`sketchart.sampling`; Keras is imported
-only when a command runs.
+Bodies stay thin over :mod:`sketchart.hub.store` and :mod:`sketchart.generate.sampling`;
+Keras is imported only when a command runs.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def sample_command(
         str, typer.Option(help="Temperature convention: js (default), paper or reference.")
     ] = "js",
     cell: Annotated[float, typer.Option(help="Grid cell size in SVG pixels.")] = 96.0,
-    columns: Annotated[int | None, typer.Option(help="Grid columns (default ~square).")] = None,
+    columns: Annotated[
+        int | None, typer.Option(help="Grid columns (default ~square).")
+    ] = None,
     keep_empty: Annotated[
         bool, typer.Option("--keep-empty",
                            help="Keep sketches that end before drawing a line (by default "
@@ -77,9 +79,9 @@ def sample_command(
 ) -> None:
     """Sample sketches from a model and write them as an SVG grid."""
     from sketchart.errors import SketchartError
-    from sketchart.layout import layout_document
-    from sketchart.sampling import REDRAW_ROUNDS, sample
-    from sketchart.store import load_model
+    from sketchart.generate.sampling import REDRAW_ROUNDS, sample
+    from sketchart.hub.store import load_model
+    from sketchart.page.layout import layout_document
 
     if (category is None) == (model is None):
         raise SketchartError("give exactly one of --category and --model")
@@ -110,7 +112,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Export an LSTM model to the sketch-rnn-js format (p5.js, magenta-js, ml5)."""
-    from sketchart.store import export_js, load_model
+    from sketchart.hub.store import export_js, load_model
 
     loaded = load_model(model, progress=True)
     path, clipped = export_js(loaded, output, name=name)

@@ -6,7 +6,7 @@
   pretrained checkpoints (converted to model directories);
 - ``path NAME``: the file or directory a name resolves to (where it would be cached);
 - ``ship LOG_ROOT NAME``: a finished training run's best model into ``models/NAME``
-  (:mod:`sketchart.ship`).
+  (:mod:`tools.ship`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def list_command(
     ] = False,
 ) -> None:
     """List the models that names resolve to."""
-    from sketchart.store import list_models
+    from sketchart.hub.store import list_models
 
     for row in list_models():
         if cached and not row.available:
@@ -49,8 +49,8 @@ def info_command(
     name: Annotated[str, typer.Argument(help="Model name or path.")],
 ) -> None:
     """Describe a model without downloading it."""
-    from sketchart.catalog import catalog_entry
-    from sketchart.store import resolve
+    from sketchart.hub.catalog import catalog_entry
+    from sketchart.hub.store import resolve
 
     source = resolve(name)
     typer.echo(f"name:         {source.name}")
@@ -112,7 +112,7 @@ def fetch_command(
     force: Annotated[bool, typer.Option("--force", help="Download again.")] = False,
 ) -> None:
     """Download models into the cache; the name magenta fetches magenta's checkpoints."""
-    from sketchart.store import fetch_google, fetch_magenta
+    from sketchart.hub.store import fetch_google, fetch_magenta
 
     for name in names:
         if name == "magenta":
@@ -129,7 +129,7 @@ def path_command(
     name: Annotated[str, typer.Argument(help="Model name or path.")],
 ) -> None:
     """Print where a model is (or where it will be cached)."""
-    from sketchart.store import google_cache_path, resolve
+    from sketchart.hub.store import google_cache_path, resolve
 
     source = resolve(name)
     if source.path is not None:
@@ -162,8 +162,9 @@ def ship_command(
         "--force", help="Replace an existing model of that name.")] = False,
 ) -> None:
     """Ship a training run's best model into models/NAME with README, curves and samples."""
-    from sketchart.ship import ship
+    from sketchart.cli._tools import import_tool
 
+    ship = import_tool("ship", "models ship").ship
     result = ship(log_root, name, models_root, command=command, licence=licence,
                   hardware=hardware, data_dir=data_dir, float16=not float32, force=force)
     typer.echo(result.summary())

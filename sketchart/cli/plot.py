@@ -1,4 +1,4 @@
-"""``sketchart plot FILE.svg --device axidraw|grbl``: drive a pen plotter (see sketchart.plot)."""
+"""``sketchart plot FILE.svg --device axidraw|grbl``: drive a pen plotter (sketchart.plot)."""
 
 from __future__ import annotations
 

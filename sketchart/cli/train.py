@@ -8,8 +8,8 @@
     sketchart train --log-root runs/mix cat.npz bus.npz      # direct paths
     sketchart train --log-root runs/sheep --resume           # continue after a stop
 
-The bodies are thin over :mod:`sketchart.train`; TensorFlow/Keras are imported only when
-a command runs.
+The bodies are thin over :mod:`sketchart.training.trainer`; TensorFlow/Keras are imported
+only when a command runs.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _train_command(
         "--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a Sketch-RNN with magenta's schedules; crash-safe and resumable."""
-    from sketchart.train import train
+    from sketchart.training.trainer import train
 
     text = hparams
     if data:
@@ -105,7 +105,7 @@ def _evaluate_command(
     = False,
 ) -> None:
     """Print a model's r_cost and kl_cost on one split of a dataset."""
-    from sketchart.train import evaluate_model
+    from sketchart.training.trainer import evaluate_model
 
     with _plain_warnings():
         out = evaluate_model(model, data, split, kl_weight=kl_weight,

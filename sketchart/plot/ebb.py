@@ -283,7 +283,7 @@ class EBBDriver:
         self._m0: tuple[int, int] = (0, 0)
         self.commands_sent = 0
 
-    # -- connection ------------------------------------------------------------------------------
+    # -- connection --------------------------------------------------------------------------
     def connect(self) -> None:
         """Find/open the port and check it is an EBB (``V`` must answer ``EBB...``)."""
         if self.port_name is None:
@@ -411,7 +411,7 @@ class EBBDriver:
         except ValueError:
             raise DeviceError(f"unexpected QS reply from the AxiDraw: {text[:40]!r}") from None
 
-    # -- the plot interface ------------------------------------------------------------------------
+    # -- the plot interface ------------------------------------------------------------------
     def begin(self, start_xy: tuple[float, float] | None = None) -> None:
         """Motors on at 1/16 steps, servo heights, pen up; the carriage is at ``start_xy``."""
         s = self.settings

@@ -145,7 +145,7 @@ class Emulator:
         # trace: (x, y, pen_down) after every executed position or pen change, in order
         self.trace: list[tuple[float, float, bool]] = [(0.0, 0.0, False)]
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------
     def connect(self) -> _Link:
         """A new connection; the previous one (if any) is cut, as a re-plug would."""
         if self.link is not None:
@@ -175,7 +175,7 @@ class Emulator:
     def _receive(self, data: bytes) -> None:
         raise NotImplementedError
 
-    # -- faults ----------------------------------------------------------------------------
+    # -- faults ------------------------------------------------------------------------------
     def inject(self, kind: str, at: int) -> None:
         """Make the ``at``-th command received from now on (1-based) fail as ``kind``."""
         if kind not in FAULT_KINDS:
@@ -205,7 +205,7 @@ class Emulator:
             self.output += b"\xfe\x00\x13\x88garbage\r\n"
         self.output += text.encode("ascii")
 
-    # -- trace -----------------------------------------------------------------------------
+    # -- trace -------------------------------------------------------------------------------
     @property
     def position(self) -> tuple[float, float]:
         """Last traced XY position in mm."""
@@ -294,7 +294,7 @@ class EBBEmulator(Emulator):
         self.max_rate = 0.0
         self._inbuf = bytearray()
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- helpers -----------------------------------------------------------------------------
     @property
     def steps_per_mm(self) -> float:
         return self.full_steps_per_mm * self.microsteps
@@ -323,7 +323,7 @@ class EBBEmulator(Emulator):
         """Virtual time at which everything accepted so far has executed."""
         return self.busy_until
 
-    # -- protocol --------------------------------------------------------------------------
+    # -- protocol ----------------------------------------------------------------------------
     def _receive(self, data: bytes) -> None:
         self._inbuf += data
         while True:
@@ -540,7 +540,7 @@ class GrblEmulator(Emulator):
         self.v_current = 0.0
         self.lines_processed = 0
 
-    # -- pen and trace ---------------------------------------------------------------------
+    # -- pen and trace -----------------------------------------------------------------------
     def _pen_down_now(self) -> bool:
         if self.pen_mode == "servo":
             return self.spindle_on and self.spindle_s > 0
@@ -552,7 +552,7 @@ class GrblEmulator(Emulator):
         if self.trace[-1] != (x, y, down):
             self._trace(x, y, down)
 
-    # -- planner ---------------------------------------------------------------------------
+    # -- planner -----------------------------------------------------------------------------
     def _machine_limits(self) -> grbl_mod.MachineLimits:
         return grbl_mod.MachineLimits.from_settings(self.settings)
 
@@ -610,7 +610,8 @@ class GrblEmulator(Emulator):
                 self.rx.append(byte)
                 if len(self.rx) > self.RX_BUFFER_SIZE:
                     self.violations.append(
-                        f"receive buffer overflow: {len(self.rx)} > {self.RX_BUFFER_SIZE} bytes"
+                        f"receive buffer overflow: {len(self.rx)} > "
+                        f"{self.RX_BUFFER_SIZE} bytes"
                     )
                 self.rx_max = max(self.rx_max, len(self.rx))
 
@@ -672,7 +673,7 @@ class GrblEmulator(Emulator):
             return
         self._reply(self._execute(line), action)
 
-    # -- G-code --------------------------------------------------------------------------------
+    # -- G-code ------------------------------------------------------------------------------
     def _execute(self, line: str) -> str:
         text = line.strip()
         if text.startswith("$"):

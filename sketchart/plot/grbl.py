@@ -396,7 +396,7 @@ class GrblDriver:
         text = GRBL_ERRORS.get(code) if reply.startswith("error") else _ALARMS.get(code)
         return f"{reply} ({text})" if text else reply
 
-    # -- streaming -----------------------------------------------------------------------------
+    # -- streaming ---------------------------------------------------------------------------
     def _handle(self, line: str) -> None:
         """One reply line while streaming."""
         if line == "ok" or line.startswith("error:"):
@@ -473,7 +473,7 @@ class GrblDriver:
                 raise DeviceError("GRBL is in alarm state")
             self.clock.sleep(0.05)
 
-    # -- the plot interface ----------------------------------------------------------------------
+    # -- the plot interface ------------------------------------------------------------------
     def begin(self, start_xy: tuple[float, float] | None = None) -> None:
         """Send the profile's ``document_start`` (units, absolute mode, pen up)."""
         for line in self.program.document_start:

@@ -47,7 +47,7 @@ def _loss_terms(model: Any, hps: HParams, strokes5: Any, lengths: Any, kl_weight
                 n_max: int, training: bool, use_mu: bool = False) -> dict[str, Any]:
     from keras import ops
 
-    from sketchart.losses import compute_losses
+    from sketchart.nn.losses import compute_losses
 
     eps = None
     if use_mu and hps.conditional:
@@ -72,7 +72,7 @@ class TrainStep:
     """Compiled train and eval steps for one model and optimizer.
 
     Args:
-        model: a built :class:`~sketchart.model.SketchRNN` (created inside the
+        model: a built :class:`~sketchart.nn.model.SketchRNN` (created inside the
             distribution scope when ``strategy`` is given).
         optimizer: a Keras Adam (built by this class); None for evaluation only.
         hps: hyperparameters (``grad_clip``, ``max_seq_len``, loss settings).
@@ -222,7 +222,7 @@ class TrainStep:
                     v.assign(s)
             return {k: tf.identity(v) for k, v in losses.items()}
 
-        # autograph off: the loops are explicit tf.while_loops (sketchart.backend.scan), and
+        # autograph off: the loops are explicit tf.while_loops (sketchart.nn.backend.scan), and
         # converting every Keras call it reaches would multiply the tracing time
         self._train = tf.function(train_fn, input_signature=spec, autograph=False,
                                   jit_compile=self.jit_compile and strategy is None)

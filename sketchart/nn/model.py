@@ -16,7 +16,7 @@ bias) once per sketch, not at every step (same numbers, fewer FLOPs). The stroke
 5-wide projection happens step by step inside the recurrence, so the loop keeps ``[T, B,
 5]`` strokes rather than a ``[T, B, 4H]`` projection and its gradient (with input dropout
 in training all steps are projected first). The recurrence itself runs through
-``sketchart.backend.scan_products`` (``tf.while_loop`` with a hand-scheduled gradient on
+``sketchart.nn.backend.scan_products`` (``tf.while_loop`` with a hand-scheduled gradient on
 TensorFlow, ``lax.scan`` on JAX).
 """
 
@@ -28,10 +28,10 @@ from typing import Any
 import keras
 from keras import ops
 
-from sketchart.backend import scan_products
-from sketchart.cells import NumpyRandom, SketchCell, make_cell
 from sketchart.hparams import HParams
-from sketchart.losses import MixtureParams, compute_losses, split_mixture
+from sketchart.nn.backend import scan_products
+from sketchart.nn.cells import NumpyRandom, SketchCell, make_cell
+from sketchart.nn.losses import MixtureParams, compute_losses, split_mixture
 
 __all__ = ["MixtureParams", "SketchRNN", "compute_losses"]
 

@@ -6,7 +6,7 @@ store resolves: a model shipped in ``models/`` or one of Google's sketch-rnn-js 
 seed, the temperatures and the kind's own parameters. :data:`GALLERY` is the table that
 ``sketchart gallery build`` builds; tests build smaller tables of the same entries.
 
-Kinds (see :mod:`sketchart.gallery.kinds` for how each is drawn):
+Kinds (see :mod:`tools.gallery.kinds` for how each is drawn):
 
 * ``temperatures``: one row per temperature, ``columns`` samples each; every row uses the
   same seed, so a column shows the same random draws (and latent z) at rising temperature;
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sketchart.errors import SketchartError
-from sketchart.sampling import TEMPERATURE_MODES
+from sketchart.generate.sampling import TEMPERATURE_MODES
 
 __all__ = [
     "DATA_FILES",

@@ -1,4 +1,4 @@
-"""Sampling and latent-space operations on a :class:`~sketchart.model.SketchRNN`.
+"""Sampling and latent-space operations on a :class:`~sketchart.nn.model.SketchRNN`.
 
 All ``n`` sketches of a call advance together through one compiled loop (a ``tf.function``
 around ``tf.while_loop`` on TensorFlow, ``jax.jit`` around ``lax.while_loop`` on JAX) that
@@ -122,7 +122,9 @@ def _to_numpy(x: Any) -> np.ndarray:
 def _check_strokes3(strokes3: Any, what: str) -> np.ndarray:
     arr = np.asarray(strokes3, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[1] != 3:
-        raise SampleError(f"{what}: expected a stroke-3 array [n, 3], got shape {list(arr.shape)}")
+        raise SampleError(
+            f"{what}: expected a stroke-3 array [n, 3], got shape {list(arr.shape)}"
+        )
     if not np.all(np.isfinite(arr)):
         raise SampleError(f"{what}: holds NaN or infinite values")
     return arr
@@ -196,7 +198,7 @@ def _step_function(model: Any, z: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
         return lambda x, state: model.decoder_step(x, state, None)
     from keras import ops
 
-    from sketchart.losses import split_mixture
+    from sketchart.nn.losses import split_mixture
 
     cell = model.decoder
     zp = cell.project_inputs(ops.cast(z, "float32"), 5, use_bias=False)
@@ -333,7 +335,7 @@ def _compiled(model: Any, name: str, fn: Callable) -> Callable:
     """``fn`` (pure, calling the model) compiled for the backend, cached per model.
 
     The model's ``encode`` and ``decode`` run their recurrences through
-    ``sketchart.backend.scan``, which is only fast inside a compiled function.
+    ``sketchart.nn.backend.scan``, which is only fast inside a compiled function.
     """
     cache = _cache(model)
     key = ("fn", name, _backend())
@@ -442,7 +444,9 @@ def _latent(model: Any, z: Any, n: int, draws: _Draws, info: _ModelInfo) -> Any:
 
     if not info.conditional:
         if z is not None:
-            raise SampleError("z given, but this model is decoder-only (it has no latent space)")
+            raise SampleError(
+                "z given, but this model is decoder-only (it has no latent space)"
+            )
         return None
     if z is None:
         z_np = draws.z.standard_normal((n, info.z_size), dtype=np.float32)
@@ -474,7 +478,7 @@ def sample(
     """Draw ``n`` sketches.
 
     Args:
-        model: a loaded :class:`~sketchart.model.SketchRNN`.
+        model: a loaded :class:`~sketchart.nn.model.SketchRNN`.
         n: number of sketches (they advance together, one batch).
         temperature: ``T > 0``; lower is tidier (see ``temperature_mode``).
         greedy: take the most likely component, pen state and the component mean.
@@ -616,7 +620,8 @@ def lerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
 
 
 def slerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation (Shoemake), as the sketch-rnn notebook does; lerp if parallel."""
+    """Spherical interpolation (Shoemake), as the sketch-rnn notebook does; lerp if
+    parallel."""
     a, b = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0 or nb == 0:
@@ -635,7 +640,9 @@ def _latent_or_encode(model: Any, item: Any) -> np.ndarray:
     arr = np.asarray(item, dtype=np.float32)
     if arr.ndim == 1:
         if arr.shape[0] != info.z_size:
-            raise SampleError(f"latent vector must have {info.z_size} values, got {arr.shape[0]}")
+            raise SampleError(
+                f"latent vector must have {info.z_size} values, got {arr.shape[0]}"
+            )
         return arr
     return encode(model, arr)[0]
 
@@ -656,7 +663,9 @@ def interpolate(model: Any, start: Any, end: Any, steps: int = 5, method: str = 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise SampleError(f"steps must be an integer >= 2, got {steps!r}")
     if not _info(model).conditional:
-        raise SampleError("interpolate needs a conditional (VAE) model; this one is decoder-only")
+        raise SampleError(
+            "interpolate needs a conditional (VAE) model; this one is decoder-only"
+        )
     z0, z1 = _latent_or_encode(model, start), _latent_or_encode(model, end)
     mix = slerp if method == "slerp" else lerp
     zs = np.stack([mix(z0, z1, t) for t in np.linspace(0.0, 1.0, steps)])

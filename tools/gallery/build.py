@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sketchart.gallery.folders import (
+from tools.gallery.folders import (
     INDEX_JSON,
     carry_files,
     check_out,
@@ -31,7 +31,7 @@ from sketchart.gallery.folders import (
     replace_files,
     swap_dir,
 )
-from sketchart.gallery.models import (
+from tools.gallery.models import (
     DEFAULT_GOOGLE_DIR,
     GalleryError,
     ModelRef,
@@ -41,7 +41,7 @@ from sketchart.gallery.models import (
     relative_path,
     resolve_model,
 )
-from sketchart.gallery.spec import (
+from tools.gallery.spec import (
     DATA_KINDS,
     GALLERY,
     VAE_KINDS,
@@ -184,8 +184,8 @@ def _build_entry(
     command: str,
     versions: dict[str, str],
 ) -> dict[str, Any]:
-    from sketchart.gallery.kinds import BUILDERS
-    from sketchart.gallery.sheet import render_png, write_svg
+    from tools.gallery.kinds import BUILDERS
+    from tools.gallery.sheet import render_png, write_svg
 
     result = BUILDERS[entry.kind](entry, model, test)
     files = {"svg": f"{entry.name}.svg", "png": f"{entry.name}.png"}
@@ -254,7 +254,7 @@ def build_gallery(
         download: download Google's models that are not cached.
         skip_missing: leave out the entries whose model is missing instead of failing;
             they keep what the gallery already holds for them.
-        entries: the spec (default :data:`~sketchart.gallery.spec.GALLERY`).
+        entries: the spec (default :data:`~tools.gallery.spec.GALLERY`).
         echo: progress lines (default: none).
 
     Returns:
@@ -264,7 +264,7 @@ def build_gallery(
         GalleryError: a model or data set missing, an unwritable output folder; nothing in
             ``out`` is changed then, nor when drawing an entry fails.
     """
-    from sketchart.gallery.index import write_index
+    from tools.gallery.index import write_index
 
     say = echo or (lambda _line: None)
     t_start = time.perf_counter()
@@ -317,8 +317,8 @@ def build_gallery(
         + (f" (test drawings from {relative_path(ddir)})" if uses_data else "")
     )
 
-    from sketchart.data import load_npz
-    from sketchart.store import load_model
+    from sketchart.data.datasets import load_npz
+    from sketchart.hub.store import load_model
 
     tmp = make_tmp(out)
     try:

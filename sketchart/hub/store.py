@@ -12,7 +12,7 @@ Names (resolved by :func:`resolve`):
 
 Paths: our model directories, training log roots (their ``best/``), ``.gen.json`` /
 ``.vae.json`` files and magenta checkpoint directories. Every source loads into the same
-:class:`~sketchart.model.SketchRNN`, so every operation works on every source.
+:class:`~sketchart.nn.model.SketchRNN`, so every operation works on every source.
 
 The cache is ``$SKETCHART_HOME``, else ``$XDG_CACHE_HOME/sketchart``, else
 ``~/.cache/sketchart``; it holds ``google/<name>.gen.json`` and
@@ -36,14 +36,14 @@ from typing import IO, Any
 
 import numpy as np
 
-from sketchart.catalog import (
+from sketchart.errors import SketchartError
+from sketchart.hub.catalog import (
     UnknownModelError,
     catalog,
     catalog_entry,
     closest_names,
     normalize_name,
 )
-from sketchart.errors import SketchartError
 
 __all__ = [
     "DEFAULT_MAGENTA_URL",
@@ -108,8 +108,8 @@ def _shipped_root() -> Path | None:
         root = Path(override).expanduser()
         return root if root.is_dir() else None
     # installed wheels carry models/ as sketchart/_models; a source checkout has models/
-    here = Path(__file__).resolve().parent
-    for root in (here / "_models", here.parent / "models"):
+    package = Path(__file__).resolve().parents[1]
+    for root in (package / "_models", package.parent / "models"):
         if root.is_dir():
             return root
     return None
@@ -279,7 +279,7 @@ def fetch_magenta(*, url: str | None = None, progress: bool = False,
     Returns:
         The names of the converted models.
     """
-    from sketchart import convert
+    from sketchart.hub import convert
 
     url = url or magenta_url()
     dest_root = cache_dir() / "magenta"
@@ -362,7 +362,9 @@ def _path_source(path: Path, label: str) -> ModelSource:
     if (path / "checkpoint").is_file() and (path / "model_config.json").is_file():
         return ModelSource(label, "checkpoint", path)
     if (path / "last").is_dir() and _is_model_dir(path / "last"):
-        raise StoreError(f"{label}: a training log root without best/ yet; load {path / 'last'}")
+        raise StoreError(
+            f"{label}: a training log root without best/ yet; load {path / 'last'}"
+        )
     raise StoreError(
         f"{label}: not a model (expected a model directory with model_config.json and "
         "model.weights.h5, a training log root with best/, a .gen.json/.vae.json file or a "
@@ -421,7 +423,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> ModelSource:
 # ---------------------------------------------------------------------- loading
 def load_model(name_or_path: str | os.PathLike[str], *, download: bool = True,
                progress: bool = False) -> Any:
-    """Load a :class:`~sketchart.model.SketchRNN` by name or path.
+    """Load a :class:`~sketchart.nn.model.SketchRNN` by name or path.
 
     Args:
         name_or_path: a name (``flamingo``, ``google/cat``, ``magenta/owl/lstm``,
@@ -487,11 +489,11 @@ def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None)
         path: a ``.gen.json`` / ``.vae.json`` file (or its bytes).
         name: what to call the model (metadata ``source`` and error messages).
     """
-    from sketchart.convert import set_weights_by_role
     from sketchart.hparams import HParams
+    from sketchart.hub.convert import set_weights_by_role
     from sketchart.jsformat import read_js_model
-    from sketchart.cells import weights_will_be_loaded
-    from sketchart.model import SketchRNN
+    from sketchart.nn.cells import weights_will_be_loaded
+    from sketchart.nn.model import SketchRNN
 
     label = name or (str(path) if not isinstance(path, bytes) else "<bytes>")
     js = read_js_model(path, name=label if isinstance(path, bytes) else None)
@@ -519,7 +521,7 @@ def model_to_js(model: Any, name: str | None = None) -> Any:
         StoreError: the decoder (or, for a VAE, the encoder) is not an LSTM: the browser
             formats only know magenta's LSTM.
     """
-    from sketchart.convert import weights_by_role
+    from sketchart.hub.convert import weights_by_role
     from sketchart.jsformat import GEN_NAMES, VAE_NAMES, JSModel
 
     hps = model.hps
@@ -572,10 +574,10 @@ def export_js(model: Any, path: str | os.PathLike[str], name: str | None = None
 
 def _model_from_checkpoint(path: Path, label: str) -> Any:
     """Load a magenta checkpoint directory directly (without writing a model directory)."""
-    from sketchart.convert import load_reference_weights, read_checkpoint
     from sketchart.hparams import HParams, HParamsError
-    from sketchart.cells import weights_will_be_loaded
-    from sketchart.model import SketchRNN
+    from sketchart.hub.convert import load_reference_weights, read_checkpoint
+    from sketchart.nn.cells import weights_will_be_loaded
+    from sketchart.nn.model import SketchRNN
 
     try:
         hps = HParams.from_json(path / "model_config.json")

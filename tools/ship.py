@@ -17,21 +17,18 @@ end: a failure never leaves a half-shipped model, and ``force=True`` replaces an
 only once the new one is complete. The log root is only read (a live run may still write it):
 ``best/`` is copied first, and copied again if the trainer swapped it meanwhile.
 
-TensorBoard events are read without TensorFlow: TFRecord framing (length, CRC, data, CRC)
-around tensorboardX's ``Event`` protobufs. Charts and sample grids are drawn with Pillow.
+TensorBoard events are read without TensorFlow (:mod:`tools.tbevents`); charts and sample
+grids are drawn with Pillow (:mod:`tools.charts`).
 Importing this module imports neither Keras nor TensorFlow.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import os
 import platform
 import shlex
 import shutil
-import struct
 import subprocess
 import tempfile
 import warnings
@@ -43,6 +40,10 @@ from typing import Any
 import numpy as np
 
 from sketchart.errors import SketchartError
+from tools.charts import render_curves, render_sketches
+from tools.errors import ShipError
+from tools.licences import DATASETS, DatasetInfo, dataset_info
+from tools.tbevents import RunEvents, read_events
 
 __all__ = [
     "DATASETS",
@@ -68,537 +69,6 @@ SAMPLE_COUNT = 16
 #: float16 storage is refused when it moves the deterministic test r_cost more than this
 FLOAT16_TOLERANCE = 0.005
 _STAGING = ".ship-"
-
-
-class ShipError(SketchartError):
-    """A log root that cannot be shipped (no best model, unknown licence, target exists)."""
-
-
-# ------------------------------------------------------------------------- datasets
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Where a training set comes from and under which licence.
-
-    Attributes:
-        key: the ``data_set`` stem it matches (``aaron_sheep``).
-        draws: what a model trained on it draws (``sheep``).
-        title: the data's name and origin, one line.
-        source: where to get it (URLs).
-        licence: the licence's short name (``CC BY-NC 4.0``).
-        licence_url: the licence text.
-        copyright: the copyright line.
-        terms: what the licence asks of users of a model trained on it (one sentence).
-        non_commercial: the licence forbids commercial use (said prominently).
-    """
-
-    key: str
-    draws: str
-    title: str
-    source: str
-    licence: str
-    licence_url: str = ""
-    copyright: str = ""
-    terms: str = ""
-    non_commercial: bool = False
-
-
-_SKETCH_RNN_DATASETS = "https://github.com/hardmaru/sketch-rnn-datasets"
-_KANJI = DatasetInfo(
-    key="short_kanji", draws="kanji (Japanese characters, drawn stroke by stroke)",
-    title="KanjiVG kanji as stroke-3 polylines (sketch-rnn-datasets' kanji set)",
-    source=f"{_SKETCH_RNN_DATASETS}/tree/master/kanji, derived from KanjiVG "
-           "(http://kanjivg.tagaini.net/)",
-    licence="CC BY-SA 3.0", licence_url="https://creativecommons.org/licenses/by-sa/3.0/",
-    copyright="KanjiVG is Copyright (c) 2009-2015 Ulrich Apel",
-    terms="credit KanjiVG (Ulrich Apel); share adaptations under the same licence "
-          "(ShareAlike).")
-
-#: The datasets whose licence is known, by ``data_set`` stem (see ``../shared/README.md``
-#: and each dataset's own README in hardmaru/sketch-rnn-datasets).
-DATASETS: dict[str, DatasetInfo] = {
-    "aaron_sheep": DatasetInfo(
-        key="aaron_sheep", draws="sheep",
-        title="Aaron Koblin's The Sheep Market: 8,000 crowd-sourced sheep drawings "
-              "(sketch-rnn-datasets' aaron_sheep)",
-        source=f"{_SKETCH_RNN_DATASETS}/tree/master/aaron_sheep "
-               "(original project: http://www.aaronkoblin.com/work/thesheepmarket/)",
-        licence="CC BY-NC 4.0", licence_url="https://creativecommons.org/licenses/by-nc/4.0/",
-        copyright="Copyright (c) 2006 Aaron Koblin",
-        terms="this model and the drawings it makes inherit the data's NonCommercial "
-              "restriction; credit Aaron Koblin.",
-        non_commercial=True),
-    "omniglot": DatasetInfo(
-        key="omniglot", draws="handwritten characters from 50 alphabets (Omniglot)",
-        title="Omniglot (Lake et al.) as stroke-3 polylines (sketch-rnn-datasets' omniglot)",
-        source=f"{_SKETCH_RNN_DATASETS}/tree/master/omniglot, derived from "
-               "https://github.com/brendenlake/omniglot",
-        licence="MIT",
-        licence_url="https://github.com/brendenlake/omniglot/blob/master/LICENSE",
-        copyright="Copyright (c) 2015 Brenden Lake",
-        terms="keep the copyright and permission notice (MIT); cite Lake et al. (2015)."),
-    "short_kanji": _KANJI,
-    "kanji": _KANJI,  # kanji.rdp100.npz / kanji.rdp200.npz: the same KanjiVG source
-}
-
-_QUICKDRAW = DatasetInfo(
-    key="quickdraw", draws="",
-    title="Google's Quick, Draw! dataset (sketch-rnn .npz)",
-    source="https://github.com/googlecreativelab/quickdraw-dataset",
-    licence="CC BY 4.0", licence_url="https://creativecommons.org/licenses/by/4.0/",
-    copyright="Google LLC", terms="credit Google's Quick, Draw! dataset.")
-
-
-def _stem(name: str) -> str:
-    # "aaron_sheep.npz" -> "aaron_sheep", "kanji.rdp100.npz" -> "kanji"
-    return Path(name).name.split(".")[0].lower()
-
-
-def dataset_info(data_set: Sequence[str], licence: str | None = None) -> list[DatasetInfo]:
-    """The source and licence of each training file (in ``data_set`` order).
-
-    Args:
-        data_set: the model's ``data_set`` hparam (file names or paths).
-        licence: the licence text to use for every file (overrides what is known; required
-            when a file is not one of :data:`DATASETS` or a Quick, Draw! category).
-
-    Raises:
-        ShipError: a file whose licence is unknown and no ``licence`` was given.
-    """
-    from sketchart.download import category_name
-
-    out = []
-    for name in data_set:
-        stem = _stem(name)
-        known = DATASETS.get(stem)
-        if known is None and category_name(name) is not None:
-            category = category_name(name).split(".")[0]  # type: ignore[union-attr]
-            known = DatasetInfo(**{**_QUICKDRAW.__dict__, "key": stem,
-                                   "draws": f"{category} (Quick, Draw!)"})
-        if licence:
-            base = known or DatasetInfo(key=stem, draws=stem.replace("_", " "),
-                                        title=Path(name).name, source="(not recorded)",
-                                        licence=licence)
-            known = DatasetInfo(**{**base.__dict__, "licence": licence,
-                                   "licence_url": "" if licence != base.licence
-                                   else base.licence_url,
-                                   "non_commercial": _says_non_commercial(licence)})
-        if known is None:
-            raise ShipError(
-                f"data_set {Path(name).name}: unknown source and licence; pass --licence "
-                "TEXT (e.g. --licence 'CC BY 4.0, https://...') to state them")
-        out.append(known)
-    return out
-
-
-def _says_non_commercial(licence: str) -> bool:
-    text = licence.upper().replace("-", " ")
-    return " NC " in f" {text} " or "NONCOMMERCIAL" in text.replace(" ", "") \
-        or "NON COMMERCIAL" in text
-
-
-# ------------------------------------------------------------------ TensorBoard events
-@dataclass
-class RunEvents:
-    """The scalars of a run's TensorBoard files, with restarts (purges) applied.
-
-    Attributes:
-        scalars: tag -> sorted ``[(step, value)]`` (``train/r_cost``, ``valid/kl_cost`` ...).
-        sessions: one ``[(wall_time, step), ...]`` list per event file (a file per start or
-            resume of the trainer), in the order written.
-        files: the event files read.
-    """
-
-    scalars: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    sessions: list[list[tuple[float, int]]] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-
-    def series(self, tag: str) -> list[tuple[int, float]]:
-        """``[(step, value)]`` of one tag (empty when it was never logged)."""
-        return self.scalars.get(tag, [])
-
-    def last_step(self) -> int | None:
-        """The largest step of any event (None without events)."""
-        steps = [s for session in self.sessions for _, s in session]
-        return max(steps) if steps else None
-
-    def active_seconds(self, pause_gap_s: float = 900.0, until_step: int | None = None
-                       ) -> float:
-        """Training wall time: the summed spans of activity, not first-to-last clock time.
-
-        Each event file is one run of the trainer; within it, a silence longer than
-        ``pause_gap_s`` (the process was suspended, e.g. during a benchmark) does not
-        count. Trainers log every ``log_every`` steps and evaluate every ``save_every``,
-        so a live run is never silent that long.
-
-        Args:
-            pause_gap_s: the longest silence counted as work.
-            until_step: stop counting at the first event at or past this step.
-        """
-        total = 0.0
-        for session in self.sessions:
-            prev: float | None = None
-            for wall, step in session:
-                if prev is not None and 0 < wall - prev <= pause_gap_s:
-                    total += wall - prev
-                prev = wall
-                if until_step is not None and step >= until_step:
-                    return total
-        return total
-
-
-def _masked_crc(data: bytes) -> int:
-    from tensorboardX.crc32c import crc32c
-
-    crc = crc32c(data) & 0xFFFFFFFF
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _records(path: Path) -> list[bytes]:
-    """The TFRecord payloads of one file; stops quietly at a torn or corrupt tail (a run
-    that is still writing, or was killed mid-record)."""
-    data = path.read_bytes()
-    out = []
-    pos = 0
-    while pos + 12 <= len(data):
-        header = data[pos:pos + 8]
-        (length,) = struct.unpack("<Q", header)
-        (header_crc,) = struct.unpack("<I", data[pos + 8:pos + 12])
-        end = pos + 12 + length
-        if header_crc != _masked_crc(header) or end + 4 > len(data):
-            break
-        (data_crc,) = struct.unpack("<I", data[end:end + 4])
-        payload = data[pos + 12:end]
-        if data_crc != _masked_crc(payload):
-            break
-        out.append(payload)
-        pos = end + 4
-    return out
-
-
-def read_events(log_root: str | os.PathLike[str]) -> RunEvents:
-    """Read every ``events.out.tfevents.*`` file of a log root (no TensorFlow needed).
-
-    A resumed trainer writes a new file that starts with a "session start" at the step it
-    resumed from (tensorboardX's ``purge_step``); points of earlier files at or after that
-    step were lost with the killed run and are dropped, as TensorBoard does.
-
-    Raises:
-        ShipError: an event file that is not a TensorBoard event file.
-    """
-    from google.protobuf.message import DecodeError
-    from tensorboardX.proto import event_pb2
-
-    root = Path(log_root)
-    files = sorted(root.glob("events.out.tfevents.*"))
-    parsed: list[tuple[float, Path, list[Any]]] = []
-    for path in files:
-        try:
-            events = [event_pb2.Event.FromString(r) for r in _records(path)]
-        except DecodeError:
-            raise ShipError(f"{path}: not a TensorBoard event file") from None
-        if events:
-            parsed.append((events[0].wall_time, path, events))
-    run = RunEvents(files=[p for _, p, _ in sorted(parsed, key=lambda t: t[0])])
-    start = event_pb2.SessionLog.START
-    for _, _, events in sorted(parsed, key=lambda t: t[0]):
-        session: list[tuple[float, int]] = []
-        for event in events:
-            if event.HasField("session_log") and event.session_log.status == start:
-                for tag, points in run.scalars.items():
-                    run.scalars[tag] = [(s, v) for s, v in points if s < event.step]
-            session.append((event.wall_time, int(event.step)))
-            for value in event.summary.value:
-                if value.HasField("simple_value"):
-                    run.scalars.setdefault(value.tag, []).append(
-                        (int(event.step), float(value.simple_value)))
-        run.sessions.append(session)
-    for tag, points in run.scalars.items():
-        run.scalars[tag] = sorted(points)
-    return run
-
-
-# --------------------------------------------------------------------------- drawing
-_BLUE = (31, 119, 180)
-_LIGHT_BLUE = (174, 199, 232)
-_ORANGE = (230, 110, 20)
-_GREEN = (44, 160, 44)
-_GREY = (120, 120, 120)
-_GRID = (228, 228, 228)
-
-
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow built without FreeType: the small bitmap font
-        return ImageFont.load_default()
-
-
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """About ``count`` round tick values (steps of 1, 2, 2.5 or 5 x 10^k) covering
-    ``[lo, hi]``."""
-    if not hi > lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / max(count, 1)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
-    return [round(k * step, 12) for k in range(first, last + 1)]
-
-
-def _step_label(step: float, span: float) -> str:
-    if span >= 2000:
-        return f"{step / 1000:g}k"
-    return f"{step:g}"
-
-
-def _value_label(value: float, step: float) -> str:
-    digits = max(0, -math.floor(math.log10(step))) if step > 0 else 2
-    scaled = step * 10 ** digits
-    extra = 1 if abs(scaled - round(scaled)) > 1e-6 else 0  # steps of 2.5 x 10^k
-    return f"{value:.{min(digits + extra, 4)}f}"
-
-
-def _ema(values: Sequence[float], weight: float) -> list[float]:
-    out, acc = [], None
-    for v in values:
-        acc = v if acc is None else weight * acc + (1 - weight) * v
-        out.append(acc)
-    return out
-
-
-def _panel(draw: Any, image: Any, box: tuple[int, int, int, int], title: str,
-           series: dict[str, list[tuple[int, float]]], x_max: int, s: int,
-           floor: float | None) -> None:
-    """One chart: axes, ticks, grid, train/valid/test series, legend; ``s`` is the
-    supersampling factor (every size below is multiplied by it)."""
-    from PIL import Image, ImageDraw
-
-    left, top, right, bottom = box
-    title_font, tick_font = _font(17 * s), _font(13 * s)
-    pad_l, pad_b, pad_t = 62 * s, 40 * s, 30 * s
-    x0, y0, x1, y1 = left + pad_l, top + pad_t, right - 12 * s, bottom - pad_b
-    draw.text(((x0 + x1) / 2, top + 2 * s), title, fill="black", font=title_font, anchor="mt")
-
-    train = series.get("train", [])
-    evals = series.get("valid", []) + series.get("test", [])
-    values = [v for _, v in evals]
-    if train:
-        tv = np.array([v for _, v in train])
-        # the first steps' train loss is far above the rest: keep the scale on what matters
-        values += [float(np.quantile(tv, 0.03)), float(np.quantile(tv, 0.9 if evals else 1))]
-    if floor is not None:
-        values.append(floor)
-    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-    # a flat series (kl_cost held at its floor) still gets a readable range around it
-    margin = max((hi - lo) * 0.08, abs(hi) * 0.05, 1e-3)
-    yticks = _nice_ticks(lo - margin, hi + margin)
-    y_lo, y_hi = yticks[0], yticks[-1]
-    xticks = _nice_ticks(0, max(x_max, 1), 5)
-    x_hi = xticks[-1]
-
-    inset = 10 * s  # the first and last steps sit inside the frame, their markers whole
-
-    def px(step: float, value: float) -> tuple[float, float]:
-        return (x0 + inset + (x1 - x0 - 2 * inset) * step / x_hi,
-                y1 - (y1 - y0) * (value - y_lo) / (y_hi - y_lo))
-
-    ystep = yticks[1] - yticks[0] if len(yticks) > 1 else 1.0
-    for v in yticks:
-        _, y = px(0, v)
-        draw.line([(x0, y), (x1, y)], fill=_GRID, width=s)
-        draw.text((x0 - 8 * s, y), _value_label(v, ystep), fill="black", font=tick_font,
-                  anchor="rm")
-    for t in xticks:
-        x, _ = px(t, y_lo)
-        draw.line([(x, y0), (x, y1)], fill=_GRID, width=s)
-        draw.line([(x, y1), (x, y1 + 5 * s)], fill="black", width=s)
-        draw.text((x, y1 + 8 * s), _step_label(t, x_hi), fill="black", font=tick_font,
-                  anchor="mt")
-    draw.text(((x0 + x1) / 2, bottom - 4 * s), "training step", fill="black", font=tick_font,
-              anchor="mb")
-
-    # series drawn on a layer the size of the plot area: Pillow clips what falls outside
-    layer = Image.new("RGBA", (int(x1 - x0), int(y1 - y0)), (255, 255, 255, 0))
-    ld = ImageDraw.Draw(layer)
-
-    def local(step: float, value: float) -> tuple[float, float]:
-        x, y = px(step, value)
-        return (x - x0, y - y0)
-
-    if floor is not None:
-        y = local(0, floor)[1]
-        for xs in range(0, layer.width, 14 * s):
-            ld.line([(xs, y), (min(xs + 7 * s, layer.width), y)], fill=_GREY, width=s)
-    if len(train) == 1:
-        x, y = local(*train[0])
-        ld.ellipse([x - 2 * s, y - 2 * s, x + 2 * s, y + 2 * s], fill=_BLUE + (255,))
-    if len(train) > 1:
-        ld.line([local(*p) for p in train], fill=_LIGHT_BLUE + (255,), width=s, joint="curve")
-        # smoothing grows with the number of points: none for a handful, at most 0.9
-        smooth = _ema([v for _, v in train], min(0.9, max(0.0, 1 - 8 / len(train))))
-        ld.line([local(st, v) for (st, _), v in zip(train, smooth, strict=True)],
-                fill=_BLUE + (255,), width=2 * s, joint="curve")
-    valid = series.get("valid", [])
-    if len(valid) > 1:
-        ld.line([local(*p) for p in valid], fill=_ORANGE + (255,), width=2 * s, joint="curve")
-    r = 4 * s
-    for p in valid:
-        x, y = local(*p)
-        ld.ellipse([x - r, y - r, x + r, y + r], fill=_ORANGE + (255,))
-    for p in series.get("test", []):
-        x, y = local(*p)
-        ld.polygon([(x, y - r - s), (x + r + s, y), (x, y + r + s), (x - r - s, y)],
-                   fill=_GREEN + (255,), outline="white")
-    image.paste(layer, (int(x0), int(y0)), layer)
-    draw.rectangle([x0, y0, x1, y1], outline="black", width=s)
-
-    # the legend goes in the corner of the plot that hides the fewest drawn points
-    entries = [("train", _BLUE, "line"), ("valid", _ORANGE, "dot"),
-               ("test", _GREEN, "diamond")]
-    if floor is not None:
-        entries.append(("kl_tolerance", _GREY, "dash"))
-    entries = [e for e in entries if series.get(e[0]) or e[0] == "kl_tolerance"]
-    if not entries:
-        return
-    row = 20 * s
-    width = 120 * s
-    height = row * len(entries) + 6 * s
-    drawn = []
-    for split in ("train", "valid", "test"):
-        pts = [px(*p) for p in series.get(split, [])]
-        for (ax, ay), (bx, by) in itertools.pairwise(pts):
-            drawn += [(ax + (bx - ax) * t / 8, ay + (by - ay) * t / 8) for t in range(8)]
-        drawn += pts[-1:]
-    if floor is not None:
-        fy = px(0, floor)[1]
-        drawn += [(x0 + (x1 - x0) * t / 40, fy) for t in range(41)]
-    corners = [(x1 - width - 8 * s, y0 + 8 * s), (x1 - width - 8 * s, y1 - height - 8 * s),
-               (x0 + 8 * s, y0 + 8 * s), (x0 + 8 * s, y1 - height - 8 * s)]
-
-    def hidden(corner: tuple[float, float]) -> int:
-        cx, cy = corner
-        return sum(cx <= x <= cx + width and cy <= y <= cy + height for x, y in drawn)
-
-    lx0, ly0 = min(corners, key=hidden)  # first of the least covered: top right on ties
-    draw.rectangle([lx0, ly0, lx0 + width, ly0 + height], fill="white",
-                   outline=(190, 190, 190), width=s)
-    for i, (label, colour, mark) in enumerate(entries):
-        cy = ly0 + 3 * s + row * i + row / 2
-        sx = lx0 + 10 * s
-        if mark == "line":
-            draw.line([(sx, cy), (sx + 24 * s, cy)], fill=colour, width=2 * s)
-        elif mark == "dash":
-            draw.line([(sx, cy), (sx + 9 * s, cy)], fill=colour, width=s)
-            draw.line([(sx + 15 * s, cy), (sx + 24 * s, cy)], fill=colour, width=s)
-        elif mark == "dot":
-            draw.line([(sx, cy), (sx + 24 * s, cy)], fill=colour, width=2 * s)
-            draw.ellipse([sx + 12 * s - r, cy - r, sx + 12 * s + r, cy + r], fill=colour)
-        else:
-            c = sx + 12 * s
-            draw.polygon([(c, cy - r - s), (c + r + s, cy), (c, cy + r + s), (c - r - s, cy)],
-                         fill=colour)
-        draw.text((sx + 32 * s, cy), label, fill="black", font=tick_font, anchor="lm")
-
-
-def render_curves(events: RunEvents, path: str | os.PathLike[str], *, title: str = "",
-                  kl_floor: float | None = None, size: tuple[int, int] = (1200, 480)) -> Path:
-    """Draw the training curves as a PNG: r_cost and kl_cost against steps.
-
-    Train values are drawn raw (light) and smoothed (dark); valid values as a line with
-    dots; test values (evaluated when ``best/`` improved) as diamonds. The kl_cost panel is
-    left out when the model has no KL term (decoder-only: every kl_cost is 0).
-
-    Args:
-        events: the run's events (:func:`read_events`).
-        path: the PNG to write.
-        title: a line above the charts.
-        kl_floor: draw the KL floor (``kl_tolerance``) as a dashed line.
-        size: ``(width, height)`` in pixels.
-
-    Returns:
-        ``path``.
-    """
-    from PIL import Image, ImageDraw
-
-    s = 2  # drawn at twice the size and scaled down: Pillow's lines are not antialiased
-    width, height = size
-    image = Image.new("RGB", (width * s, height * s), "white")
-    draw = ImageDraw.Draw(image)
-    head = 34 * s if title else 0
-    if title:
-        draw.text((width * s / 2, 8 * s), title, fill="black", font=_font(19 * s), anchor="mt")
-    kl_values = [v for split in ("train", "valid", "test")
-                 for _, v in events.series(f"{split}/kl_cost")]
-    metrics = [("r_cost", "reconstruction loss (r_cost)")]
-    if any(v != 0 for v in kl_values):
-        metrics.append(("kl_cost", "KL loss (kl_cost)"))
-    x_max = events.last_step() or 1
-    panel_w = width * s // len(metrics)
-    for i, (metric, label) in enumerate(metrics):
-        series = {split: events.series(f"{split}/{metric}")
-                  for split in ("train", "valid", "test")}
-        box = (i * panel_w + 6 * s, head, (i + 1) * panel_w - 6 * s, height * s - 4 * s)
-        _panel(draw, image, box, label, series, x_max, s,
-               kl_floor if metric == "kl_cost" else None)
-    out = image.resize(size, Image.Resampling.LANCZOS)
-    path = Path(path)
-    out.save(path, format="PNG", optimize=True)
-    return path
-
-
-def render_sketches(drawings: Sequence[np.ndarray], path: str | os.PathLike[str], *,
-                    cols: int = 4, cell: int = 200, caption: str = "") -> Path:
-    """Draw stroke-3 sketches as a grid PNG (each fitted into its cell), with a caption.
-
-    Args:
-        drawings: stroke-3 arrays (any units).
-        path: the PNG to write.
-        cols: columns of the grid.
-        cell: side of each cell in pixels.
-        caption: a line of text under the grid.
-
-    Returns:
-        ``path``.
-    """
-    from PIL import Image, ImageDraw
-
-    from sketchart.strokes import strokes3_to_lines
-
-    s = 3  # supersampling, for smooth lines
-    rows = max(1, math.ceil(len(drawings) / cols))
-    foot = 30 if caption else 0
-    image = Image.new("RGB", (cols * cell * s, (rows * cell + foot) * s), "white")
-    draw = ImageDraw.Draw(image)
-    margin = 14 * s
-    for k, strokes3 in enumerate(drawings):
-        r, c = divmod(k, cols)
-        ox, oy = c * cell * s, r * cell * s
-        draw.rectangle([ox, oy, ox + cell * s - 1, oy + cell * s - 1], outline=_GRID, width=s)
-        lines = strokes3_to_lines(np.asarray(strokes3, dtype=np.float64)) if len(strokes3) \
-            else []
-        if not lines:
-            continue
-        points = np.concatenate(lines)
-        lo, hi = points.min(axis=0), points.max(axis=0)
-        scale = (cell * s - 2 * margin) / float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-9))
-        centre = (lo + hi) / 2
-        for line in lines:
-            xy = (line - centre) * scale + np.array([ox, oy]) + cell * s / 2
-            coords = [(float(x), float(y)) for x, y in xy]
-            if len(coords) == 1:
-                x, y = coords[0]
-                draw.ellipse([x - s, y - s, x + s, y + s], fill="black")
-            else:
-                draw.line(coords, fill="black", width=2 * s, joint="curve")
-    if caption:
-        draw.text((cols * cell * s / 2, (rows * cell + foot / 2) * s), caption, fill=_GREY,
-                  font=_font(14 * s), anchor="mm")
-    out = image.resize((cols * cell, rows * cell + foot), Image.Resampling.LANCZOS)
-    path = Path(path)
-    out.save(path, format="PNG", optimize=True)
-    return path
 
 
 # --------------------------------------------------------------------------- hardware
@@ -728,7 +198,7 @@ def _data_files(log_root: Path, data_set: Sequence[str], state: dict[str, Any],
     """The run's dataset files: ``data_dir`` when given, else where the run recorded them
     (relative to the log root). None when they cannot be found."""
     if data_dir is not None:
-        from sketchart.download import resolve_data_set
+        from sketchart.data.quickdraw import resolve_data_set
 
         try:
             return [resolve_data_set(n, data_dir, download=False, progress=False)
@@ -759,7 +229,7 @@ def _reconstruct_command(log_root: Path, hps: Any, state: dict[str, Any],
     defaults = HParams().to_dict()
     values = hps.to_dict()
     if data_files is not None:
-        from sketchart.data import load_datasets
+        from sketchart.data.datasets import load_datasets
 
         if values["max_seq_len"] == max(load_datasets(data_files).max_len(), 1):
             values["max_seq_len"] = defaults["max_seq_len"]  # derived from the data
@@ -814,7 +284,7 @@ def _float16_check(model32: Any, model16: Any, data_files: list[Path] | None
     Returns:
         ``(measurements, the float16 model's samples)`` (the samples become sample.png).
     """
-    from sketchart.sampling import sample
+    from sketchart.generate.sampling import sample
 
     w32 = [np.asarray(v.value) for v in model32.weights]
     w16 = [np.asarray(v.value) for v in model16.weights]
@@ -847,7 +317,7 @@ def _float16_check(model32: Any, model16: Any, data_files: list[Path] | None
                 "mean_agreeing_fraction": float(np.mean(fractions)),
                 "max_abs_offset_error_in_agreeing_prefix": prefix_err})
     if data_files:
-        from sketchart.data import BatchLoader, load_npz
+        from sketchart.data.datasets import BatchLoader, load_npz
 
         sketches, labels = load_npz(data_files[0]).split("test")
         limit = model32.hps.max_seq_len
@@ -881,7 +351,7 @@ def _float16_check(model32: Any, model16: Any, data_files: list[Path] | None
 def _evaluate_test(model_dir: Path, data_files: list[Path]) -> dict[str, float]:
     """Test ``r_cost``/``kl_cost`` over all files, weighted by their sketches (the
     trainer's evaluation: sampled z, seed 0)."""
-    from sketchart.train import evaluate_model
+    from sketchart.training.trainer import evaluate_model
 
     totals = {"r_cost": 0.0, "kl_cost": 0.0}
     count = 0
@@ -937,8 +407,8 @@ def ship(
             unknown licence without ``licence``, missing test costs and no dataset to
             evaluate them, float16 weights that change the results.
     """
-    from sketchart.catalog import normalize_name
     from sketchart.hparams import HParams, HParamsError
+    from sketchart.hub.catalog import normalize_name
     from sketchart.modeldir import (
         CONFIG_FILE,
         META_FILE,
@@ -1018,7 +488,7 @@ def ship(
             else:
                 notes.append("float16 check without test data: samples only")
         else:
-            from sketchart.sampling import sample
+            from sketchart.generate.sampling import sample
 
             check = {"loaded_dtypes": sorted({str(v.dtype) for v in model.weights}),
                      "stored": "float32"}
@@ -1088,7 +558,7 @@ def ship(
 
         # the usual permissions (mkdtemp made it private), then into place: swapped with
         # the old model (if any) in one atomic exchange where the system has one
-        from sketchart.checkpoint import swap_dir
+        from sketchart.training.checkpoint import swap_dir
 
         umask = os.umask(0)
         os.umask(umask)

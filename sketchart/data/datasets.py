@@ -10,7 +10,7 @@ The trainer uses three names from here:
   ones) and evaluation batches covering a whole split, deterministically under a seed,
   with a JSON-able RNG state for resuming.
 
-Files are read with :mod:`sketchart.npzsafe`, so no pickle code ever runs. NumPy only.
+Files are read with :mod:`sketchart.data.npzsafe`, so no pickle code ever runs. NumPy only.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from sketchart.data.npzsafe import ALLOWED_STROKE_DTYPES, read_npz
 from sketchart.errors import SketchartError
-from sketchart.npzsafe import ALLOWED_STROKE_DTYPES, read_npz
 from sketchart.strokes import augment_strokes, pad_batch, random_scale, scale_factor
 
 __all__ = [
@@ -319,7 +319,7 @@ def stratified_split(
     for split in SPLITS:
         perm = rng.permutation(len(parts[split]))
         items = [parts[split][i] for i in perm]
-        out[split] = ([s for s, _ in items], np.array([l for _, l in items], dtype=np.int32))
+        out[split] = ([s for s, _ in items], np.array([n for _, n in items], dtype=np.int32))
     return out, int(remaining.sum())
 
 

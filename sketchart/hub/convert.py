@@ -142,7 +142,7 @@ def load_reference_weights(
     """Set ``model``'s weights from arrays named like the reference's variables.
 
     Args:
-        model: a :class:`sketchart.model.SketchRNN` built with matching hparams.
+        model: a :class:`sketchart.nn.model.SketchRNN` built with matching hparams.
         arrays: ``{TF variable name: array}`` (``:0`` suffixes optional); other names
             (optimizer slots, step counters) are ignored unless ``strict``.
         source: what the arrays came from, for error messages.
@@ -357,9 +357,9 @@ def convert_checkpoint(
     Returns:
         the model directory's path.
     """
-    from sketchart.cells import weights_will_be_loaded
-    from sketchart.model import SketchRNN
     from sketchart.modeldir import ModelMeta, save_model_dir
+    from sketchart.nn.cells import weights_will_be_loaded
+    from sketchart.nn.model import SketchRNN
 
     src = Path(checkpoint_dir)
     config_path = (

@@ -1,4 +1,5 @@
-"""How each kind of gallery entry is drawn: small functions over :mod:`sketchart.sampling`.
+"""How each kind of gallery entry is drawn: small functions over
+:mod:`sketchart.generate.sampling`.
 
 Every builder takes the entry, the loaded model and the test drawings of the entry's data
 set (or None), and returns a :class:`KindResult`: the vpype document, what the JSON should
@@ -15,10 +16,10 @@ from typing import Any
 import numpy as np
 import vpype as vp
 
-from sketchart.gallery.sheet import Sheet, mm
-from sketchart.gallery.spec import GalleryEntry, GallerySpecError
-from sketchart.layout import DEFAULT_PALETTE
+from sketchart.page.layout import DEFAULT_PALETTE
 from sketchart.strokes import strokes3_to_lines
+from tools.gallery.sheet import Sheet, mm
+from tools.gallery.spec import GalleryEntry, GallerySpecError
 
 __all__ = ["BUILDERS", "KindResult", "partial_drawing", "split_completion"]
 
@@ -84,7 +85,7 @@ def temperatures(
     entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None
 ) -> KindResult:
     """One row per temperature, the same seed in every row."""
-    from sketchart.sampling import sample
+    from sketchart.generate.sampling import sample
 
     columns = int(entry.param("columns"))
     sheet = Sheet(len(entry.temperatures), columns)
@@ -101,7 +102,7 @@ def temperatures(
 
 def samples(entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None) -> KindResult:
     """A grid at one temperature, one batch."""
-    from sketchart.sampling import sample
+    from sketchart.generate.sampling import sample
 
     rows, columns = int(entry.param("rows")), int(entry.param("columns"))
     sheet = Sheet(rows, columns)
@@ -122,7 +123,7 @@ def interpolation(
     entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None
 ) -> KindResult:
     """Per pair of test drawings: the first, the decodes along the path, the second."""
-    from sketchart.sampling import interpolate
+    from sketchart.generate.sampling import interpolate
 
     pairs = [list(p) for p in entry.param("pairs")]
     steps = int(entry.param("steps"))
@@ -152,7 +153,7 @@ def interpolation(
 def _corner_grid(
     entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None
 ) -> tuple[list[list[np.ndarray]], list[int]]:
-    from sketchart.sampling import grid
+    from sketchart.generate.sampling import grid
 
     corners = [int(i) for i in entry.param("corners")]
     if len(corners) != 4:
@@ -188,7 +189,7 @@ def reconstruction(
     entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None
 ) -> KindResult:
     """Per test drawing: the original and ``count`` decodes of its mu (one batch)."""
-    from sketchart.sampling import reconstruct
+    from sketchart.generate.sampling import reconstruct
 
     indices = [int(i) for i in entry.param("indices")]
     count = int(entry.param("count"))
@@ -250,7 +251,7 @@ def completion(
     entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None
 ) -> KindResult:
     """Per test drawing: its first strokes, then ``count`` continuations (one batch each)."""
-    from sketchart.sampling import complete
+    from sketchart.generate.sampling import complete
 
     indices = [int(i) for i in entry.param("indices")]
     count = int(entry.param("count"))
@@ -287,7 +288,7 @@ def print_sheet(
     entry: GalleryEntry, model: Any, test: Sequence[np.ndarray] | None
 ) -> KindResult:
     """A corner grid on paper: one pen per row, optimised, with G-code and plot times."""
-    from sketchart.layout import optimize_document
+    from sketchart.page.layout import optimize_document
     from sketchart.plot import grbl
     from sketchart.plot.ebb import AXIDRAW_MODELS, AxiDrawSettings, estimate_ebb
     from sketchart.plot.paths import document_from_vpype

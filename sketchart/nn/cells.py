@@ -151,7 +151,8 @@ def _read(variable: Any) -> Any:
 
 
 def _layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
-    """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its own."""
+    """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its
+    own."""
     shape = ops.shape(x)
     xr = ops.reshape(x, (-1, gates, units))
     shifted = xr - ops.mean(xr, axis=2, keepdims=True)
@@ -285,7 +286,7 @@ class SketchCell(keras.layers.Layer):
 
     #: the step's products of a state part with a recurrent weight, as
     #: ``(state index, step_weights key)``: a loop may compute them itself
-    #: (``sketchart.backend.scan_products``) and pass them to ``step``
+    #: (``sketchart.nn.backend.scan_products``) and pass them to ``step``
     recurrent_products: tuple[tuple[int, str], ...] = ()
     #: ``(projected index, recurrent_products index)``: that projected input is only ever
     #: added to that product, so a loop may add it there itself and pass the projected
@@ -354,7 +355,8 @@ class SketchCell(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="sketchart")
 class LSTMCell(SketchCell):
-    """magenta's ``LSTMCell``: ``[i,j,f,o] = [x,h] @ [W_xh; W_hh] + bias``; state ``[c, h]``."""
+    """magenta's ``LSTMCell``: ``[i,j,f,o] = [x,h] @ [W_xh; W_hh] + bias``; state
+    ``[c, h]``."""
 
     output_index = 1
     recurrent_products = ((1, "W_hh"),)

@@ -1,16 +1,8 @@
-"""The few places where the Keras backend matters: the recurrence loop and gradients.
+"""TensorFlow's recurrence loops: ``tf.while_loop`` over ``TensorArray`` s, and the
+hand-scheduled gradient of :func:`sketchart.nn.backend.scan_products`.
 
-Everything else in the model is ``keras.ops``. Two things are not portable at the speed we
-need:
-
-* **The loop over time steps.** Measured on a 2-core CPU (notes §12 and this module's
-  docstring in ``scan``): on TensorFlow a ``tf.while_loop`` over ``TensorArray`` s inside a
-  ``tf.function`` (not under XLA as a whole: XLA's CPU matmuls are slower than oneDNN's
-  here; ``scan_products`` compiles only each step's elementwise work with XLA), on JAX
-  ``jax.lax.scan`` (compiled under ``jax.jit`` by the caller), elsewhere a Python loop.
-* **Gradients.** :func:`value_and_grad` wraps ``tf.GradientTape`` in a ``tf.function`` on
-  TensorFlow, and ``jax.value_and_grad`` over ``keras.StatelessScope`` under ``jax.jit``
-  on JAX. The trainer and the parity tests both use it.
+Only :mod:`sketchart.nn.backend` calls these, on the TensorFlow backend; TensorFlow itself is
+imported inside the functions.
 """
 
 from __future__ import annotations
@@ -19,9 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
-
-__all__ = ["backend_name", "compile_fn", "scan", "scan_products", "value_and_grad"]
+__all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_scan_products"]
 
 #: steps per weight-gradient product in ``scan_products``' backward loop on TensorFlow:
 #: ``chunk * batch`` rows keep the product at the CPU's matrix throughput, while only a
@@ -34,62 +24,7 @@ WEIGHT_GRAD_CHUNK = 32
 TRANSPOSED_PRODUCT_MIN_COLS = 2048
 
 
-def backend_name() -> str:
-    """The active Keras backend (``tensorflow``, ``jax``, ...)."""
-    return keras.backend.backend()
-
-
-def scan(
-    step: Callable[[Any, Sequence[Any]], tuple[Any, Any]],
-    carry: Any,
-    xs: Sequence[Any],
-    y_like: Any = None,
-) -> tuple[Any, Any]:
-    """Run ``carry, y = step(carry, x_t)`` over the leading (time) axis of every ``xs``.
-
-    Args:
-        step: pure function of ``(carry, [x_t, ...])`` returning ``(new_carry, y_t)``;
-            ``carry`` is a list of tensors.
-        carry: initial carry (a list of tensors).
-        xs: time-major tensors ``[T, ...]``; ``None`` entries reach ``step`` as None.
-        y_like: a tensor shaped and typed like ``y_t``: the ``y_t`` are stacked into
-            ``[T, ...]``. ``None``: ``y_t`` is ignored (only the final carry is wanted).
-
-    Returns:
-        ``(final_carry, ys)``; ``ys`` is None when ``y_like`` is None.
-    """
-    name = backend_name()
-    present = [i for i, x in enumerate(xs) if x is not None]
-
-    def expand(xt: Sequence[Any]) -> list[Any]:
-        full: list[Any] = [None] * len(xs)
-        for i, v in zip(present, xt):
-            full[i] = v
-        return full
-
-    if name == "jax":
-        import jax
-
-        def body(c: Any, xt: Sequence[Any]) -> tuple[Any, Any]:
-            new_c, y = step(c, expand(xt))
-            return list(new_c), (y if y_like is not None else None)
-
-        final, ys = jax.lax.scan(body, list(carry), [xs[i] for i in present])
-        return final, ys
-    if name == "tensorflow":
-        return _tf_scan(step, list(carry), [xs[i] for i in present], expand, y_like)
-    # any other backend: a plain Python loop (correct, not fast)
-    from keras import ops
-
-    steps = ops.shape(xs[present[0]])[0]
-    outputs = []
-    for t in range(steps):
-        carry, y = step(carry, [None if x is None else x[t] for x in xs])
-        outputs.append(y)
-    return carry, (ops.stack(outputs) if y_like is not None else None)
-
-
-def _tf_scan(
+def tf_scan(
     step: Callable[[Any, Sequence[Any]], tuple[Any, Any]],
     carry: list[Any],
     xs: list[Any],
@@ -125,73 +60,7 @@ def _tf_scan(
     return final, (outs.stack() if y_like is not None else None)
 
 
-def scan_products(
-    step: Callable[..., tuple[Any, Any]],
-    carry: Sequence[Any],
-    xs: Sequence[Any],
-    mats: Sequence[tuple[int, Any]],
-    params: Sequence[Any],
-    y_like: Any = None,
-    addends: Sequence[tuple[int, int]] = (),
-    constants: Sequence[int] = (),
-) -> tuple[Any, Any]:
-    """A recurrence whose big matrix products are known: ``scan`` with a faster gradient.
-
-    Each step computes ``products[k] = carry[i_k] @ W_k`` for ``mats = [(i_k, W_k)]``,
-    then ``new_carry, y = step(carry, x_t, products, params)`` (``step`` does everything
-    else: gates, layer norms, masking). ``addends = [(k, j)]`` adds ``xs[j]``'s step to
-    ``products[k]`` (an LSTM's input projection meets its recurrent product so), and
-    ``step`` then sees ``x_t[j]`` as None: the two share one gradient, kept once. The
-    result equals :func:`scan` over a step doing the products (and sums) itself, and so
-    does the gradient; on TensorFlow the gradient is hand-scheduled instead of
-    ``tf.while_loop``'s own:
-
-    * the backward loop does per step only the VJP of ``step`` (elementwise work, recomputed
-      from the saved carry and products) and ``d_products[k] @ W_k^T``;
-    * the weight gradients ``dW_k = sum_t carry_{t-1}[i_k]^T d_products_t[k]`` are one
-      ``[n, C*B] @ [C*B, m]`` matrix product per chunk of ``C`` steps
-      (:data:`WEIGHT_GRAD_CHUNK`), instead of ``T`` small products (TensorFlow's default),
-      which run at a fraction of the CPU's matrix throughput and keep ``T`` copies of
-      every intermediate; only a chunk of ``d_products`` is kept at a time (all ``T``
-      steps only for a product with an addend, whose gradient that is);
-    * the step itself (forward, and its recomputation and VJP backward) runs as one XLA
-      cluster each way, the big products staying with oneDNN outside: a hyper step's 300
-      small ops fused (27 % off a bucketed hyper training step, 7-9 % for lstm and
-      layer_norm on two threads). ``SKETCHART_XLA_STEP=0`` turns it off;
-    * a step's product with a weight of :data:`TRANSPOSED_PRODUCT_MIN_COLS` columns or
-      more runs as ``(W^T @ c^T)^T``.
-
-    ``xs`` entries may be None (reaching ``step`` as None) or non-float (masks: no gradient);
-    ``constants`` lists float ``xs`` that need no gradient either (dropout masks), so the
-    backward loop neither computes nor keeps one. ``params`` are small tensors ``step``
-    uses (layer-norm gains...): their gradients are summed in the backward loop.
-
-    On other backends this is :func:`scan` with the products computed inline (their
-    autodiff already batches well enough under ``jit``).
-    """
-    carry = list(carry)
-    mats = list(mats)
-    params = list(params)
-    added = dict(addends)  # product k -> xs index j
-    if len(set(added.values())) != len(added) or any(xs[j] is None for j in added.values()):
-        raise ValueError("scan_products: each addend is one present xs entry, added once")
-    constants = set(constants) - set(added.values())
-    # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient (benchmarks compare both)
-    if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
-        return _tf_scan_products(step, carry, list(xs), mats, params, y_like, added, constants)
-    from keras import ops
-
-    def inline(c: Any, xt: Sequence[Any]) -> tuple[Any, Any]:
-        products = [ops.matmul(c[i], w) for i, w in mats]
-        for k, j in added.items():
-            products[k] = products[k] + xt[j]
-        xt = [None if j in added.values() else v for j, v in enumerate(xt)]
-        return step(c, xt, products, params)
-
-    return scan(inline, carry, xs, y_like)
-
-
-def _tf_scan_products(
+def tf_scan_products(
     step: Callable[..., tuple[Any, Any]],
     carry: list[Any],
     xs: list[Any],
@@ -218,7 +87,9 @@ def _tf_scan_products(
             full[i] = v
         return full
 
-    def run_step(c: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]):
+    def run_step(
+        c: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
+    ):
         new_c, y = step(list(c), expand(xt), list(prods), list(prm))
         return [tf.convert_to_tensor(v) for v in new_c], y
 
@@ -385,70 +256,3 @@ def _tf_scan_products(
     out = loop(*flat_in)
     final = list(out[:n_c])
     return final, (out[n_c] if has_y else None)
-
-
-def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Compile a pure function for the active backend (``tf.function`` / ``jax.jit``)."""
-    name = backend_name()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=False, reduce_retracing=True)
-    if name == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn
-
-
-def value_and_grad(
-    model: keras.Model, fn: Callable[..., tuple[Any, Any]], jit: bool = True
-) -> Callable[..., tuple[Any, Any, list[Any]]]:
-    """Differentiate ``loss, aux = fn(*args)`` with respect to ``model.trainable_variables``.
-
-    ``fn`` calls the model (any of its methods) and returns a scalar loss and any
-    auxiliary outputs. The returned function takes the same ``*args`` and returns
-    ``(loss, aux, grads)`` with ``grads`` aligned with ``model.trainable_variables``.
-    Non-trainable state the call updates (dropout seed generators) is written back.
-    """
-    name = backend_name()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        def tf_step(*args: Any) -> tuple[Any, Any, list[Any]]:
-            with tf.GradientTape() as tape:
-                loss, aux = fn(*args)
-            grads = tape.gradient(loss, model.trainable_variables)
-            return loss, aux, grads
-
-        return (
-            tf.function(tf_step, jit_compile=False, reduce_retracing=True) if jit else tf_step
-        )
-    if name == "jax":
-        import jax
-
-        trainable = model.trainable_variables
-        others = model.non_trainable_variables
-
-        def pure(tvals: list[Any], nvals: list[Any], *args: Any) -> tuple[Any, Any]:
-            mapping = list(zip(trainable, tvals)) + list(zip(others, nvals))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                loss, aux = fn(*args)
-            new_nvals = [scope.get_current_value(v) for v in others]
-            new_nvals = [n if n is not None else o for n, o in zip(new_nvals, nvals)]
-            return loss, (aux, new_nvals)
-
-        grad_fn = jax.value_and_grad(pure, has_aux=True)
-        if jit:
-            grad_fn = jax.jit(grad_fn)
-
-        def jax_step(*args: Any) -> tuple[Any, Any, list[Any]]:
-            (loss, (aux, new_nvals)), grads = grad_fn(
-                [v.value for v in trainable], [v.value for v in others], *args
-            )
-            for v, value in zip(others, new_nvals):
-                v.assign(value)
-            return loss, aux, grads
-
-        return jax_step
-    raise NotImplementedError(f"value_and_grad: backend {name!r} is not supported")

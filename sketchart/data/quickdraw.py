@@ -200,7 +200,7 @@ def _from_url_folder(name: str, base: str, *, download: bool, progress: bool) ->
     """magenta's ``--data_dir=https://...``: files fetched once into the user's cache."""
     import hashlib
 
-    from sketchart.store import cache_dir
+    from sketchart.hub.store import cache_dir
 
     base = base.rstrip("/")
     file_name = os.path.basename(name)
@@ -271,7 +271,9 @@ def _fetch(url: str, out: IO[bytes], label: str, *, progress: bool, timeout: flo
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
-            raise DownloadError(f"{url}: not found (HTTP 404); is {label!r} a category?") from None
+            raise DownloadError(
+                f"{url}: not found (HTTP 404); is {label!r} a category?"
+            ) from None
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -296,7 +298,7 @@ def _fetch(url: str, out: IO[bytes], label: str, *, progress: bool, timeout: flo
 
 def _validate(path: Path, url: str) -> None:
     """Check the downloaded file like any dataset; raise DownloadError naming the URL."""
-    from sketchart.data import load_npz
+    from sketchart.data.datasets import load_npz
 
     try:
         load_npz(path)

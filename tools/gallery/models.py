@@ -120,8 +120,8 @@ def resolve_model(
     Raises:
         GalleryError: the model is missing; the message says how to get it.
     """
-    from sketchart import store
-    from sketchart.catalog import catalog_entry, normalize_name
+    from sketchart.hub import store
+    from sketchart.hub.catalog import catalog_entry, normalize_name
 
     overrides = overrides or {}
     if name in overrides:
@@ -182,7 +182,7 @@ def _weights_file(path: Path) -> Path:
 
 def _data_licences(data_set: Sequence[str]) -> list[dict[str, Any]] | None:
     """Source and licence of a model's training data (None when unknown)."""
-    from sketchart.ship import dataset_info
+    from tools.licences import dataset_info
 
     try:
         infos = dataset_info(list(data_set))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sketchart.gallery.models import GalleryError, relative_path
+from tools.gallery.models import GalleryError, relative_path
 
 __all__ = ["INDEX_JSON", "carry_files", "check_out", "make_tmp", "replace_files", "swap_dir"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import vpype as vp
 
-from sketchart.layout import fit_lines
+from sketchart.page.layout import fit_lines
 
 __all__ = ["LABEL_LAYER", "Sheet", "mm", "render_png", "write_svg"]
 

@@ -6,14 +6,14 @@
   length-bucketed batches run only to their longest sketch + 1 (``bucketed=True``);
 * the schedules of :func:`learning_rate_at` and :func:`kl_weight_at`, computed from the
   step *before* the update, Adam with epsilon 1e-8, every gradient value clipped to
-  ``[-grad_clip, grad_clip]`` (``sketchart.train_step``);
+  ``[-grad_clip, grad_clip]`` (``sketchart.training.step``);
 * every ``save_every`` steps the whole valid split is evaluated with the KL weight reached
   so far (the reference keeps 0.01 there, notes §8; r_cost and kl_cost are logged apart so
   either convention can be recomputed); on improvement ``best/`` is saved and the test
   split evaluated; ``last/`` is saved every time, with the optimizer, data-order and
   random-stream state, so ``resume=True`` continues bit for bit;
-* both directories are swapped in atomically (``sketchart.checkpoint``); a non-finite loss
-  stops the run and keeps the last good checkpoint;
+* both directories are swapped in atomically (``sketchart.training.checkpoint``); a
+  non-finite loss stops the run and keeps the last good checkpoint;
 * TensorBoard events (tensorboardX: no TensorFlow needed) and a progress bar.
 
 ``max_seq_len`` left unset becomes the longest sketch over train, valid and test (as the
@@ -164,8 +164,8 @@ def prepare_data(
         TrainError: a split is empty (or emptied by the filter), or the training split
             cannot fill one batch.
     """
-    from sketchart.data import BatchLoader, load_datasets
-    from sketchart.download import resolve_data_set
+    from sketchart.data.datasets import BatchLoader, load_datasets
+    from sketchart.data.quickdraw import resolve_data_set
 
     if paths is None:
         paths = [resolve_data_set(name, data_dir, download=download, progress=progress)
@@ -238,7 +238,7 @@ def evaluate(step_fn: Any, loader: Any, kl_weight: float, seed_state: np.ndarray
     of per-batch costs.
 
     Args:
-        step_fn: a :class:`~sketchart.train_step.TrainStep`.
+        step_fn: a :class:`~sketchart.training.step.TrainStep`.
         loader: the split's ``BatchLoader``.
         kl_weight: weight of the KL term in ``cost``.
         seed_state: the random stream used for ``z`` (see ``TrainStep.evaluate``).
@@ -288,8 +288,8 @@ def evaluate_model(
         dict with ``cost``, ``r_cost``, ``kl_cost``, ``kl_weight``, ``sketches``,
         ``dropped``.
     """
-    from sketchart.data import SPLITS, BatchLoader, load_npz
-    from sketchart.train_step import TrainStep
+    from sketchart.data.datasets import SPLITS, BatchLoader, load_npz
+    from sketchart.training.step import TrainStep
 
     if split not in SPLITS:
         raise TrainError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
@@ -328,7 +328,7 @@ def _load_model_dir(path: str | os.PathLike[str]) -> Any:
 
     path = Path(path)
     if (path / "best").is_dir() and not (path / "model_config.json").exists():
-        from sketchart.checkpoint import recover_dir
+        from sketchart.training.checkpoint import recover_dir
 
         recover_dir(path / "best")
         path = path / "best"
@@ -491,7 +491,7 @@ def train(
             ``last/`` still holds the last good state).
         HParamsError: an unknown or badly typed hparam.
     """
-    from sketchart.checkpoint import (
+    from sketchart.training.checkpoint import (
         clean_temporaries,
         has_train_state,
         read_train_state,
@@ -559,10 +559,15 @@ def _run(log_root: Path, hps: HParams, prepared: PreparedData, *, state: Any, se
          tensorboard: bool, samples: int, log_every: int, started: float) -> TrainResult:
     import keras
 
-    from sketchart.checkpoint import TrainState, atomic_dir, check_variables, write_train_state
-    from sketchart.model import SketchRNN
-    from sketchart.tblog import TensorBoardLogger
-    from sketchart.train_step import TrainStep
+    from sketchart.nn.model import SketchRNN
+    from sketchart.training.checkpoint import (
+        TrainState,
+        atomic_dir,
+        check_variables,
+        write_train_state,
+    )
+    from sketchart.training.step import TrainStep
+    from sketchart.training.tblog import TensorBoardLogger
 
     strategy = distribution = None
     scope: Any = _no_scope()
@@ -796,7 +801,7 @@ def _read_best_losses(best_dir: Path, hps: HParams, best_step: int | None,
 def _log_samples(tb: Any, model: Any, sketches: list[np.ndarray], prepared: PreparedData,
                  n: int, seed: int, step: int) -> None:
     """Reconstructions of a few valid sketches (conditional) and free samples, as images."""
-    from sketchart import sampling
+    from sketchart.generate import sampling
 
     try:
         originals = [s * np.array([prepared.scale_factor, prepared.scale_factor, 1.0],

@@ -1,7 +1,7 @@
 """Import drawings to stroke-3: QuickDraw ndjson (raw or simplified), SVG, sketch-rnn npz.
 
 - :func:`read_ndjson` reads one QuickDraw ``.ndjson`` file. Raw drawings (strokes with
-  timestamps) go through Google's simplification first (:func:`~sketchart.simplify.
+  timestamps) go through Google's simplification first (:func:`~sketchart.data.simplify.
   quickdraw_simplify`) so they land on the same 0-255 grid as the simplified files.
 - :func:`read_svg` reads one SVG through vpype's reader (paths, polylines, lines, circles
   are flattened), aligned to the top-left and scaled so the larger side is ``size``.
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from sketchart.data.simplify import quickdraw_simplify, rdp_lines
 from sketchart.errors import SketchartError
-from sketchart.simplify import quickdraw_simplify, rdp_lines
 from sketchart.strokes import lines_to_strokes3, strokes3_to_lines
 
 __all__ = [
@@ -259,7 +259,7 @@ def _npz_classes(
     path: Path, rdp_epsilon: float | None, skip_bad: bool
 ) -> dict[str, ImportResult]:
     # deferred import: data imports strokes/npzsafe only, but keep importers light
-    from sketchart.data import SPLITS, load_npz
+    from sketchart.data.datasets import SPLITS, load_npz
 
     data = load_npz(path, skip_bad=skip_bad)
     out: dict[str, ImportResult] = {name: ImportResult() for name in data.class_names}

@@ -1,0 +1,2 @@
+"""Models by name: the store (shipped, cached and downloaded models), Google's catalog and
+the import of magenta checkpoints."""

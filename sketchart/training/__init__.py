@@ -1,0 +1,4 @@
+"""Training: the trainer, the compiled training step, checkpoints and the TensorBoard log.
+
+(Named ``training`` rather than ``train`` so that ``sketchart.train``, the public training
+function, is never shadowed by a subpackage of the same name.)"""
