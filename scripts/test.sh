@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The project's test command (README's second command calls it).
+# 0. ruff (the rule set is in pyproject.toml);
 # 1. every test not marked slow, on the TensorFlow backend (the default);
 # 2. the backend-parity tests again on JAX (Keras fixes its backend at import time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+
+echo "== ruff =="
+"$PY" -m ruff check sketchart plugins tests tools
 
 echo "== pytest (KERAS_BACKEND=tensorflow) =="
 KERAS_BACKEND=tensorflow "$PY" -m pytest -m "not slow" -q "$@"

@@ -23,7 +23,6 @@ import binascii
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,15 +295,10 @@ def write_js_model(path: str | os.PathLike[str], model: JSModel) -> Path:
     Returns:
         The path written.
     """
+    from sketchart.util.atomic import atomic_file
+
     data = encode_js_model(model)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as fh:
+        fh.write(data)
     return target

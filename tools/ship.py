@@ -558,11 +558,9 @@ def ship(
 
         # the usual permissions (mkdtemp made it private), then into place: swapped with
         # the old model (if any) in one atomic exchange where the system has one
-        from sketchart.training.checkpoint import swap_dir
+        from sketchart.util.atomic import chmod_as_umask, swap_dir
 
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(out_dir, 0o777 & ~umask)
+        chmod_as_umask(out_dir)
         swap_dir(out_dir, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

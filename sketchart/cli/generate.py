@@ -11,8 +11,6 @@ Keras is imported only when a command runs.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -30,14 +28,10 @@ def register(app: typer.Typer) -> None:
 def _write_svg_atomic(doc: object, output: Path, source: str) -> None:
     import vpype
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            vpype.write_svg(fh, doc, source_string=source)
-        os.replace(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    from sketchart.util.atomic import atomic_file
+
+    with atomic_file(output, "w", encoding="utf-8") as fh:
+        vpype.write_svg(fh, doc, source_string=source)
 
 
 def sample_command(

@@ -20,7 +20,6 @@ import io
 import os
 import pickle
 import struct
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sketchart.errors import SketchartError
+from sketchart.util.atomic import atomic_file
 
 __all__ = [
     "ALLOWED_STROKE_DTYPES",
@@ -315,14 +315,10 @@ def write_npz(
         if arr.dtype.hasobject:
             raise SketchartError(f"{path}: extra array {name!r} must not be an object array")
         arrays[name] = arr
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, arr in arrays.items():
-                zf.writestr(name + ".npy", _npy_bytes(arr))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_file(path, prefix=path.name + ".") as fh,
+        zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf,
+    ):
+        for name, arr in arrays.items():
+            zf.writestr(name + ".npy", _npy_bytes(arr))
     return path

@@ -11,23 +11,18 @@ last/train_state.npz    every model variable (random-seed states included) and e
 ```
 
 Both directories are written into a hidden temporary directory beside the target and
-swapped in with one atomic ``renameat2(RENAME_EXCHANGE)`` on Linux, so a ``kill -9`` at
-any moment leaves either the old complete directory or the new one, never a mixture.
-Elsewhere (or on a filesystem without the exchange) the swap is two renames, and
-:func:`recover_dir` finishes or undoes an interrupted one; the trainer calls it before it
-reads a log root. NumPy + stdlib only: the Keras objects are passed in.
+swapped in (:mod:`sketchart.util.atomic`) with one atomic ``renameat2(RENAME_EXCHANGE)``
+on Linux, so a ``kill -9`` at any moment leaves either the old complete directory or the
+new one, never a mixture. Elsewhere (or on a filesystem without the exchange) the swap is
+two renames, and :func:`recover_dir` finishes or undoes an interrupted one; the trainer
+calls it before it reads a log root. NumPy + stdlib only: the Keras objects are passed in.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from sketchart.errors import SketchartError
+from sketchart.util.atomic import atomic_dir, clean_temporaries, recover_dir, swap_dir
 
 __all__ = [
     "STATE_JSON",
@@ -53,8 +49,6 @@ __all__ = [
 STATE_JSON = "train_state.json"
 STATE_NPZ = "train_state.npz"
 _FORMAT_VERSION = 1
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
 
 
 @dataclass
@@ -89,122 +83,6 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------- atomic directories
-def _fsync_tree(root: Path) -> None:
-    """Flush every file and the directory itself, so a power cut cannot reorder the swap."""
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    _fsync_dir(root)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on directories: harmless here
-        pass
-    finally:
-        os.close(fd)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two existing paths (Linux ``renameat2``); False if unsupported."""
-    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
-        return False
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                          ctypes.c_uint]
-    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0
-
-
-def _old_name(target: Path) -> Path:
-    return target.parent / f".{target.name}.old"
-
-
-def swap_dir(new: Path, target: Path) -> None:
-    """Put the complete directory ``new`` in place of ``target``, atomically where possible.
-
-    Args:
-        new: a fully written directory on the same filesystem as ``target``.
-        target: the directory to replace (may not exist yet).
-    """
-    new, target = Path(new), Path(target)
-    _fsync_tree(new)
-    if not target.exists():
-        os.rename(new, target)
-    elif _exchange(new, target):
-        # ``new`` now holds the previous contents
-        shutil.rmtree(new, ignore_errors=True)
-    else:
-        old = _old_name(target)
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)  # a crash here: recover_dir renames it back
-        os.rename(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(target.parent)
-
-
-def recover_dir(target: Path) -> None:
-    """Finish what an interrupted :func:`swap_dir` left: restore or drop ``.<name>.old``."""
-    target = Path(target)
-    old = _old_name(target)
-    if old.exists():
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(old, target)
-
-
-def clean_temporaries(target: Path) -> None:
-    """Remove temporary directories a killed run left beside ``target``."""
-    target = Path(target)
-    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Write a directory atomically: yield an empty temporary directory, then swap it in.
-
-    If the body raises, the temporary directory is removed and ``target`` is untouched.
-
-    Example:
-        >>> with atomic_dir(log_root / "last") as tmp:   # doctest: +SKIP
-        ...     save_model_dir(tmp, model, meta)
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    recover_dir(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    # mkdtemp makes a private 0700 directory; a model directory gets the usual umask
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    try:
-        yield tmp
-        swap_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-# ----------------------------------------------------------------------- train state
 def _encode(value: Any) -> Any:
     """JSON-ready copy of nested dicts/lists/tuples/NumPy values (arrays are tagged)."""
     if isinstance(value, dict):

@@ -1,0 +1,189 @@
+"""Atomic writes: a file or a whole directory appears complete or not at all.
+
+* :func:`atomic_file`: write into a temporary file beside the target, then ``os.replace``;
+  on any error the temporary file is removed and the target is untouched.
+* :func:`atomic_dir` / :func:`swap_dir`: a directory written beside the target and swapped
+  in with one atomic ``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere (or on a filesystem
+  without the exchange) two renames, which :func:`recover_dir` finishes or undoes after a
+  crash. Swapped-in directories get the user's umask (:func:`chmod_as_umask`).
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "atomic_dir",
+    "atomic_file",
+    "chmod_as_umask",
+    "clean_temporaries",
+    "recover_dir",
+    "swap_dir",
+]
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+# --------------------------------------------------------------------- atomic files
+@contextlib.contextmanager
+def atomic_file(
+    path: str | os.PathLike[str],
+    mode: str = "wb",
+    *,
+    encoding: str | None = None,
+    prefix: str | None = None,
+    suffix: str = ".tmp",
+) -> Iterator[IO[Any]]:
+    """Yield a file open for writing; when the body returns it replaces ``path``.
+
+    The temporary file (``prefix`` default ``.<name>.``) sits in ``path``'s folder, which is
+    created if missing. If the body raises, the temporary file is removed and ``path`` is
+    untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}." if prefix is None else prefix, suffix=suffix,
+        dir=target.parent,
+    )
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as fh:
+            yield fh
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- atomic directories
+def chmod_as_umask(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` (made private by ``mkdtemp``) the mode a new directory gets: the
+    user's umask applied to ``0o777``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and the directory itself, so a power cut cannot reorder the swap."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories: harmless here
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths (Linux ``renameat2``); False if unsupported."""
+    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
+        return False
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def _old_name(target: Path) -> Path:
+    return target.parent / f".{target.name}.old"
+
+
+def swap_dir(new: Path, target: Path) -> None:
+    """Put the complete directory ``new`` in place of ``target``, atomically where possible.
+
+    Args:
+        new: a fully written directory on the same filesystem as ``target``.
+        target: the directory to replace (may not exist yet).
+    """
+    new, target = Path(new), Path(target)
+    _fsync_tree(new)
+    if not target.exists():
+        os.rename(new, target)
+    elif _exchange(new, target):
+        # ``new`` now holds the previous contents
+        shutil.rmtree(new, ignore_errors=True)
+    else:
+        old = _old_name(target)
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(target, old)  # a crash here: recover_dir renames it back
+        os.rename(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(target.parent)
+
+
+def recover_dir(target: Path) -> None:
+    """Finish what an interrupted :func:`swap_dir` left: restore or drop ``.<name>.old``."""
+    target = Path(target)
+    old = _old_name(target)
+    if old.exists():
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(old, target)
+
+
+def clean_temporaries(target: Path) -> None:
+    """Remove temporary directories a killed run left beside ``target``."""
+    target = Path(target)
+    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write a directory atomically: yield an empty temporary directory, then swap it in.
+
+    If the body raises, the temporary directory is removed and ``target`` is untouched.
+
+    Example:
+        >>> with atomic_dir(log_root / "last") as tmp:   # doctest: +SKIP
+        ...     save_model_dir(tmp, model, meta)
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes a private 0700 directory; a model directory gets the usual umask
+    chmod_as_umask(tmp)
+    try:
+        yield tmp
+        swap_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ----------------------------------------------------------------------- train state
