@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_scan_products"]
@@ -18,9 +19,8 @@ __all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_sc
 #: chunk of the products' gradients is ever kept (not all ``T`` steps)
 WEIGHT_GRAD_CHUNK = 32
 #: on TensorFlow's CPU matmul a step's ``[B, n] @ [n, m]`` with a wide weight (``m`` this
-#: many columns or more, an LSTM's ``4H`` at ``H = 512``) runs faster as
-#: ``(W^T @ c^T)^T``: 1.9 against 2.7 ms for ``[100, 512] @ [512, 2048]`` on two threads,
-#: 3.2 against 4.8 on one (``benchmarks/README.md``); narrower weights gain nothing
+#: many columns or more, an LSTM's ``4H`` at ``H = 512``) runs faster as ``(W^T @ c^T)^T``
+#: (timings in ``benchmarks/README.md``); narrower weights gain nothing
 TRANSPOSED_PRODUCT_MIN_COLS = 2048
 
 
@@ -32,8 +32,7 @@ def tf_scan(
     y_like: Any,
 ) -> tuple[Any, Any]:
     # A tf.while_loop over TensorArrays: inside tf.function this is what Keras' own RNN
-    # does on TensorFlow (1.9 s fwd+bwd for a 512-LSTM over [100, 250, 133] here); eagerly
-    # it would be a slow Python loop, so callers compile (value_and_grad / compile_fn).
+    # does on TensorFlow; eagerly it would be a slow Python loop, so callers compile.
     import tensorflow as tf
 
     xs = [tf.convert_to_tensor(x) for x in xs]
@@ -60,6 +59,242 @@ def tf_scan(
     return final, (outs.stack() if y_like is not None else None)
 
 
+def _arrays(size: Any, like: Sequence[Any]) -> list[Any]:
+    import tensorflow as tf
+
+    return [tf.TensorArray(v.dtype, size=size, element_shape=v.shape) for v in like]
+
+
+def _product(c_i: Any, w: Any, w_t: Any) -> Any:
+    """One step's ``c_i @ w``; as ``(W^T @ c^T)^T`` when ``w_t`` (the transposed weight) is
+    given."""
+    import tensorflow as tf
+
+    if w_t is None:
+        return tf.matmul(c_i, w)
+    return tf.transpose(tf.matmul(w_t, c_i, transpose_b=True))
+
+
+@dataclass(eq=False)
+class _ScanSpec:
+    """What one :func:`tf_scan_products` call scans: which ``xs`` are present, which are
+    differentiated, which products take an addend, and the compiled step each way."""
+
+    step: Callable[..., tuple[Any, Any]]
+    n_xs: int
+    present: list[int]  # indices of the xs fed per step (not None, not an addend)
+    diff: list[bool]  # per present x: whether its gradient is returned
+    add_k: list[int]  # the products with an addend, sorted
+    idx: list[int]  # per product: the carry it multiplies
+    has_y: bool
+    y_like: Any
+    n_c: int
+    n_x: int
+    n_a: int
+    n_m: int
+    fwd_step: Callable[..., Any] | None = None
+    bwd_step: Callable[..., Any] | None = None
+
+    def expand(self, xt: Sequence[Any]) -> list[Any]:
+        full: list[Any] = [None] * self.n_xs
+        for i, v in zip(self.present, xt):
+            full[i] = v
+        return full
+
+    def run_step(
+        self, c: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
+    ) -> tuple[list[Any], Any]:
+        import tensorflow as tf
+
+        new_c, y = self.step(list(c), self.expand(xt), list(prods), list(prm))
+        return [tf.convert_to_tensor(v) for v in new_c], y
+
+    def step_vjp(
+        self,
+        c: list[Any],
+        xt: list[Any],
+        prods: list[Any],
+        prm: list[Any],
+        dc: Sequence[Any],
+        dy: Any,
+    ) -> Any:
+        """The step's elementwise work, recomputed, and its vector-Jacobian product."""
+        import tensorflow as tf
+
+        xt_diff = [v for v, d in zip(xt, self.diff) if d]
+        with tf.GradientTape() as tape:
+            tape.watch(c + prods + xt_diff + prm)
+            new_c, y = self.run_step(c, xt, prods, prm)
+        targets = new_c + ([y] if self.has_y else [])
+        out_g = list(dc) + ([dy] if self.has_y else [])
+        return tape.gradient(
+            targets,
+            c + prods + xt_diff + prm,
+            output_gradients=out_g,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+
+    def compile_steps(self) -> None:
+        # the step's elementwise work (and its few small products) as one XLA cluster each
+        # way: a hyper step is some 300 small TensorFlow ops otherwise; SKETCHART_XLA_STEP=0
+        # runs them op by op (a benchmark switch, see benchmarks/README.md)
+        import tensorflow as tf
+
+        self.fwd_step, self.bwd_step = self.run_step, self.step_vjp
+        if os.environ.get("SKETCHART_XLA_STEP", "1") != "0":
+            self.fwd_step = tf.function(self.run_step, jit_compile=True)
+            self.bwd_step = tf.function(self.step_vjp, jit_compile=True)
+
+
+@dataclass
+class _Forward:
+    """The forward loop's inputs and what it saved for the backward loop."""
+
+    steps: Any
+    x_all: list[Any]
+    x_tas: list[Any]
+    ws: list[Any]
+    ws_t: list[Any]  # the wide weights transposed once, else None
+    prm: list[Any]
+    prod_like: list[Any]
+    saved_c: list[Any]  # per carry: every step's value, as TensorArrays
+    saved_p: list[Any]  # per product: every step's value (addend included)
+    final: list[Any]
+    ys: Any
+
+
+def _forward(spec: _ScanSpec, flat: Sequence[Any]) -> _Forward:
+    import tensorflow as tf
+
+    n_c, n_x, n_a, n_m = spec.n_c, spec.n_x, spec.n_a, spec.n_m
+    c0 = list(flat[:n_c])
+    x_all = list(flat[n_c : n_c + n_x])
+    a_all = list(flat[n_c + n_x : n_c + n_x + n_a])
+    ws = list(flat[n_c + n_x + n_a : n_c + n_x + n_a + n_m])
+    prm = list(flat[n_c + n_x + n_a + n_m :])
+    steps = tf.shape((x_all + a_all)[0])[0]
+
+    def unstacked(x: Any) -> Any:
+        return tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+
+    x_tas = [unstacked(x) for x in x_all]
+    a_tas = dict(zip(spec.add_k, [unstacked(a) for a in a_all]))
+    prod_like = [tf.matmul(c0[i], w) for i, w in zip(spec.idx, ws)]
+    ws_t = [
+        tf.transpose(w) if w.shape[-1] >= TRANSPOSED_PRODUCT_MIN_COLS else None for w in ws
+    ]
+    fwd_step = spec.fwd_step
+    assert fwd_step is not None
+
+    def body(t, c, saved_c, saved_p, outs):
+        xt = [ta.read(t) for ta in x_tas]
+        prods = [_product(c[i], w, w_t) for i, w, w_t in zip(spec.idx, ws, ws_t)]
+        prods = [p + a_tas[k].read(t) if k in a_tas else p for k, p in enumerate(prods)]
+        saved_c = [a.write(t, v) for a, v in zip(saved_c, c)]
+        saved_p = [a.write(t, v) for a, v in zip(saved_p, prods)]
+        new_c, y = fwd_step(c, xt, prods, prm)
+        if spec.has_y:
+            outs = [outs[0].write(t, y)]
+        return t + 1, new_c, saved_c, saved_p, outs
+
+    init = (
+        tf.constant(0),
+        c0,
+        _arrays(steps, c0),
+        _arrays(steps, prod_like),
+        _arrays(steps, [spec.y_like]) if spec.has_y else [],
+    )
+    _, final, saved_c, saved_p, outs = tf.while_loop(
+        lambda t, *_: t < steps, body, init, maximum_iterations=steps
+    )
+    # the backward loop reads the saved steps straight from these arrays (a stack and an
+    # unstack would copy every one twice); the weight gradients gather a chunk at a time
+    ys = outs[0].stack() if spec.has_y else tf.zeros((), c0[0].dtype)
+    return _Forward(
+        steps, x_all, x_tas, ws, ws_t, prm, prod_like, saved_c, saved_p, list(final), ys
+    )
+
+
+def _flush_weight_grads(
+    spec: _ScanSpec, fw: _Forward, t: Any, q: Any, bufs: list[Any], dws: list[Any]
+) -> list[Any]:
+    """The weight gradients of the chunk just finished, steps ``t + q .. t``: one
+    ``[n, (q+1)*B] @ [(q+1)*B, m]`` product each (a carry meeting two weights is gathered
+    once)."""
+    import tensorflow as tf
+
+    rows = tf.range(t + q, t - 1, -1)
+    carries: dict[int, Any] = {}
+    new = []
+    for k, i in enumerate(spec.idx):
+        if i not in carries:
+            c_i = fw.saved_c[i].gather(rows)
+            carries[i] = tf.reshape(c_i, (-1, tf.shape(c_i)[-1]))
+        dp = bufs[k].gather(tf.range(q + 1))
+        right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
+        new.append(dws[k] + tf.matmul(carries[i], right, transpose_a=True))
+    return new
+
+
+def _backward(spec: _ScanSpec, fw: _Forward, upstream: Sequence[Any]) -> list[Any]:
+    """The gradient of the forward loop, one step at a time from the last."""
+    import tensorflow as tf
+
+    n_c, n_m, has_y, steps = spec.n_c, spec.n_m, spec.has_y, fw.steps
+    d_final = [tf.zeros_like(v) if g is None else g for g, v in zip(upstream[:n_c], fw.final)]
+    d_ys = upstream[n_c] if has_y else None
+    if has_y and d_ys is None:
+        d_ys = tf.zeros_like(fw.ys)
+    dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
+    diff_x = [x for x, d in zip(fw.x_all, spec.diff) if d]
+    w_t = [tf.transpose(w) if t is None else t for w, t in zip(fw.ws, fw.ws_t)]
+    chunk = max(1, int(WEIGHT_GRAD_CHUNK))
+    bwd_step = spec.bwd_step
+    assert bwd_step is not None
+
+    def back(t, dc, bufs, dp_full, dx_arrays, dprm, dws):
+        c = [ta.read(t) for ta in fw.saved_c]
+        prods = [ta.read(t) for ta in fw.saved_p]
+        xt = [ta.read(t) for ta in fw.x_tas]
+        n_xd = sum(spec.diff)
+        g = bwd_step(c, xt, prods, fw.prm, list(dc), dy_ta.read(t) if has_y else None)
+        g_c = list(g[:n_c])
+        g_p = g[n_c : n_c + n_m]
+        g_x = g[n_c + n_m : n_c + n_m + n_xd]
+        g_prm = g[n_c + n_m + n_xd :]
+        for k, (i, wt) in enumerate(zip(spec.idx, w_t)):
+            g_c[i] = g_c[i] + tf.matmul(g_p[k], wt)
+        q = tf.math.floormod(steps - 1 - t, chunk)  # this step's place in its chunk
+        bufs = [a.write(q, v) for a, v in zip(bufs, g_p)]
+        # a product whose gradient is also an addend's keeps all steps
+        dp_full = [a.write(t, g_p[k]) for a, k in zip(dp_full, spec.add_k)]
+        dws = tf.cond(
+            tf.logical_or(tf.equal(q, chunk - 1), tf.equal(t, 0)),
+            lambda: _flush_weight_grads(spec, fw, t, q, bufs, dws),
+            lambda: list(dws),
+        )
+        dx_arrays = [a.write(t, v) for a, v in zip(dx_arrays, g_x)]
+        dprm = [a + b for a, b in zip(dprm, g_prm)]
+        return t - 1, g_c, bufs, dp_full, dx_arrays, dprm, dws
+
+    init_b = (
+        steps - 1,
+        d_final,
+        _arrays(chunk, fw.prod_like),
+        _arrays(steps, [fw.prod_like[k] for k in spec.add_k]),
+        [tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]) for x in diff_x],
+        [tf.zeros_like(p) for p in fw.prm],
+        [tf.zeros_like(w) for w in fw.ws],
+    )
+    _, d_c0, _, dp_full, dx_arrays, d_prm, d_ws = tf.while_loop(
+        lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
+    )
+    d_a = [a.stack() for a in dp_full]  # an addend's gradient is its product's
+    dx_iter = iter([a.stack() for a in dx_arrays])
+    d_x = [next(dx_iter) if d else None for d in spec.diff]
+    return list(d_c0) + d_x + d_a + list(d_ws) + list(d_prm)
+
+
 def tf_scan_products(
     step: Callable[..., tuple[Any, Any]],
     carry: list[Any],
@@ -74,177 +309,32 @@ def tf_scan_products(
 
     present = [i for i, x in enumerate(xs) if x is not None and i not in added.values()]
     xs_in = [tf.convert_to_tensor(xs[i]) for i in present]
-    diff = [x.dtype.is_floating and i not in constants for i, x in zip(present, xs_in)]
     add_k = sorted(added)  # the products with an addend, and their xs
     adds_in = [tf.convert_to_tensor(xs[added[k]]) for k in add_k]
-    n_c, n_x, n_a, n_m = len(carry), len(xs_in), len(adds_in), len(mats)
-    idx = [i for i, _ in mats]
-    has_y = y_like is not None
-
-    def expand(xt: Sequence[Any]) -> list[Any]:
-        full: list[Any] = [None] * len(xs)
-        for i, v in zip(present, xt):
-            full[i] = v
-        return full
-
-    def run_step(
-        c: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
-    ):
-        new_c, y = step(list(c), expand(xt), list(prods), list(prm))
-        return [tf.convert_to_tensor(v) for v in new_c], y
-
-    def step_vjp(c, xt, prods, prm, dc, dy):
-        # the step's elementwise work, recomputed, and its vector-Jacobian product
-        xt_diff = [v for v, d in zip(xt, diff) if d]
-        with tf.GradientTape() as tape:
-            tape.watch(c + prods + xt_diff + prm)
-            new_c, y = run_step(c, xt, prods, prm)
-        targets = new_c + ([y] if has_y else [])
-        out_g = list(dc) + ([dy] if has_y else [])
-        return tape.gradient(
-            targets,
-            c + prods + xt_diff + prm,
-            output_gradients=out_g,
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
-
-    # the step's elementwise work (and its few small products) as one XLA cluster each way:
-    # a hyper step is some 300 small TensorFlow ops otherwise (SKETCHART_XLA_STEP=0: off)
-    fwd_step, bwd_step = run_step, step_vjp
-    if os.environ.get("SKETCHART_XLA_STEP", "1") != "0":
-        fwd_step = tf.function(run_step, jit_compile=True)
-        bwd_step = tf.function(step_vjp, jit_compile=True)
-
-    def arrays(size: Any, like: Sequence[Any]) -> list[Any]:
-        return [tf.TensorArray(v.dtype, size=size, element_shape=v.shape) for v in like]
+    spec = _ScanSpec(
+        step=step,
+        n_xs=len(xs),
+        present=present,
+        diff=[x.dtype.is_floating and i not in constants for i, x in zip(present, xs_in)],
+        add_k=add_k,
+        idx=[i for i, _ in mats],
+        has_y=y_like is not None,
+        y_like=y_like,
+        n_c=len(carry),
+        n_x=len(xs_in),
+        n_a=len(adds_in),
+        n_m=len(mats),
+    )
+    spec.compile_steps()
 
     @tf.custom_gradient
     def loop(*flat: Any) -> Any:
-        c0 = list(flat[:n_c])
-        x_all = list(flat[n_c : n_c + n_x])
-        a_all = list(flat[n_c + n_x : n_c + n_x + n_a])
-        ws = list(flat[n_c + n_x + n_a : n_c + n_x + n_a + n_m])
-        prm = list(flat[n_c + n_x + n_a + n_m :])
-        steps = tf.shape((x_all + a_all)[0])[0]
-
-        def unstacked(x: Any) -> Any:
-            return tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
-
-        x_tas = [unstacked(x) for x in x_all]
-        a_tas = dict(zip(add_k, [unstacked(a) for a in a_all]))
-        prod_like = [tf.matmul(c0[i], w) for i, w in zip(idx, ws)]
-        # the wide weights, transposed once: their step products run as (W^T @ c^T)^T
-        ws_t = [
-            tf.transpose(w) if w.shape[-1] >= TRANSPOSED_PRODUCT_MIN_COLS else None for w in ws
-        ]
-
-        def product(c_i: Any, w: Any, w_t: Any) -> Any:
-            if w_t is None:
-                return tf.matmul(c_i, w)
-            return tf.transpose(tf.matmul(w_t, c_i, transpose_b=True))
-
-        def body(t, c, saved_c, saved_p, outs):
-            xt = [ta.read(t) for ta in x_tas]
-            prods = [product(c[i], w, w_t) for i, w, w_t in zip(idx, ws, ws_t)]
-            prods = [p + a_tas[k].read(t) if k in a_tas else p for k, p in enumerate(prods)]
-            saved_c = [a.write(t, v) for a, v in zip(saved_c, c)]
-            saved_p = [a.write(t, v) for a, v in zip(saved_p, prods)]
-            new_c, y = fwd_step(c, xt, prods, prm)
-            if has_y:
-                outs = [outs[0].write(t, y)]
-            return t + 1, new_c, saved_c, saved_p, outs
-
-        init = (
-            tf.constant(0),
-            c0,
-            arrays(steps, c0),
-            arrays(steps, prod_like),
-            arrays(steps, [y_like]) if has_y else [],
-        )
-        _, final, saved_c, saved_p, outs = tf.while_loop(
-            lambda t, *_: t < steps, body, init, maximum_iterations=steps
-        )
-        # the backward loop reads the saved steps straight from these arrays (a stack and
-        # an unstack would copy every one twice), the weight gradients gather a chunk of
-        # steps from them at a time
-        ys = outs[0].stack() if has_y else tf.zeros((), carry[0].dtype)
+        fw = _forward(spec, flat)
 
         def grad(*upstream: Any) -> list[Any]:
-            d_final = [
-                tf.zeros_like(v) if g is None else g for g, v in zip(upstream[:n_c], final)
-            ]
-            d_ys = upstream[n_c] if has_y else None
-            if has_y and d_ys is None:
-                d_ys = tf.zeros_like(ys)
-            dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
-            diff_x = [x for x, d in zip(x_all, diff) if d]
-            w_t = [tf.transpose(w) if t is None else t for w, t in zip(ws, ws_t)]
+            return _backward(spec, fw, upstream)
 
-            chunk = max(1, int(WEIGHT_GRAD_CHUNK))
-
-            def flush(t, q, bufs, dws):
-                # the weight gradients of the chunk just finished, steps t + q .. t: one
-                # [n, (q+1)*B] @ [(q+1)*B, m] product each (a carry meeting two weights is
-                # gathered once)
-                rows = tf.range(t + q, t - 1, -1)
-                carries: dict[int, Any] = {}
-                new = []
-                for k, i in enumerate(idx):
-                    if i not in carries:
-                        c_i = saved_c[i].gather(rows)
-                        carries[i] = tf.reshape(c_i, (-1, tf.shape(c_i)[-1]))
-                    dp = bufs[k].gather(tf.range(q + 1))
-                    right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
-                    new.append(dws[k] + tf.matmul(carries[i], right, transpose_a=True))
-                return new
-
-            def back(t, dc, bufs, dp_full, dx_arrays, dprm, dws):
-                c = [ta.read(t) for ta in saved_c]
-                prods = [ta.read(t) for ta in saved_p]
-                xt = [ta.read(t) for ta in x_tas]
-                n_xd = sum(diff)
-                g = bwd_step(c, xt, prods, prm, list(dc), dy_ta.read(t) if has_y else None)
-                g_c = g[:n_c]
-                g_p = g[n_c : n_c + n_m]
-                g_x = g[n_c + n_m : n_c + n_m + n_xd]
-                g_prm = g[n_c + n_m + n_xd :]
-                g_c = list(g_c)
-                for k, (i, wt) in enumerate(zip(idx, w_t)):
-                    g_c[i] = g_c[i] + tf.matmul(g_p[k], wt)
-                q = tf.math.floormod(steps - 1 - t, chunk)  # this step's place in its chunk
-                bufs = [a.write(q, v) for a, v in zip(bufs, g_p)]
-                # a product whose gradient is also an addend's keeps all steps
-                dp_full = [a.write(t, g_p[k]) for a, k in zip(dp_full, add_k)]
-                dws = tf.cond(
-                    tf.logical_or(tf.equal(q, chunk - 1), tf.equal(t, 0)),
-                    lambda: flush(t, q, bufs, dws),
-                    lambda: list(dws),
-                )
-                dx_arrays = [a.write(t, v) for a, v in zip(dx_arrays, g_x)]
-                dprm = [a + b for a, b in zip(dprm, g_prm)]
-                return t - 1, g_c, bufs, dp_full, dx_arrays, dprm, dws
-
-            init_b = (
-                steps - 1,
-                d_final,
-                arrays(chunk, prod_like),
-                arrays(steps, [prod_like[k] for k in add_k]),
-                [
-                    tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:])
-                    for x in diff_x
-                ],
-                [tf.zeros_like(p) for p in prm],
-                [tf.zeros_like(w) for w in ws],
-            )
-            _, d_c0, _, dp_full, dx_arrays, d_prm, d_ws = tf.while_loop(
-                lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
-            )
-            d_a = [a.stack() for a in dp_full]  # an addend's gradient is its product's
-            dx_iter = iter([a.stack() for a in dx_arrays])
-            d_x = [next(dx_iter) if d else None for d in diff]
-            return list(d_c0) + d_x + d_a + list(d_ws) + list(d_prm)
-
-        return (*final, ys), grad
+        return (*fw.final, fw.ys), grad
 
     flat_in = (
         [tf.convert_to_tensor(c) for c in carry]
@@ -254,5 +344,5 @@ def tf_scan_products(
         + [tf.convert_to_tensor(p) for p in params]
     )
     out = loop(*flat_in)
-    final = list(out[:n_c])
-    return final, (out[n_c] if has_y else None)
+    final = list(out[: spec.n_c])
+    return final, (out[spec.n_c] if spec.has_y else None)
