@@ -1,6 +1,6 @@
 """Read and write sketch-rnn-js model files (``.gen.json`` and ``.vae.json``).
 
-The format (``../shared/notes/sketch-rnn-reference.md`` §9, §14) is a JSON array
+The format (magenta-js's ``ModelData``) is a JSON array
 ``[info, dims, weights]``:
 
 * ``info``: ``{"mode", "version", "max_seq_len", "name", "scale_factor", ...}``; ``mode`` is

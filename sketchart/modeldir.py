@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -193,24 +191,14 @@ def save_model_dir(
         meta.max_seq_len = model.hps.max_seq_len
     meta.keras_version = keras.__version__
     meta.sketchart_version = _sketchart_version()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    from sketchart.util.atomic import atomic_dir
+
+    with atomic_dir(path) as tmp:
         model.hps.to_json(tmp / CONFIG_FILE)
         meta.save(tmp / META_FILE)
         model.save_weights(str(tmp / WEIGHTS_FILE))
         if float16:
             _to_float16(tmp / WEIGHTS_FILE)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.rename(path, old)
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     model.meta = meta
     return path
 
@@ -238,7 +226,8 @@ def _to_float16(weights: Path) -> None:
 
     with h5py.File(weights, "r") as src, h5py.File(half, "w") as dst:
         copy(src, dst)
-    os.replace(half, weights)
+    # inside the directory being written: no atomic write needed, the directory is swapped
+    half.replace(weights)
 
 
 def _weight_arrays(weights: Path) -> list[tuple[str, Any]]:

@@ -9,8 +9,7 @@ Formats (``docs/architecture.md``):
 
 Conversions follow magenta's ``sketch_rnn/utils.py`` exactly where the model depends on it
 (``pad_batch``, ``to_normal_strokes``, ``random_scale``, ``augment_strokes``,
-``calculate_normalizing_scale_factor``); see ``../shared/notes/sketch-rnn-reference.md``
-sections 1 to 3.
+``calculate_normalizing_scale_factor``).
 """
 
 from __future__ import annotations

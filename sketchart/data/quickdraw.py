@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
-import tempfile
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import IO
 
 from sketchart.errors import SketchartError
+from sketchart.util.download import FetchError, download_file
 
 __all__ = [
     "DEFAULT_DATA_URL",
@@ -90,7 +85,6 @@ QUICKDRAW_CATEGORIES: tuple[str, ...] = (
 # lower-case key ("the eiffel tower") -> Google's spelling ("The Eiffel Tower")
 _BY_KEY = {name.lower(): name for name in QUICKDRAW_CATEGORIES}
 _SUFFIXES = (".full.npz", ".npz")
-_CHUNK = 1 << 16
 
 
 class DownloadError(SketchartError):
@@ -250,50 +244,24 @@ def download_category(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create data folder {folder}: {exc.strerror}") from None
-    target = folder / file_name
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            _fetch(url, out, file_name, progress=progress, timeout=timeout)
-            out.flush()
-            os.fsync(out.fileno())
-        _validate(tmp, url)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+        return download_file(url, folder / file_name, label=file_name, timeout=timeout,
+                             progress=progress, check=lambda part: _validate(part, url))
+    except FetchError as exc:
+        raise DownloadError(_fetch_message(exc, file_name)) from None
 
 
-def _fetch(url: str, out: IO[bytes], label: str, *, progress: bool, timeout: float) -> None:
-    try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            raise DownloadError(
-                f"{url}: not found (HTTP 404); is {label!r} a category?"
-            ) from None
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot download {url}: {reason}") from None
-    with response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        bar = _ByteProgress(label, total, enabled=progress)
-        received = 0
-        try:
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                received += len(chunk)
-                bar.update(received)
-        except (OSError, urllib.error.URLError) as exc:
-            raise DownloadError(f"{url}: download interrupted ({exc})") from None
-        finally:
-            bar.close(received)
-    if total is not None and received != total:
-        raise DownloadError(f"{url}: truncated download ({received} of {total} bytes)")
+def _fetch_message(exc: FetchError, label: str) -> str:
+    url = exc.url
+    if exc.kind == "http" and exc.code == 404:
+        return f"{url}: not found (HTTP 404); is {label!r} a category?"
+    if exc.kind == "http":
+        return f"{url}: HTTP {exc.code} {exc.reason}"
+    if exc.kind == "network":
+        return f"cannot download {url}: {exc.reason}"
+    if exc.kind == "interrupted":
+        return f"{url}: download interrupted ({exc.reason})"
+    return f"{url}: truncated download ({exc.received} of {exc.total} bytes)"
 
 
 def _validate(path: Path, url: str) -> None:
@@ -305,43 +273,3 @@ def _validate(path: Path, url: str) -> None:
     except SketchartError as exc:
         message = str(exc).replace(str(path), url)
         raise DownloadError(f"downloaded file is not a valid dataset: {message}") from None
-
-
-class _ByteProgress:
-    """A one-line byte counter on stderr (redrawn in place on a terminal)."""
-
-    def __init__(self, label: str, total: int | None, *, enabled: bool) -> None:
-        self.label = label
-        self.total = total
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.start = time.monotonic()
-        self.last = 0.0
-        if enabled and not self.tty:
-            size = f" ({total / 1e6:.1f} MB)" if total else ""
-            print(f"downloading {label}{size}", file=sys.stderr, flush=True)
-
-    def update(self, received: int) -> None:
-        now = time.monotonic()
-        if not (self.enabled and self.tty) or now - self.last < 0.1:
-            return
-        self.last = now
-        rate = received / max(now - self.start, 1e-6)
-        if self.total:
-            frac = received / self.total
-            filled = int(frac * 30)
-            bar = "#" * filled + "-" * (30 - filled)
-            eta = (self.total - received) / max(rate, 1e-6)
-            text = (f"{self.label} [{bar}] {frac:4.0%} {received / 1e6:.1f}/"
-                    f"{self.total / 1e6:.1f} MB {rate / 1e6:.1f} MB/s ETA {eta:.0f}s")
-        else:
-            text = f"{self.label} {received / 1e6:.1f} MB {rate / 1e6:.1f} MB/s"
-        print("\r" + text, end="", file=sys.stderr, flush=True)
-
-    def close(self, received: int) -> None:
-        if not self.enabled:
-            return
-        seconds = time.monotonic() - self.start
-        end = "\r" if self.tty else ""
-        print(f"{end}downloaded {self.label}: {received / 1e6:.1f} MB in {seconds:.1f}s"
-              + " " * 20, file=sys.stderr, flush=True)

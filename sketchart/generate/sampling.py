@@ -7,7 +7,7 @@ state. Random numbers are drawn up front from NumPy (``np.random.default_rng(see
 fed to the loop, so a seed gives the same draws on every backend; the sampled points agree
 across backends until float rounding changes a discrete choice.
 
-Temperature conventions (``temperature_mode``, notes §7, §9, §13):
+Temperature conventions (``temperature_mode``):
 
 * ``"js"`` (default, magenta-js / sketch-rnn-js / ml5): pen and mixture logits are divided
   by a softmax temperature ``0.5 + 0.5·T`` (``softmax_temperature`` overrides it), sigma

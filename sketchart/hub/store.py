@@ -26,13 +26,11 @@ import hashlib
 import os
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +42,7 @@ from sketchart.hub.catalog import (
     closest_names,
     normalize_name,
 )
+from sketchart.util.download import CHUNK, FetchError, download_file
 
 __all__ = [
     "DEFAULT_MAGENTA_URL",
@@ -72,7 +71,6 @@ DEFAULT_MODEL_URL = "https://storage.googleapis.com/quickdraw-models/sketchRNN/l
 DEFAULT_MAGENTA_URL = "http://download.magenta.tensorflow.org/models/sketch_rnn.zip"
 
 _TIMEOUT = 60.0
-_CHUNK = 1 << 16
 
 
 class StoreError(SketchartError):
@@ -155,30 +153,6 @@ def _hint_download(url: str, target: Path) -> str:
             "SKETCHART_MODEL_URL to a mirror")
 
 
-def _stream(url: str, out: IO[bytes], label: str, progress: bool,
-            expect_bytes: int | None) -> str:
-    """Copy ``url`` into ``out``; returns the sha256 hex digest of what was read."""
-    digest = hashlib.sha256()
-    progress = progress and sys.stderr.isatty()  # a progress line only for a person
-    with urllib.request.urlopen(url, timeout=_TIMEOUT) as resp:
-        total = expect_bytes or int(resp.headers.get("Content-Length") or 0) or None
-        done = 0
-        while True:
-            chunk = resp.read(_CHUNK)
-            if not chunk:
-                break
-            out.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if progress and total:
-                pct = min(100, 100 * done // total)
-                print(f"\r{label}: {done / 1e6:.1f}/{total / 1e6:.1f} MB ({pct}%)",
-                      end="", file=sys.stderr, flush=True)
-    if progress and total:
-        print(file=sys.stderr)
-    return digest.hexdigest()
-
-
 def _download(url: str, target: Path, *, label: str, sha256: str | None = None,
               size: int | None = None, progress: bool = False,
               hint: Callable[[str, Path], str] = _hint_download) -> Path:
@@ -188,37 +162,30 @@ def _download(url: str, target: Path, *, label: str, sha256: str | None = None,
     """
     if not url.startswith(("http://", "https://", "file://")):
         raise StoreError(f"{label}: unsupported URL {url!r} (expected http(s)://)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                    dir=target.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            try:
-                got = _stream(url, fh, label, progress, size)
-            except urllib.error.HTTPError as exc:
-                raise StoreError(
-                    f"cannot download {label} from {url}: HTTP {exc.code} {exc.reason}; "
-                    f"{hint(url, target)}") from None
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                raise StoreError(
-                    f"cannot download {label} from {url} ({reason}); offline? "
-                    f"{hint(url, target)}") from None
-        if sha256 is not None and got != sha256.lower():
+        return download_file(url, target, label=label, timeout=_TIMEOUT, sha256=sha256,
+                             expect_bytes=size,
+                             progress=progress and sys.stderr.isatty())  # for a person
+    except FetchError as exc:
+        if exc.kind == "http":
             raise StoreError(
-                f"{label}: sha256 mismatch for {url} (got {got[:16]}..., pinned "
-                f"{sha256[:16]}...): download rejected, cache untouched")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+                f"cannot download {label} from {url}: HTTP {exc.code} {exc.reason}; "
+                f"{hint(url, target)}") from None
+        if exc.kind == "sha256":
+            raise StoreError(
+                f"{label}: sha256 mismatch for {url} (got {exc.got[:16]}..., pinned "
+                f"{(sha256 or '')[:16]}...): download rejected, cache untouched") from None
+        reason = (f"truncated download: {exc.received} of {exc.total} bytes"
+                  if exc.kind == "truncated" else exc.reason)
+        raise StoreError(
+            f"cannot download {label} from {url} ({reason}); offline? "
+            f"{hint(url, target)}") from None
 
 
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -595,7 +562,7 @@ def _model_from_checkpoint(path: Path, label: str) -> Any:
 
 
 #: Normalising scale factors of datasets that magenta's checkpoints were trained on and
-#: that magenta did not save (``../shared/README.md``; QuickDraw categories fall back to the
+#: that magenta did not save (QuickDraw categories fall back to the
 #: factor of Google's sketch-rnn-js model of the same category).
 _KNOWN_SCALE_FACTORS = {"aaron_sheep": 18.5198}
 

@@ -3,10 +3,9 @@
 Everything else in the model is ``keras.ops``. Two things are not portable at the speed we
 need:
 
-* **The loop over time steps.** Measured on a 2-core CPU (notes §12 and this module's
-  docstring in ``scan``): on TensorFlow a ``tf.while_loop`` over ``TensorArray`` s inside a
-  ``tf.function`` (not under XLA as a whole: XLA's CPU matmuls are slower than oneDNN's
-  here; ``scan_products`` compiles only each step's elementwise work with XLA), on JAX
+* **The loop over time steps.** On TensorFlow a ``tf.while_loop`` over ``TensorArray`` s
+  inside a ``tf.function`` (not under XLA as a whole: XLA's CPU matmuls are slower than
+  oneDNN's; ``scan_products`` compiles only each step's elementwise work with XLA), on JAX
   ``jax.lax.scan`` (compiled under ``jax.jit`` by the caller), elsewhere a Python loop.
 * **Gradients.** :func:`value_and_grad` wraps ``tf.GradientTape`` in a ``tf.function`` on
   TensorFlow, and ``jax.value_and_grad`` over ``keras.StatelessScope`` under ``jax.jit``
@@ -23,7 +22,7 @@ import keras
 
 from sketchart.nn import tf_loop
 
-__all__ = ["backend_name", "compile_fn", "scan", "scan_products", "value_and_grad"]
+__all__ = ["backend_name", "scan", "scan_products", "value_and_grad"]
 
 def backend_name() -> str:
     """The active Keras backend (``tensorflow``, ``jax``, ...)."""
@@ -110,9 +109,9 @@ def scan_products(
       keep ``T`` copies of every intermediate; only a chunk of ``d_products`` is kept at a
       time (all ``T`` steps only for a product with an addend, whose gradient that is);
     * the step itself (forward, and its recomputation and VJP backward) runs as one XLA
-      cluster each way, the big products staying with oneDNN outside: a hyper step's 300
-      small ops fused (27 % off a bucketed hyper training step, 7-9 % for lstm and
-      layer_norm on two threads). ``SKETCHART_XLA_STEP=0`` turns it off;
+      cluster each way, the big products staying with oneDNN outside, so a hyper step's
+      300 small ops are fused (``benchmarks/README.md`` has the timings).
+      ``SKETCHART_XLA_STEP=0`` runs the step op by op (a benchmark and debugging switch);
     * a step's product with a weight of
       :data:`~sketchart.nn.tf_loop.TRANSPOSED_PRODUCT_MIN_COLS` columns or more runs as
       ``(W^T @ c^T)^T``.
@@ -132,7 +131,8 @@ def scan_products(
     if len(set(added.values())) != len(added) or any(xs[j] is None for j in added.values()):
         raise ValueError("scan_products: each addend is one present xs entry, added once")
     constants = set(constants) - set(added.values())
-    # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient (benchmarks compare both)
+    # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient, which the tests and
+    # benchmarks compare with the hand-scheduled one
     if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
         return tf_loop.tf_scan_products(
             step, carry, list(xs), mats, params, y_like, added, constants
@@ -147,20 +147,6 @@ def scan_products(
         return step(c, xt, products, params)
 
     return scan(inline, carry, xs, y_like)
-
-
-def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Compile a pure function for the active backend (``tf.function`` / ``jax.jit``)."""
-    name = backend_name()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=False, reduce_retracing=True)
-    if name == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn
 
 
 def value_and_grad(

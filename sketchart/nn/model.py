@@ -430,11 +430,3 @@ def _addends(cell: SketchCell, product_offset: int, xs_offset: int) -> list[tupl
     """The cell's ``input_products`` as ``scan_products`` addends (product, xs index)."""
     return [(product_offset + k, xs_offset + p) for p, k in cell.input_products]
 
-
-def cell_of(model: SketchRNN, role: str) -> SketchCell:
-    """The cell playing ``role`` (``encoder_fw``, ``encoder_bw``, ``decoder``)."""
-    return {
-        "encoder_fw": getattr(model, "enc_fw", None),
-        "encoder_bw": getattr(model, "enc_bw", None),
-        "decoder": model.decoder,
-    }[role]

@@ -5,7 +5,7 @@ at ``grad_clip``, one Adam update with the learning rate the trainer passes in. 
 one compiled function:
 
 * TensorFlow: a ``tf.function`` (``jit_compile`` off by default: XLA's CPU matrix products
-  are slower than oneDNN's, notes §12) around ``GradientTape`` + ``optimizer.apply``;
+  are slower than oneDNN's) around ``GradientTape`` + ``optimizer.apply``;
   with ``tf.distribute.MirroredStrategy`` the replicas' gradients are summed *before*
   clipping, so the update equals one device's on the same global batch.
 * JAX: one ``jax.jit`` of a pure function (``model.stateless_call`` +
@@ -56,7 +56,7 @@ def _loss_terms(model: Any, hps: HParams, strokes5: Any, lengths: Any, kl_weight
     outputs = model({"strokes5": strokes5, "lengths": lengths}, training=training, eps=eps)
     targets = strokes5[:, 1:]
     # pen loss over every step run, unmasked, also in evaluation: the reference's
-    # validation graph is built with is_training=1 (notes §8)
+    # validation graph is built with is_training=1
     losses = compute_losses(outputs, targets, hps, kl_weight, training=True)
     # mean over B x T -> sum / (B x N_max), the reference's normalisation (x 1.0 exactly
     # when T = N_max); T is dynamic under tf.function's shape-polymorphic signature

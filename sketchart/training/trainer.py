@@ -1,6 +1,6 @@
 """Training: magenta's ``sketch_rnn_train.py`` behaviour, crash-safe and resumable.
 
-:func:`train` runs the reference's loop (notes §3-§5, §8) on TensorFlow or JAX:
+:func:`train` runs the reference's loop on TensorFlow or JAX:
 
 * random batches of augmented sketches (``BatchLoader.random_batch``), or opt-in
   length-bucketed batches run only to their longest sketch + 1 (``bucketed=True``);
@@ -8,7 +8,7 @@
   step *before* the update, Adam with epsilon 1e-8, every gradient value clipped to
   ``[-grad_clip, grad_clip]`` (``sketchart.training.step``);
 * every ``save_every`` steps the whole valid split is evaluated with the KL weight reached
-  so far (the reference keeps 0.01 there, notes §8; r_cost and kl_cost are logged apart so
+  so far (the reference keeps 0.01 there; r_cost and kl_cost are logged apart so
   either convention can be recomputed); on improvement ``best/`` is saved and the test
   split evaluated; ``last/`` is saved every time, with the optimizer, data-order and
   random-stream state, so ``resume=True`` continues bit for bit;
@@ -476,7 +476,7 @@ def train(
             ``keras.distribution.DataParallel`` on JAX, ``MirroredStrategy`` on TF.
         seed: seed of initial weights, data order, augmentation, dropout and z noise
             (default: drawn at random and recorded for ``resume``).
-        jit_compile: TensorFlow: compile the step with XLA (slower on CPU, notes §12).
+        jit_compile: TensorFlow: compile the step with XLA (slower on CPU).
         progress: draw a progress bar on stderr.
         tensorboard: write TensorBoard events into ``log_root``.
         samples: sketches drawn into TensorBoard at each save (0: none).

@@ -18,7 +18,7 @@ import ctypes.util
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,12 +44,14 @@ def atomic_file(
     encoding: str | None = None,
     prefix: str | None = None,
     suffix: str = ".tmp",
+    check: Callable[[Path], None] | None = None,
 ) -> Iterator[IO[Any]]:
     """Yield a file open for writing; when the body returns it replaces ``path``.
 
     The temporary file (``prefix`` default ``.<name>.``) sits in ``path``'s folder, which is
-    created if missing. If the body raises, the temporary file is removed and ``path`` is
-    untouched.
+    created if missing. ``check(temporary_path)``, run once the file is closed, may raise
+    to reject it. If the body or the check raises, the temporary file is removed and
+    ``path`` is untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,8 @@ def atomic_file(
     try:
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
