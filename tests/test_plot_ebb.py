@@ -12,7 +12,8 @@ from serial.tools.list_ports_common import ListPortInfo
 
 from sketchart.errors import SketchartError
 from sketchart.plot import AxiDrawSettings, PlotOptions, document_from_lines, plot_document
-from sketchart.plot.ebb import EBBDriver, EBBPlanner, find_axidraw
+from sketchart.plot.drivers.ebb import EBBDriver
+from sketchart.plot.drivers.ebb_planner import EBBPlanner, find_axidraw
 from sketchart.plot.emulators import EBBEmulator, GrblEmulator
 
 

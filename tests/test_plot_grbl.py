@@ -13,7 +13,7 @@ from plot_testing import assert_polyline_close, quickdraw_document, synthetic_do
 from sketchart.errors import SketchartError
 from sketchart.plot import PlotOptions, document_from_lines, plot_document
 from sketchart.plot.emulators import EBBEmulator, GrblEmulator
-from sketchart.plot.grbl import MachineLimits, estimate_program, parse_words
+from sketchart.plot.gcode import MachineLimits, estimate_program, parse_words
 from sketchart.plot.profiles import get_profile, gwrite_profiles_path, render_program
 
 

@@ -74,6 +74,8 @@ class GcodeProgram:
         layer_end: per layer, lines after its last path (``layer_end`` and ``layer_join``).
         document_end: lines sent once at the end.
         pen_up: lines that lift the pen (sent after an abort).
+        pen_down: lines that lower the pen where it is (``sketchart_pen_down``; may be
+            empty).
         xy: ``paths[layer][path]`` as machine XY coordinates, for the bounds check.
         text: the whole program as ``gwrite`` would write it.
     """
@@ -86,6 +88,7 @@ class GcodeProgram:
     pen_up: list[str]
     xy: list[list[list[tuple[float, float]]]] = field(default_factory=list)
     text: str = ""
+    pen_down: list[str] = field(default_factory=list)
 
     def all_lines(self) -> list[str]:
         """Every line in order, as a full (unresumed) run sends them."""
@@ -150,6 +153,133 @@ def _transform(doc: PlotDocument, config: dict[str, Any]) -> list[list[Any]]:
     return layers
 
 
+class _Renderer:
+    """gwrite's template expansion, one document: the fields, the pen position, the text.
+
+    ``parts`` collects every expansion in order, which is the whole program as ``gwrite``
+    writes it; the structured lists are cut from the same expansions.
+    """
+
+    def __init__(
+        self, doc: PlotDocument, profile: dict[str, Any], defaults: dict[str, Any],
+        filename: str,
+    ) -> None:  # fmt: skip
+        self.doc = doc
+        self.profile = profile
+        self.defaults = defaults
+        self.filename = filename
+        self.parts: list[str] = []
+        self.layer_meta: dict[str, Any] = {}
+        self.last_x = self.last_y = 0.0
+        self.ix = self.iy = 0  # gwrite's integer positions ({ix} {iy}), rounded per step
+
+    def fill(self, key: str, **ctx: Any) -> str:
+        """Expand template ``key`` (empty when the profile has none) and record it."""
+        template = self.profile.get(key)
+        if template is None:
+            return ""
+        maps = [
+            ctx,
+            self.doc.metadata,
+            self.layer_meta,
+            self.defaults,
+            self.profile.get("default_values", {}),
+        ]
+        try:
+            text = str(template).format_map(collections.ChainMap(*maps))
+        except KeyError as exc:
+            raise SketchartError(
+                f"gwrite template {key!r}: no value for {{{exc.args[0]}}} "
+                f"(set it with -d {exc.args[0]} VALUE)"
+            ) from None
+        self.parts.append(text)
+        return text
+
+    def here(self, index: int) -> dict[str, Any]:
+        """The fields of a template expanded at the current position."""
+        return {
+            "x": self.last_x,
+            "y": self.last_y,
+            "ix": self.ix,
+            "iy": self.iy,
+            "index": index,
+            "index1": index + 1,
+        }
+
+    def segment(self, point: complex, seg_index: int, last: int, ctx: dict[str, Any]) -> str:
+        x, y = float(point.real), float(point.imag)
+        dx, dy = x - self.last_x, y - self.last_y
+        idx, idy = round(x - self.ix), round(y - self.iy)
+        self.ix += idx
+        self.iy += idy
+        if seg_index == 0 and self.profile.get("segment_first") is not None:
+            key = "segment_first"
+        elif seg_index == last and self.profile.get("segment_last") is not None:
+            key = "segment_last"
+        else:
+            key = "segment"
+        text = self.fill(
+            key, x=x, y=y, dx=dx, dy=dy, _x=-x, _y=-y, _dx=-dx, _dy=-dy, ix=self.ix,
+            iy=self.iy, idx=idx, idy=idy, index=seg_index, index1=seg_index + 1,
+            segment_index=seg_index, segment_index1=seg_index + 1, **ctx,
+        )  # fmt: skip
+        self.last_x, self.last_y = x, y
+        return text
+
+    def path(self, line: Any, lines_index: int, is_last: bool, common: dict[str, Any]) -> str:
+        """``line_start``, the segments, ``line_end`` and ``line_join`` of one path."""
+        ctx = {"lines_index": lines_index, "lines_index1": lines_index + 1, **common}
+        text = self.fill("line_start", **self.here(lines_index), **ctx)
+        for seg_index, point in enumerate(line):
+            text += self.segment(point, seg_index, len(line) - 1, ctx)
+        text += self.fill("line_end", **self.here(lines_index), **ctx)
+        if not is_last:
+            text += self.fill("line_join", **self.here(lines_index), **ctx)
+        return text
+
+    def layer(
+        self, layer_index: int, layer: Any, lines: list[Any], program: GcodeProgram
+    ) -> None:
+        """Append one layer's start, paths, machine XY and end to ``program``."""
+        self.layer_meta = layer.metadata
+        common = {
+            "layer_index": layer_index,
+            "layer_index1": layer_index + 1,
+            "layer_id": layer.layer_id,
+            "filename": self.filename,
+        }
+        program.layer_start.append(
+            _lines(self.fill("layer_start", **self.here(layer_index), **common))
+        )
+        program.paths.append(
+            [
+                _lines(self.path(line, i, i == len(lines) - 1, common))
+                for i, line in enumerate(lines)
+            ]
+        )
+        program.xy.append([[(float(p.real), float(p.imag)) for p in line] for line in lines])
+        end = self.fill("layer_end", **self.here(layer_index), **common)
+        if layer_index != len(self.doc.layers) - 1:
+            end += self.fill("layer_join", **self.here(layer_index), **common)
+        program.layer_end.append(_lines(end))
+
+    def pen_lift(self, key: str, fallback: str | None) -> list[str]:
+        """Lines of template ``key`` (else of ``fallback`` at the current position), kept
+        out of the program's text: they are sent only by the driver."""
+        saved = list(self.parts)
+        if key in self.profile:
+            text = self.fill(key)
+        elif fallback is not None:
+            text = self.fill(
+                fallback, **self.here(0), lines_index=0, lines_index1=1, layer_index=0,
+                layer_index1=1, layer_id=1, filename=self.filename,
+            )  # fmt: skip
+        else:
+            text = ""
+        self.parts[:] = saved
+        return _lines(text)
+
+
 def render_program(
     doc: PlotDocument,
     profile: dict[str, Any],
@@ -168,178 +298,17 @@ def render_program(
     Raises:
         SketchartError: a template names a field that has no value.
     """
-    defaults = dict(defaults or {})
     layers_xy = _transform(doc, profile)
-    parts: list[str] = []
-
-    current_meta: dict[str, Any] = {}
-
-    def fill(key: str, **ctx: Any) -> str:
-        template = profile.get(key)
-        if template is None:
-            return ""
-        maps = [ctx, doc.metadata, current_meta, defaults, profile.get("default_values", {})]
-        try:
-            text = template.format_map(collections.ChainMap(*maps))
-        except KeyError as exc:
-            raise SketchartError(
-                f"gwrite template {key!r}: no value for {{{exc.args[0]}}} "
-                f"(set it with -d {exc.args[0]} VALUE)"
-            ) from None
-        parts.append(text)
-        return text
-
-    document_start = _lines(fill("document_start", filename=filename))
-    layer_start: list[list[str]] = []
-    layer_end: list[list[str]] = []
-    paths: list[list[list[str]]] = []
-    xy: list[list[list[tuple[float, float]]]] = []
-    last_x = last_y = 0.0
-    xx = yy = 0
-    n_layers = len(doc.layers)
+    r = _Renderer(doc, profile, dict(defaults or {}), filename)
+    program = GcodeProgram(
+        _lines(r.fill("document_start", filename=filename)), [], [], [], [], []
+    )
     for layer_index, (layer, lines) in enumerate(zip(doc.layers, layers_xy)):
-        current_meta = layer.metadata
-        common = {
-            "layer_index": layer_index,
-            "layer_index1": layer_index + 1,
-            "layer_id": layer.layer_id,
-            "filename": filename,
-        }
-        layer_start.append(
-            _lines(
-                fill(
-                    "layer_start",
-                    x=last_x,
-                    y=last_y,
-                    ix=xx,
-                    iy=yy,
-                    index=layer_index,
-                    index1=layer_index + 1,
-                    **common,
-                )
-            )
-        )
-        layer_paths: list[list[str]] = []
-        layer_xy: list[list[tuple[float, float]]] = []
-        for lines_index, line in enumerate(lines):
-            text = ""
-            lctx = {"lines_index": lines_index, "lines_index1": lines_index + 1, **common}
-            text += fill(
-                "line_start",
-                x=last_x,
-                y=last_y,
-                ix=xx,
-                iy=yy,
-                index=lines_index,
-                index1=lines_index + 1,
-                **lctx,
-            )
-            last_seg = len(line) - 1
-            for seg_index, seg in enumerate(line):
-                x, y = float(seg.real), float(seg.imag)
-                dx, dy = x - last_x, y - last_y
-                idx, idy = round(x - xx), round(y - yy)
-                xx += idx
-                yy += idy
-                if seg_index == 0 and profile.get("segment_first") is not None:
-                    key = "segment_first"
-                elif seg_index == last_seg and profile.get("segment_last") is not None:
-                    key = "segment_last"
-                else:
-                    key = "segment"
-                text += fill(
-                    key,
-                    x=x,
-                    y=y,
-                    dx=dx,
-                    dy=dy,
-                    _x=-x,
-                    _y=-y,
-                    _dx=-dx,
-                    _dy=-dy,
-                    ix=xx,
-                    iy=yy,
-                    idx=idx,
-                    idy=idy,
-                    index=seg_index,
-                    index1=seg_index + 1,
-                    segment_index=seg_index,
-                    segment_index1=seg_index + 1,
-                    **lctx,
-                )
-                last_x, last_y = x, y
-            text += fill(
-                "line_end",
-                x=last_x,
-                y=last_y,
-                ix=xx,
-                iy=yy,
-                index=lines_index,
-                index1=lines_index + 1,
-                **lctx,
-            )
-            if lines_index != len(lines) - 1:
-                text += fill(
-                    "line_join",
-                    x=last_x,
-                    y=last_y,
-                    ix=xx,
-                    iy=yy,
-                    index=lines_index,
-                    index1=lines_index + 1,
-                    **lctx,
-                )
-            layer_paths.append(_lines(text))
-            layer_xy.append([(float(p.real), float(p.imag)) for p in line])
-        end = fill(
-            "layer_end",
-            x=last_x,
-            y=last_y,
-            ix=xx,
-            iy=yy,
-            index=layer_index,
-            index1=layer_index + 1,
-            **common,
-        )
-        if layer_index != n_layers - 1:
-            end += fill(
-                "layer_join",
-                x=last_x,
-                y=last_y,
-                ix=xx,
-                iy=yy,
-                index=layer_index,
-                index1=layer_index + 1,
-                **common,
-            )
-        layer_end.append(_lines(end))
-        paths.append(layer_paths)
-        xy.append(layer_xy)
-    current_meta = {}
-    document_end = _lines(fill("document_end", filename=filename))
-    text = "".join(parts)
-    # the lift used after an abort: the profile's own, else its line_end
-    saved = list(parts)
-    pen_up = _lines(
-        fill("sketchart_pen_up")
-        if "sketchart_pen_up" in profile
-        else fill(
-            "line_end",
-            x=last_x,
-            y=last_y,
-            ix=xx,
-            iy=yy,
-            index=0,
-            index1=1,
-            lines_index=0,
-            lines_index1=1,
-            layer_index=0,
-            layer_index1=1,
-            layer_id=1,
-            filename=filename,
-        )
-    )
-    parts[:] = saved
-    return GcodeProgram(
-        document_start, layer_start, paths, layer_end, document_end, pen_up, xy, text
-    )
+        r.layer(layer_index, layer, lines, program)
+    r.layer_meta = {}
+    program.document_end = _lines(r.fill("document_end", filename=filename))
+    program.text = "".join(r.parts)
+    # the lift sent after an abort: the profile's own, else its line_end
+    program.pen_up = r.pen_lift("sketchart_pen_up", "line_end")
+    program.pen_down = r.pen_lift("sketchart_pen_down", None)
+    return program
