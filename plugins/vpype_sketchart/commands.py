@@ -1,11 +1,11 @@
 """vpype commands: ``sketchrnn-sample``, ``-interpolate``, ``-reconstruct``, ``-complete``.
 
-Plain click + ``vpype_cli`` decorators (typer's vendored click does not mix with vpype).
-Every command is a global processor: it writes several layers with their pen properties
-(``vp_color``, ``vp_name``, ``vp_pen_width``), which vpype's ``generator`` wrapper would drop.
-The model is imported inside the processors, so ``vpype --help`` never pays for
-TensorFlow. Library errors become vpype-style one-line messages (``click.ClickException``),
-never a traceback.
+Plain click + ``vpype_cli`` decorators (typer's vendored click does not mix with vpype); the
+work is done by :mod:`sketchart.page`, which the ``sketchart`` CLI calls too. Every command
+is a global processor: it writes several layers with their pen properties (``vp_color``,
+``vp_name``, ``vp_pen_width``), which vpype's ``generator`` wrapper would drop. The model
+is imported inside the processors, so ``vpype --help`` never pays for TensorFlow. Library
+errors become vpype-style one-line messages (``click.ClickException``), never a traceback.
 
 Reproducibility: without ``--seed`` a seed is drawn from numpy's global generator, which
 vpype seeds from its ``-s`` option, so ``vpype -s 7 ...`` gives the same file every time;
@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import numpy as np
 import vpype as vp
 import vpype_cli
 
 from sketchart.errors import SketchartError
-from sketchart.page import layout
+from sketchart.page import options as page_options
+from sketchart.page import plans, redraw
+from sketchart.page.models import looks_like_path, model_source, require_conditional
+from sketchart.page.options import OptionError, Pens, Sampling
+from sketchart.page.sources import SourceDrawing, source_drawings
+
+if TYPE_CHECKING:
+    from sketchart.page.models import SketchModel
 
 __all__ = [
     "sketchrnn_complete",
@@ -38,14 +43,10 @@ __all__ = [
 
 HELP_GROUP = "sketchart"
 
-# Side of the box a drawing read from a page is fitted into before it goes to the model:
-# QuickDraw's simplified drawings (the sketch-rnn datasets) fill a 0-255 box, and Google's
-# simplification uses RDP at 2 units of that box.
-MODEL_BOX = 255.0
-MODEL_RDP_EPSILON = 2.0
-
 # loaded models by name or path: vpype's ``grid`` block runs a command once per cell
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[str, SketchModel] = {}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @contextlib.contextmanager
@@ -55,6 +56,10 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
+    except OptionError as exc:
+        if exc.option is None:
+            raise click.UsageError(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint=exc.option) from None
     except (SketchartError, HParamsError) as exc:
         raise click.ClickException(
             str(exc).splitlines()[0] if str(exc) else repr(exc)
@@ -63,94 +68,22 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(f"{exc.strerror}: {exc.filename}") from None
 
 
-def _load_model(category: str | None, model: str | None) -> tuple[Any, str]:
+def _load_model(category: str | None, model: str | None) -> tuple[SketchModel, str]:
     """The model named by ``--category`` or ``--model``, loaded once per process."""
-    if category and model:
-        raise click.UsageError("give --category or --model, not both")
-    name = category or model
-    if not name:
-        raise click.UsageError("give a model: --category NAME or --model NAME|PATH")
-    if model and _looks_like_path(model) and not pathlib.Path(model).expanduser().exists():
-        raise click.BadParameter(f"no such file or directory: {model}", param_hint="'--model'")
-    key = str(pathlib.Path(name).expanduser().resolve()) if _looks_like_path(name) else name
+    with _user_errors():
+        name, source = model_source(category, model)
+    key = str(pathlib.Path(name).expanduser().resolve()) if looks_like_path(name) else name
     if key not in _MODELS:
         from sketchart.hub.store import load_model
 
         with _user_errors():
-            _MODELS[key] = load_model(str(pathlib.Path(name).expanduser()) if model else name)
+            _MODELS[key] = load_model(source)
     return _MODELS[key], name
 
 
-def _looks_like_path(name: str) -> bool:
-    suffixes = (".json", ".h5", ".keras")
-    return name.endswith(suffixes) or name.startswith((".", "/", "~")) or "\\" in name
-
-
-def _seed(seed: int | None) -> int:
-    # numpy's global generator is seeded by vpype's -s; each call (each grid cell) differs
-    return int(np.random.randint(2**31)) if seed is None else int(seed)
-
-
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise click.BadParameter(
-            f"must be positive, got {temperature:g}", param_hint="'-t' / '--temperature'"
-        )
-
-
-def _record(document: vp.Document, **props: Any) -> None:
-    """Write how the drawing was made into the document's properties."""
-    from sketchart import __version__
-
-    seed = props.get("seed")
-    if seed is not None:
-        # every call of a pipeline (every cell of a grid block) adds its seed
-        previous = document.property("sketchart_seeds")
-        props["seeds"] = f"{previous} {seed}" if previous else str(seed)
-    layout.set_sketch_metadata(document, **props, version=__version__)
-
-
-def _label(seed: int, temperature: float) -> str:
-    """Layer-name suffix: plain ``write`` keeps layer names, so the SVG says how to remake
-    it."""
-    return f" (seed {seed}, T={temperature:g})"
-
-
-def _page(
-    page_size: tuple[float, float] | None, landscape: bool
-) -> tuple[float, float] | None:
-    if page_size is None:
-        return None
-    w, h = page_size
-    return (max(w, h), min(w, h)) if landscape else (w, h)
-
-
-def _model_name(model: Any, name: str) -> str:
-    """Short name for layer labels: the data set or the file's stem."""
-    meta = getattr(model, "meta", None)
-    data_set = getattr(meta, "data_set", None)
-    if isinstance(data_set, list | tuple):
-        data_set = data_set[0] if len(data_set) == 1 else None
-    if data_set:
-        return pathlib.Path(str(data_set)).name.split(".")[0]
-    stem = pathlib.Path(name).name
-    for suffix in (".gen.json", ".vae.json", ".json"):
-        stem = stem.removesuffix(suffix)
-    return stem
-
-
-def _is_conditional(model: Any) -> bool:
-    hps = getattr(model, "hps", None)
-    return bool(getattr(hps, "conditional", False))
-
-
-def _add_layers(document: vp.Document, built: vp.Document, start: int | None = None) -> None:
-    """Copy ``built``'s layers into ``document`` (new ids from ``start``), with properties."""
-    lid = document.free_id() if start is None else start
-    for offset, layer_id in enumerate(sorted(built.layers)):
-        document.add(built.layers[layer_id], lid + offset, with_metadata=True)
-    if built.page_size is not None:
-        document.extend_page_size(built.page_size)
+def _sampling(temperature: float, seed: int | None, greedy: bool, max_len: int | None
+              ) -> Sampling:
+    return Sampling(temperature, page_options.draw_seed(seed), greedy, max_len)
 
 
 # -- options shared by the commands ------------------------------------------------------
@@ -215,8 +148,8 @@ _PEN_OPTIONS = (
 )
 
 
-def _apply(options: Sequence[Any]):
-    def decorator(f):
+def _apply(options: Sequence[Callable[[_F], _F]]) -> Callable[[_F], _F]:
+    def decorator(f: _F) -> _F:
         for option in reversed(options):
             f = option(f)
         return f
@@ -327,171 +260,24 @@ def sketchrnn_sample(
         vpype sketchrnn-sample -c cat -n 16 --layers per-sketch --optimize write cats.svg
         vpype -s 7 grid -o 3cm 3cm 5 4 sketchrnn-sample -c cat --layout cell end write c.svg
     """
-    _check_temperature(temperature)
-    if count < 1:
-        raise click.BadParameter(f"must be at least 1, got {count}", param_hint="'-n'")
-    if layout_mode == "cell" and count != 1:
-        raise click.UsageError(
-            "--layout cell draws one sketch per call (for vpype's grid block); "
-            "use -n 1 or --layout grid"
-        )
-    net, model_name = _load_model(category, model)
-    seed = _seed(seed)
-    from sketchart.generate.sampling import REDRAW_ROUNDS, sample
-
     with _user_errors():
-        sketches = sample(
-            net, count, temperature=temperature, greedy=greedy, seed=seed, max_len=max_len,
-            redraw_empty=0 if keep_empty else REDRAW_ROUNDS,
-        )
-        built = layout.layout_document(
-            sketches,
-            size=size,
-            gap=gap,
-            layout=layout_mode,
-            columns=columns,
-            page_size=_page(page_size, landscape),
-            layers=layers,
-            colors=colors if colors is not None else (None if layers != "single" else "black"),
-            name=name or _model_name(net, model_name),
-            name_suffix=_label(seed, temperature),
-            pen_width=pen_width,
-            optimize=optimize,
-            optimize_seed=seed,
-        )
+        plans.check_sample(temperature, count, layout_mode)
+    net, model_name = _load_model(category, model)
+    sampling = _sampling(temperature, seed, greedy, max_len)
     target = vpype_cli.single_to_layer_id(layer, document) if layers == "single" else None
     if layers != "single" and layer is not None and layer is not vpype_cli.LayerType.NEW:
         target = layer
-    _add_layers(document, built, target)
-    _record(
-        document,
-        command="sketchrnn-sample",
-        model=model_name,
-        seed=seed,
-        temperature=temperature,
-        greedy=greedy,
-        count=count,
-    )
-    return document
-
-
-sketchrnn_sample.help_group = HELP_GROUP
-
-
-# -- drawings read from the page or from files -------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """How a drawing on the page maps to the model's units: ``px = model / scale + origin``."""
-
-    scale: float
-    origin: np.ndarray
-
-    def to_model(self, lines: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [(np.asarray(line) - self.origin) * self.scale for line in lines]
-
-    def to_page(self, lines: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [np.asarray(line) / self.scale + self.origin for line in lines]
-
-
-def _to_model_strokes(
-    lines: Sequence[np.ndarray], what: str, max_len: int | None
-) -> tuple[np.ndarray, _Frame]:
-    """A drawing (px polylines) as model-ready stroke-3 in dataset units, and its frame.
-
-    The drawing is fitted into a 255 box and simplified as Google simplified QuickDraw
-    (RDP, 2 units), so that a drawing from any source looks like the training data.
-    """
-    from shapely.geometry import LineString
-
-    from sketchart.strokes import lines_to_strokes3
-
-    bounds = layout.drawing_bounds(lines)
-    if bounds is None:
-        raise SketchartError(f"{what} is empty: nothing to encode")
-    extent = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
-    if extent <= 0:
-        raise SketchartError(f"{what} has no extent (a single point)")
-    frame = _Frame(MODEL_BOX / extent, np.array(bounds[:2]))
-    simplified = []
-    for line in frame.to_model(lines):
-        if len(line) >= 3:
-            coords = np.asarray(LineString(line).simplify(MODEL_RDP_EPSILON).coords)
-            line = coords if len(coords) >= 2 else line[[0, -1]]
-        simplified.append(line)
-    strokes3 = lines_to_strokes3(simplified, dtype=np.float64)
-    if max_len is not None and len(strokes3) > max_len:
-        raise SketchartError(
-            f"{what} has {len(strokes3)} points after simplification, more than the "
-            f"model's max_seq_len {max_len}"
+    with _user_errors():
+        return plans.sample_page(
+            document, net, model_name, sampling, count=count, size=size, layout=layout_mode,
+            columns=columns, gap=gap, layers=layers, target=target, keep_empty=keep_empty,
+            page_size=page_options.oriented_page(page_size, landscape),
+            pens=Pens(colors, pen_width, name, optimize),
         )
-    return strokes3, frame
 
-
-def _max_seq_len(model: Any) -> int | None:
-    meta = getattr(model, "meta", None)
-    value = getattr(meta, "max_seq_len", None) or getattr(
-        getattr(model, "hps", None), "max_seq_len", None
-    )
-    return int(value) if value else None
-
-
-def _read_svg_lines(path: str) -> list[np.ndarray]:
-    file = pathlib.Path(path).expanduser()
-    if not file.is_file():
-        raise SketchartError(f"no such SVG file: {path}")
-    try:
-        doc = vp.read_multilayer_svg(str(file), quantization=vp.convert_length("0.1mm"))
-    except Exception as exc:  # svgelements raises many kinds of errors on bad files
-        raise SketchartError(f"cannot read SVG {path}: {exc}") from exc
-    return [line for lc in doc.layers.values() for line in layout.complex_to_lines(lc)]
-
-
-def _layer_lines(document: vp.Document, layer_id: int) -> list[np.ndarray]:
-    if layer_id not in document.layers:
-        raise SketchartError(f"layer {layer_id} does not exist")
-    return layout.complex_to_lines(document.layers[layer_id])
 
 
 # -- sketchrnn-interpolate ----------------------------------------------------------------
-
-
-def _parse_grid(grid: str | None) -> tuple[int, int] | None:
-    if grid is None:
-        return None
-    parts = grid.lower().replace("*", "x").split("x")
-    try:
-        rows, cols = (int(p) for p in parts)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected ROWSxCOLUMNS, got {grid!r}", param_hint="'--grid'"
-        ) from None
-    if rows < 2 or cols < 2:
-        raise click.BadParameter(f"needs at least 2x2, got {grid!r}", param_hint="'--grid'")
-    return rows, cols
-
-
-def _endpoint_z(net: Any, document: vp.Document, spec: str, max_len: int | None) -> np.ndarray:
-    """Latent vector of an endpoint: ``seed:N``, a layer id (``3`` or ``layer:3``), or an
-    SVG."""
-    from sketchart.generate.sampling import encode
-
-    z_size = int(net.hps.z_size)
-    if spec.startswith("seed:"):
-        try:
-            seed = int(spec[5:])
-        except ValueError:
-            raise SketchartError(f"bad endpoint {spec!r}: expected seed:N") from None
-        # a point of the prior N(0, I), the same draw on every backend
-        return np.random.default_rng(seed).standard_normal(z_size).astype(np.float32)
-    if spec.isdigit() or spec.startswith("layer:"):
-        layer_id = int(spec.removeprefix("layer:"))
-        lines, what = _layer_lines(document, layer_id), f"layer {layer_id}"
-    else:
-        lines, what = _read_svg_lines(spec), spec
-    strokes3, _ = _to_model_strokes(lines, what, max_len)
-    return np.asarray(encode(net, [strokes3]))[0]
 
 
 @click.command("sketchrnn-interpolate")
@@ -593,111 +379,40 @@ def sketchrnn_interpolate(
         vpype read two.svg sketchrnn-interpolate -m runs/sheep -e 1 -e 2 write morph.svg
         vpype sketchrnn-interpolate -m runs/sheep --grid 4x5 write grid.svg
     """
-    _check_temperature(temperature)
-    shape = _parse_grid(grid)
-    wanted = 4 if shape else 2
-    if endpoints and len(endpoints) != wanted:
-        raise click.UsageError(
-            f"give {wanted} endpoints (-e){' for --grid' if shape else ''}, "
-            f"got {len(endpoints)}"
-        )
-    if not shape and steps < 2:
-        raise click.BadParameter(f"must be at least 2, got {steps}", param_hint="'--steps'")
-    net, model_name = _load_model(category, model)
-    if not _is_conditional(net):
-        raise click.UsageError(
-            f"sketchrnn-interpolate needs a conditional (VAE) model; {model_name} is "
-            "decoder-only"
-        )
-    seed = _seed(seed)
-    if not endpoints:
-        # random points of the prior, reproducible through the sampling seed
-        endpoints = tuple(f"seed:{seed + k + 1}" for k in range(wanted))
-    page = _page(page_size, landscape)
-    from sketchart.generate.sampling import grid as latent_grid
-    from sketchart.generate.sampling import interpolate
-
     with _user_errors():
-        zs = [_endpoint_z(net, document, spec, _max_seq_len(net)) for spec in endpoints]
-        common = {
-            "temperature": temperature,
-            "greedy": greedy,
-            "seed": seed,
-            "max_len": max_len,
-        }
-        if shape:
-            rows, cols = shape
-            table = latent_grid(net, zs, rows=rows, cols=cols, **common)
-            sketches = [sketch for row in table for sketch in row]
-        else:
-            rows, cols = 1, steps
-            sketches = interpolate(net, zs[0], zs[1], steps=steps, method=method, **common)
-        built = layout.layout_document(
-            sketches,
-            size=size,
-            gap=gap,
-            columns=cols,
-            rows=rows,
-            page_size=page,
-            layers={"per-cell": "per-sketch"}.get(layers, layers),
-            colors=colors if colors is not None else (None if layers != "single" else "black"),
-            name=name or _model_name(net, model_name),
-            name_suffix=_label(seed, temperature),
-            pen_width=pen_width,
-            optimize=optimize,
-            optimize_seed=seed,
+        shape = plans.check_interpolate(temperature, grid, endpoints, steps)
+    net, model_name = _load_model(category, model)
+    with _user_errors():
+        require_conditional(net, model_name, "sketchrnn-interpolate")
+        return plans.interpolate_page(
+            document, net, model_name, _sampling(temperature, seed, greedy, max_len),
+            endpoints, steps=steps, method=method, grid=shape, size=size, gap=gap,
+            page_size=page_options.oriented_page(page_size, landscape), layers=layers,
+            pens=Pens(colors, pen_width, name, optimize),
         )
-    _add_layers(document, built)
-    _record(
-        document,
-        command="sketchrnn-interpolate",
-        model=model_name,
-        seed=seed,
-        temperature=temperature,
-        greedy=greedy,
-        endpoints=" ".join(endpoints),
-        method=method,
-    )
-    return document
 
-
-sketchrnn_interpolate.help_group = HELP_GROUP
 
 
 # -- sketchrnn-reconstruct and sketchrnn-complete -----------------------------------------
 
 
-def _source_drawings(
+def _drawings(
     document: vp.Document,
     layer: int | list[int] | None,
     svg: str | None,
     whole_layer: bool,
     margin: float,
-) -> list[tuple[str, list[np.ndarray]]]:
+) -> list[SourceDrawing]:
     """The drawings to work on: each drawing of the chosen layers, or of an SVG file."""
-    if svg is not None:
-        sources = [(svg, _read_svg_lines(svg))]
-    else:
+    ids: list[int] = []
+    if svg is None:
         ids = vpype_cli.multiple_to_layer_ids(layer, document)
         if not ids:
             if not document.layers:
                 raise SketchartError("no layer to read drawings from (the document is empty)")
             have = ", ".join(str(lid) for lid in sorted(document.layers))
             raise SketchartError(f"layer {layer} does not exist (layers: {have})")
-        sources = [(f"layer {lid}", _layer_lines(document, lid)) for lid in ids]
-    drawings = []
-    for what, lines in sources:
-        if not lines:
-            raise SketchartError(f"{what} is empty: nothing to encode")
-        if whole_layer:
-            drawings.append((what, lines))
-        else:
-            parts = layout.split_drawings(lines, margin=margin)
-            drawings.extend(
-                (f"{what} drawing {k + 1}" if len(parts) > 1 else what, part)
-                for k, part in enumerate(parts)
-            )
-    return drawings
+    return source_drawings(document, ids, svg, whole_layer, margin)
 
 
 _SOURCE_OPTIONS = (
@@ -737,36 +452,6 @@ _SOURCE_OPTIONS = (
 )
 
 
-def _variation_layers(
-    document: vp.Document,
-    per_variation: list[list[np.ndarray]],
-    colors: str | None,
-    pen_width: float,
-    base: str,
-    suffix: str,
-    optimize: bool,
-    seed: int,
-) -> None:
-    """One new layer per variation; colours start after black, kept for the originals."""
-    palette = layout.parse_colors(colors) if colors else layout.parse_colors(None)[1:]
-    for k, lines in enumerate(per_variation):
-        lc = vp.LineCollection()
-        for line in lines:
-            if len(line) >= 2:
-                lc.append(line[:, 0] + 1j * line[:, 1])
-        lc.set_property(
-            vp.METADATA_FIELD_NAME,
-            (f"{base} {k + 1}" if len(per_variation) > 1 else base) + suffix,
-        )
-        lc.set_property(vp.METADATA_FIELD_COLOR, palette[k % len(palette)])
-        lc.set_property(vp.METADATA_FIELD_PEN_WIDTH, float(pen_width))
-        built = vp.Document()
-        built.add(lc, 1, with_metadata=True)
-        if optimize:
-            layout.optimize_document(built, seed=seed + k)
-        _add_layers(document, built)
-
-
 @click.command("sketchrnn-reconstruct")
 @_apply(_MODEL_OPTIONS)
 @_apply(_SOURCE_OPTIONS)
@@ -802,68 +487,20 @@ def sketchrnn_reconstruct(
     \b
         vpype read sheep.svg sketchrnn-reconstruct -m runs/sheep -n 3 -t 0.3 write out.svg
     """
-    _check_temperature(temperature)
-    if variations < 1:
-        raise click.BadParameter(f"must be at least 1, got {variations}", param_hint="'-n'")
-    net, model_name = _load_model(category, model)
-    if not _is_conditional(net):
-        raise click.UsageError(
-            f"sketchrnn-reconstruct needs a conditional (VAE) model; {model_name} is "
-            "decoder-only"
-        )
-    seed = _seed(seed)
-    from sketchart.generate.sampling import decode, encode
-
     with _user_errors():
-        drawings = _source_drawings(document, layer, svg, whole_layer, margin)
-        prepared = [
-            _to_model_strokes(lines, what, _max_seq_len(net)) for what, lines in drawings
-        ]
-        z = np.asarray(encode(net, [strokes3 for strokes3, _ in prepared]))
-        # every variation of every drawing in one batch: row k * len(drawings) + i
-        z_all = np.tile(z, (variations, 1))
-        redrawn = decode(
-            net, z_all, temperature=temperature, greedy=greedy, seed=seed, max_len=max_len
+        page_options.check_temperature(temperature)
+        page_options.check_at_least(variations, 1, "'-n'")
+    net, model_name = _load_model(category, model)
+    with _user_errors():
+        require_conditional(net, model_name, "sketchrnn-reconstruct")
+        sampling = _sampling(temperature, seed, greedy, max_len)
+        return redraw.reconstruct_page(
+            document, net, model_name, sampling,
+            _drawings(document, layer, svg, whole_layer, margin),
+            variations=variations, replace=replace,
+            pens=Pens(colors, pen_width, name, optimize),
         )
-    from sketchart.strokes import strokes3_to_lines
 
-    per_variation: list[list[np.ndarray]] = [[] for _ in range(variations)]
-    for k in range(variations):
-        for i, (_, lines) in enumerate(drawings):
-            box = layout.drawing_bounds(lines)
-            assert box is not None  # empty drawings were refused above
-            side = max(box[2] - box[0], box[3] - box[1])
-            center = ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
-            strokes3 = redrawn[k * len(drawings) + i]
-            per_variation[k].extend(
-                layout.fit_lines(strokes3_to_lines(strokes3), side, center)
-            )
-    if replace:
-        for lid in {int(w.split()[1]) for w, _ in drawings if w.startswith("layer ")}:
-            document.pop(lid)
-    _variation_layers(
-        document,
-        per_variation,
-        colors,
-        pen_width,
-        name or f"{_model_name(net, model_name)} reconstruction",
-        _label(seed, temperature),
-        optimize,
-        seed,
-    )
-    _record(
-        document,
-        command="sketchrnn-reconstruct",
-        model=model_name,
-        seed=seed,
-        temperature=temperature,
-        greedy=greedy,
-        variations=variations,
-    )
-    return document
-
-
-sketchrnn_reconstruct.help_group = HELP_GROUP
 
 
 @click.command("sketchrnn-complete")
@@ -899,64 +536,20 @@ def sketchrnn_complete(
     \b
         vpype read start.svg sketchrnn-complete -c cat -n 3 write finished.svg
     """
-    _check_temperature(temperature)
-    if variations < 1:
-        raise click.BadParameter(f"must be at least 1, got {variations}", param_hint="'-n'")
-    net, model_name = _load_model(category, model)
-    seed = _seed(seed)
-    from sketchart.generate.sampling import complete
-
     with _user_errors():
-        drawings = _source_drawings(document, layer, svg, whole_layer, margin)
-        per_variation: list[list[np.ndarray]] = [[] for _ in range(variations)]
-        for i, (what, lines) in enumerate(drawings):
-            # a conditional model encodes the partial drawing, so it must fit max_seq_len
-            limit = _max_seq_len(net) if _is_conditional(net) else None
-            partial, frame = _to_model_strokes(lines, what, limit)
-            continuations = complete(
-                net,
-                partial,
-                variations,
-                temperature=temperature,
-                greedy=greedy,
-                seed=seed + i,
-                max_len=max_len,
-                include_partial=False,
-            )
-            start = np.cumsum(partial[:, :2], axis=0)[-1]
-            for k, strokes3 in enumerate(continuations):
-                per_variation[k].extend(frame.to_page(_continuation_lines(strokes3, start)))
-    _variation_layers(
-        document,
-        per_variation,
-        colors,
-        pen_width,
-        name or f"{_model_name(net, model_name)} completion",
-        _label(seed, temperature),
-        optimize,
-        seed,
-    )
-    _record(
-        document,
-        command="sketchrnn-complete",
-        model=model_name,
-        seed=seed,
-        temperature=temperature,
-        greedy=greedy,
-        variations=variations,
-    )
-    return document
+        page_options.check_temperature(temperature)
+        page_options.check_at_least(variations, 1, "'-n'")
+    net, model_name = _load_model(category, model)
+    sampling = _sampling(temperature, seed, greedy, max_len)
+    with _user_errors():
+        return redraw.complete_page(
+            document, net, model_name, sampling,
+            _drawings(document, layer, svg, whole_layer, margin),
+            variations=variations, pens=Pens(colors, pen_width, name, optimize),
+        )
 
 
-sketchrnn_complete.help_group = HELP_GROUP
-
-
-def _continuation_lines(strokes3: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
-    """Polylines of new strokes that start where the partial drawing's pen is."""
-    from sketchart.strokes import strokes3_to_lines
-
-    strokes3 = np.asarray(strokes3, dtype=np.float64)
-    if len(strokes3) == 0:
-        return []
-    # the pen is up after the partial drawing's last point: the first offset is a move
-    return strokes3_to_lines(strokes3, start=(float(start[0]), float(start[1])))
+# ``vpype --help`` lists plugin commands under their ``help_group``
+for _command in (sketchrnn_sample, sketchrnn_interpolate, sketchrnn_reconstruct,
+                 sketchrnn_complete):
+    _command.help_group = HELP_GROUP  # type: ignore[attr-defined]

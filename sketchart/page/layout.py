@@ -31,6 +31,7 @@ __all__ = [
     "LAYER_MODES",
     "Cell",
     "GridSpec",
+    "add_layers",
     "complex_to_lines",
     "drawing_bounds",
     "fit_lines",
@@ -38,6 +39,7 @@ __all__ = [
     "layout_document",
     "optimize_document",
     "parse_colors",
+    "record_sketch",
     "set_sketch_metadata",
     "split_drawings",
 ]
@@ -179,3 +181,31 @@ def set_sketch_metadata(document: vp.Document, **props: Any) -> None:
             continue
         document.set_property(f"sketchart_{key}", value)
         document.set_property(f"svg_data-sketchart-{key.replace('_', '-')}", str(value))
+
+
+def record_sketch(document: vp.Document, **props: Any) -> None:
+    """Record how a drawing was made (:func:`set_sketch_metadata`), with sketchart's version.
+
+    A ``seed`` is also appended to ``sketchart_seeds``: every call of a pipeline (every cell
+    of a vpype ``grid`` block) adds its own.
+    """
+    from sketchart import __version__
+
+    seed = props.get("seed")
+    if seed is not None:
+        previous = document.property("sketchart_seeds")
+        props["seeds"] = f"{previous} {seed}" if previous else str(seed)
+    set_sketch_metadata(document, **props, version=__version__)
+
+
+def add_layers(document: vp.Document, built: vp.Document, start: int | None = None) -> None:
+    """Copy ``built``'s layers into ``document`` with their properties, and grow its page.
+
+    The new layers take ids from ``start`` on (default: the first free id), so layers
+    already in the document keep their names and pens.
+    """
+    lid = document.free_id() if start is None else start
+    for offset, layer_id in enumerate(sorted(built.layers)):
+        document.add(built.layers[layer_id], lid + offset, with_metadata=True)
+    if built.page_size is not None:
+        document.extend_page_size(built.page_size)
