@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "sketchart.cli.convert",
     "sketchart.cli.train",
     "sketchart.cli.generate",
+    "sketchart.cli.pages",
     "sketchart.cli.models",
     "sketchart.cli.plot",
     "sketchart.cli.gallery",

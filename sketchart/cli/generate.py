@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["register"]
+__all__ = ["register", "write_svg_file"]
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
 
 
-def _write_svg_atomic(doc: object, output: Path, source: str) -> None:
+def write_svg_file(doc: object, output: Path, source: str) -> None:
+    """Write a vpype document as SVG, atomically (a failed run leaves no half file)."""
     import vpype
 
     from sketchart.util.atomic import atomic_file
@@ -90,7 +91,7 @@ def sample_command(
     source = (f"sketchart sample {'--category' if category else '--model'} {name} "
               f"-n {count} -t {temperature}" + (f" --seed {seed}" if seed is not None else "")
               + (" --greedy" if greedy else "") + (" --keep-empty" if keep_empty else ""))
-    _write_svg_atomic(doc, output, source)
+    write_svg_file(doc, output, source)
     lengths = [len(d) for d in drawings]
     typer.echo(f"wrote {output}: {count} sketch(es), {min(lengths)}-{max(lengths)} points")
 
