@@ -1,13 +1,25 @@
-"""``sketchart plot FILE.svg --device axidraw|grbl``: drive a pen plotter (sketchart.plot)."""
+"""``sketchart plot FILE.svg --device axidraw|grbl``: drive a pen plotter (sketchart.plot).
+
+The options come from the shared declaration (:func:`sketchart.plot.options.
+plot_option_table`, which includes every registered device's options); this module only
+turns them into typer parameters. ``-d`` takes ``KEY=VALUE`` here.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from sketchart.plot.options import PlotOption
+
 __all__ = ["register"]
+
+_JOURNAL_DEFAULT = "default: FILE.svg.plot.json"
 
 
 def _parse_defaults(pairs: list[str]) -> dict[str, str]:
@@ -22,88 +34,59 @@ def _parse_defaults(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def plot(
-    file: Annotated[Path, typer.Argument(help="SVG drawing to plot (read with vpype).")],
-    device: Annotated[str, typer.Option("--device", help="axidraw or grbl.")] = "axidraw",
-    port: Annotated[
-        str | None,
-        typer.Option(
-            "--port", help="Serial port or pyserial URL (default: find the AxiDraw)."
-        ),
-    ] = None,
-    model: Annotated[
-        str, typer.Option("--model", help="AxiDraw model: V3/A4, V3/A3, SE/A1, MiniKit.")
-    ] = "V3/A4",
-    profile: Annotated[
-        str, typer.Option("--profile", help="gwrite profile for GRBL (grbl-servo, grbl-z).")
-    ] = "grbl-servo",
-    define: Annotated[
-        list[str] | None,
-        typer.Option("-d", "--define", help="GRBL template value KEY=VALUE (e.g. feed=2000)."),
-    ] = None,
-    pen_up: Annotated[
-        float, typer.Option("--pen-up", help="AxiDraw pen-up height, %.")
-    ] = 60.0,
-    pen_down: Annotated[
-        float, typer.Option("--pen-down", help="AxiDraw pen-down height, %.")
-    ] = 30.0,
-    speed_down: Annotated[
-        float, typer.Option("--speed-down", help="AxiDraw drawing speed, mm/s.")
-    ] = 55.0,
-    speed_up: Annotated[
-        float, typer.Option("--speed-up", help="AxiDraw travel speed, mm/s.")
-    ] = 165.0,
-    accel_down: Annotated[
-        float, typer.Option("--accel-down", help="AxiDraw drawing acceleration, mm/s^2.")
-    ] = 750.0,
-    accel_up: Annotated[
-        float, typer.Option("--accel-up", help="AxiDraw travel acceleration, mm/s^2.")
-    ] = 1100.0,
-    journal: Annotated[
-        Path | None,
-        typer.Option("--journal", help="Progress journal (default: FILE.svg.plot.json)."),
-    ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the first unfinished path.")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan and estimated time; no device.")
-    ] = False,
-    no_pause: Annotated[
-        bool, typer.Option("--no-pause", help="Do not stop for a pen change between layers.")
-    ] = False,
-) -> None:
-    """Plot an SVG on an AxiDraw or a GRBL pen plotter, safely and resumably."""
-    from sketchart.plot import AxiDrawSettings, PlotOptions, load_svg, plot_document
-
-    document = load_svg(file)
-    settings = AxiDrawSettings(
-        model=model,
-        pen_up=pen_up,
-        pen_down=pen_down,
-        speed_down=speed_down,
-        speed_up=speed_up,
-        accel_down=accel_down,
-        accel_up=accel_up,
+def _parameter(option: PlotOption) -> inspect.Parameter:
+    """The typer parameter of one declared option."""
+    text = option.help.format(journal_default=_JOURNAL_DEFAULT)
+    annotation: Any
+    if option.kind == "pairs":
+        info = typer.Option(*option.flags, help=f"{text} KEY=VALUE (e.g. feed=2000).")
+        annotation = Annotated[list[str] | None, info]
+    else:
+        # no click Choice for --device: an unknown name gets run's one-line error, which
+        # lists the registered devices
+        kind = option.type if option.default is not None else option.type | None
+        annotation = Annotated[kind, typer.Option(*option.flags, help=text)]
+    return inspect.Parameter(
+        option.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=option.default,
+        annotation=annotation,
     )
 
-    def pause(message: str) -> None:
-        typer.prompt(message, default="", show_default=False, prompt_suffix=" ")
 
-    options = PlotOptions(
-        device=device,
-        port=port,
-        axidraw=settings,
-        profile=profile,
-        defaults=_parse_defaults(define or []),
-        journal=journal,
-        resume=resume,
-        dry_run=dry_run,
-        pause=None if no_pause else pause,
+def _plot_command() -> Callable[..., None]:
+    """``plot(file, **options)`` with a typer signature built from the declaration."""
+    from sketchart.plot.options import plot_option_table
+
+    table = plot_option_table()
+    pairs = [option.name for option in table if option.kind == "pairs"]
+
+    def plot(file: Path, **values: Any) -> None:
+        """Plot an SVG on an AxiDraw or a GRBL pen plotter, safely and resumably."""
+        from sketchart.plot import load_svg, plot_document
+        from sketchart.plot.options import options_from_values
+
+        def pause(message: str) -> None:
+            typer.prompt(message, default="", show_default=False, prompt_suffix=" ")
+
+        document = load_svg(file)
+        for name in pairs:
+            values[name] = _parse_defaults(values[name] or [])
+        plot_document(document, options_from_values(values, pause=pause), echo=typer.echo)
+
+    file = inspect.Parameter(
+        "file",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            Path, typer.Argument(help="SVG drawing to plot (read with vpype).")
+        ],
     )
-    plot_document(document, options, echo=typer.echo)
+    params = [file] + [_parameter(option) for option in table]
+    plot.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    plot.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return plot
 
 
 def register(app: typer.Typer) -> None:
     """Add ``plot`` to the ``sketchart`` CLI."""
-    app.command("plot")(plot)
+    app.command("plot")(_plot_command())

@@ -100,18 +100,30 @@ COMMON_HEAD: tuple[PlotOption, ...] = (
 COMMON_TAIL: tuple[PlotOption, ...] = (
     PlotOption("journal", ("--journal",), Path, None, "Progress journal ({journal_default})."),
     PlotOption(
-        "resume", ("--resume",), bool, False, "Continue from the first unfinished path.",
+        "resume",
+        ("--resume",),
+        bool,
+        False,
+        "Continue from the first unfinished path.",
         kind="flag",
     ),
     PlotOption(
-        "dry_run", ("--dry-run",), bool, False,
-        "Print the plan and estimated time; no device.", kind="flag",
+        "dry_run",
+        ("--dry-run",),
+        bool,
+        False,
+        "Print the plan and estimated time; no device.",
+        kind="flag",
     ),
     PlotOption(
-        "no_pause", ("--no-pause",), bool, False,
-        "Do not stop for a pen change between layers.", kind="flag",
+        "no_pause",
+        ("--no-pause",),
+        bool,
+        False,
+        "Do not stop for a pen change between layers.",
+        kind="flag",
     ),
-)  # fmt: skip
+)
 
 
 def plot_option_table() -> list[PlotOption]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -123,12 +123,15 @@ def document_from_lines(
     Raises:
         SketchartError: a path that is not ``[k, 2]`` or holds a non-finite value.
     """
+    grouped: list[list[np.ndarray]]
     if layers and isinstance(layers[0], np.ndarray):
-        layers = [layers]  # type: ignore[list-item]
+        grouped = [cast("list[np.ndarray]", layers)]
+    else:
+        grouped = cast("list[list[np.ndarray]]", layers)
     out: list[PlotLayer] = []
-    for li, layer in enumerate(layers):
+    for li, layer in enumerate(grouped):
         lines = []
-        for pi, line in enumerate(layer):  # type: ignore[union-attr]
+        for pi, line in enumerate(layer):
             arr = np.asarray(line, dtype=np.float64)
             if arr.ndim != 2 or arr.shape[1] != 2:
                 raise SketchartError(

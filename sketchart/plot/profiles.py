@@ -161,9 +161,12 @@ class _Renderer:
     """
 
     def __init__(
-        self, doc: PlotDocument, profile: dict[str, Any], defaults: dict[str, Any],
+        self,
+        doc: PlotDocument,
+        profile: dict[str, Any],
+        defaults: dict[str, Any],
         filename: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.doc = doc
         self.profile = profile
         self.defaults = defaults
@@ -219,10 +222,25 @@ class _Renderer:
         else:
             key = "segment"
         text = self.fill(
-            key, x=x, y=y, dx=dx, dy=dy, _x=-x, _y=-y, _dx=-dx, _dy=-dy, ix=self.ix,
-            iy=self.iy, idx=idx, idy=idy, index=seg_index, index1=seg_index + 1,
-            segment_index=seg_index, segment_index1=seg_index + 1, **ctx,
-        )  # fmt: skip
+            key,
+            x=x,
+            y=y,
+            dx=dx,
+            dy=dy,
+            _x=-x,
+            _y=-y,
+            _dx=-dx,
+            _dy=-dy,
+            ix=self.ix,
+            iy=self.iy,
+            idx=idx,
+            idy=idy,
+            index=seg_index,
+            index1=seg_index + 1,
+            segment_index=seg_index,
+            segment_index1=seg_index + 1,
+            **ctx,
+        )
         self.last_x, self.last_y = x, y
         return text
 
@@ -271,9 +289,15 @@ class _Renderer:
             text = self.fill(key)
         elif fallback is not None:
             text = self.fill(
-                fallback, **self.here(0), lines_index=0, lines_index1=1, layer_index=0,
-                layer_index1=1, layer_id=1, filename=self.filename,
-            )  # fmt: skip
+                fallback,
+                **self.here(0),
+                lines_index=0,
+                lines_index1=1,
+                layer_index=0,
+                layer_index1=1,
+                layer_id=1,
+                filename=self.filename,
+            )
         else:
             text = ""
         self.parts[:] = saved

@@ -135,7 +135,5 @@ def get_device(name: str) -> DeviceSpec:
     _load_builtins()
     spec = _DEVICES.get(name)
     if spec is None:
-        raise SketchartError(
-            f"unknown device {name!r}; choose {' or '.join(_DEVICES)}"
-        )
+        raise SketchartError(f"unknown device {name!r}; choose {' or '.join(_DEVICES)}")
     return spec

@@ -54,7 +54,7 @@ class SerialDriver:
         """The connection's time source (an emulator's port carries a virtual one)."""
         return self._clock
 
-    def _open(self, baudrate: int) -> LineReader:
+    def _open_port(self, baudrate: int) -> LineReader:
         """Open :attr:`port_name`; the clock and reader follow the new port."""
         self.port = open_port(
             self.port_name or "", baudrate=baudrate, timeout=0.05, device=self.name

@@ -109,7 +109,7 @@ class EBBDriver(SerialDriver):
         self._open()
 
     def _open(self) -> None:
-        reader = super()._open(9600)
+        reader = self._open_port(9600)
         reader.clear()
         reply: str | None = None
         for _ in range(2):  # a first reply can be swallowed by a half-sent old command
@@ -305,7 +305,10 @@ _DEFAULTS = AxiDrawSettings()
 #: the AxiDraw's plot options (``--model`` and the pen and speed settings)
 OPTIONS: tuple[PlotOption, ...] = (
     PlotOption(
-        "model", ("--model",), str, _DEFAULTS.model,
+        "model",
+        ("--model",),
+        str,
+        _DEFAULTS.model,
         f"AxiDraw model: {', '.join(AXIDRAW_MODELS)}.",
     ),
     PlotOption("pen_up", ("--pen-up",), float, _DEFAULTS.pen_up, "AxiDraw pen-up height, %."),
@@ -313,21 +316,30 @@ OPTIONS: tuple[PlotOption, ...] = (
         "pen_down", ("--pen-down",), float, _DEFAULTS.pen_down, "AxiDraw pen-down height, %."
     ),
     PlotOption(
-        "speed_down", ("--speed-down",), float, _DEFAULTS.speed_down,
+        "speed_down",
+        ("--speed-down",),
+        float,
+        _DEFAULTS.speed_down,
         "AxiDraw drawing speed, mm/s.",
     ),
     PlotOption(
         "speed_up", ("--speed-up",), float, _DEFAULTS.speed_up, "AxiDraw travel speed, mm/s."
     ),
     PlotOption(
-        "accel_down", ("--accel-down",), float, _DEFAULTS.accel_down,
+        "accel_down",
+        ("--accel-down",),
+        float,
+        _DEFAULTS.accel_down,
         "AxiDraw drawing acceleration, mm/s^2.",
     ),
     PlotOption(
-        "accel_up", ("--accel-up",), float, _DEFAULTS.accel_up,
+        "accel_up",
+        ("--accel-up",),
+        float,
+        _DEFAULTS.accel_up,
         "AxiDraw travel acceleration, mm/s^2.",
     ),
-)  # fmt: skip
+)
 
 
 def _apply(options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:

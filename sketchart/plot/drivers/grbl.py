@@ -142,7 +142,7 @@ class GrblDriver(SerialDriver):
                 f"GRBL needs --port (GRBL boards have no fixed USB id); ports found: "
                 f"{describe_ports(ports)}"
             )
-        self._open(self.baudrate)
+        self._open_port(self.baudrate)
         # an Arduino resets when the port opens and greets within about a second; a board
         # without auto-reset (or a greeting flushed by the open) is asked by a soft reset,
         # which a still-booting Arduino ignores before greeting anyway
@@ -386,7 +386,7 @@ class GrblDriver(SerialDriver):
             try:
                 if attempt == 1:
                     self.close()
-                    self._open(self.baudrate)
+                    self._open_port(self.baudrate)
                     self._wait_greeting(2.0)
                 self._hold_reset_lift()
                 return (self.mpos[0], self.mpos[1]) if self.mpos is not None else None
@@ -416,13 +416,14 @@ class GrblDriver(SerialDriver):
 #: GRBL's plot options (the ``gwrite`` profile and its template values)
 OPTIONS: tuple[PlotOption, ...] = (
     PlotOption(
-        "profile", ("--profile",), str, "grbl-servo",
+        "profile",
+        ("--profile",),
+        str,
+        "grbl-servo",
         "gwrite profile for GRBL (grbl-servo, grbl-z).",
     ),
-    PlotOption(
-        "define", ("-d", "--define"), str, None, "GRBL template value", kind="pairs"
-    ),
-)  # fmt: skip
+    PlotOption("define", ("-d", "--define"), str, None, "GRBL template value", kind="pairs"),
+)
 
 
 def _apply(options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:

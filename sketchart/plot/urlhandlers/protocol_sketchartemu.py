@@ -18,6 +18,8 @@ __all__ = ["Serial"]
 class Serial(SerialBase):
     """A pyserial port whose other end is a :class:`~sketchart.plot.emulators.Emulator`."""
 
+    is_open: bool
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._link: Any = None
         super().__init__(*args, **kwargs)
