@@ -25,6 +25,15 @@ class _Block:
     arrival: float
 
 
+def _supported(gcodes: list[float], mcodes: list[float], values: dict[str, float]) -> bool:
+    """Whether a line uses only the words this emulator knows (GRBL says error:20)."""
+    return (
+        all(letter in "XYZFSPN" for letter in values)
+        and all(g in (0, 1, 4, 17, 20, 21, 90, 91, 94) for g in gcodes)
+        and all(m in (2, 3, 4, 5, 30) for m in mcodes)
+    )
+
+
 class GrblEmulator(Emulator):
     """A GRBL 1.1 controller driving a pen plotter (servo on M3 S / M5, or pen on Z).
 
@@ -259,16 +268,8 @@ class GrblEmulator(Emulator):
         gcodes = [v for k, v in words if k == "G"]
         mcodes = [v for k, v in words if k == "M"]
         values = {k: v for k, v in words if k not in "GM"}
-        for letter in values:
-            if letter not in "XYZFSPN":
-                return "error:20\r\n"
-        for g in gcodes:
-            if g not in (0, 1, 4, 17, 20, 21, 90, 91, 94):
-                return "error:20\r\n"
-        for m in mcodes:
-            if m not in (2, 3, 4, 5, 30):
-                return "error:20\r\n"
-        scale = 1.0
+        if not _supported(gcodes, mcodes, values):
+            return "error:20\r\n"
         for g in gcodes:
             if g == 20:
                 self.units_mm = False
