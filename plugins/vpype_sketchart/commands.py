@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 import vpype as vp
@@ -30,6 +30,7 @@ from sketchart.page import plans, redraw
 from sketchart.page.models import looks_like_path, model_source, require_conditional
 from sketchart.page.options import OptionError, Pens, Sampling
 from sketchart.page.sources import SourceDrawing, source_drawings
+from vpype_sketchart.options import MODEL_OPTIONS, PEN_OPTIONS, SOURCE_OPTIONS, apply
 
 if TYPE_CHECKING:
     from sketchart.page.models import SketchModel
@@ -45,8 +46,6 @@ HELP_GROUP = "sketchart"
 
 # loaded models by name or path: vpype's ``grid`` block runs a command once per cell
 _MODELS: dict[str, SketchModel] = {}
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @contextlib.contextmanager
@@ -86,82 +85,11 @@ def _sampling(temperature: float, seed: int | None, greedy: bool, max_len: int |
     return Sampling(temperature, page_options.draw_seed(seed), greedy, max_len)
 
 
-# -- options shared by the commands ------------------------------------------------------
-
-_MODEL_OPTIONS = (
-    click.option(
-        "-c",
-        "--category",
-        type=vpype_cli.TextType(),
-        help="Model by name: a shipped model, or a category of Google's pretrained models "
-        "(downloaded once into the cache).",
-    ),
-    click.option(
-        "-m",
-        "--model",
-        type=vpype_cli.TextType(),
-        help="Model name or path (model directory, training log root, .gen.json, .vae.json).",
-    ),
-    click.option(
-        "-t",
-        "--temperature",
-        type=vpype_cli.FloatType(),
-        default=0.65,
-        show_default=True,
-        help="Randomness of the strokes (> 0).",
-    ),
-    click.option(
-        "--seed",
-        type=vpype_cli.IntegerType(),
-        default=None,
-        help="Sampling seed (default: drawn from vpype's -s seed).",
-    ),
-    click.option("--greedy", is_flag=True, help="Most likely strokes instead of random ones."),
-    click.option(
-        "--max-len",
-        type=vpype_cli.IntegerType(),
-        default=None,
-        help="Most points per sketch (default: the model's max_seq_len).",
-    ),
-)
-
-_PEN_OPTIONS = (
-    click.option(
-        "--colors",
-        type=vpype_cli.TextType(),
-        default=None,
-        help="Comma-separated pen colours, cycled over the layers (default: a palette).",
-    ),
-    click.option(
-        "--pen-width",
-        type=vpype_cli.LengthType(),
-        default="0.3mm",
-        show_default=True,
-        help="Pen width written to the layers (vp_pen_width).",
-    ),
-    click.option("--name", type=vpype_cli.TextType(), default=None, help="Base layer name."),
-    click.option(
-        "--optimize",
-        is_flag=True,
-        help="Run vpype's linemerge, linesimplify, reloop and linesort on the result.",
-    ),
-)
-
-
-def _apply(options: Sequence[Callable[[_F], _F]]) -> Callable[[_F], _F]:
-    def decorator(f: _F) -> _F:
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorator
-
-
 # -- sketchrnn-sample ---------------------------------------------------------------------
 
 
 @click.command("sketchrnn-sample")
-@_apply(_MODEL_OPTIONS)
+@apply(MODEL_OPTIONS)
 @click.option(
     "-n",
     "--count",
@@ -214,7 +142,7 @@ def _apply(options: Sequence[Callable[[_F], _F]]) -> Callable[[_F], _F]:
     show_default=True,
     help="One layer, one per sketch, or stroke k of every sketch on pen k (mod pens).",
 )
-@_apply(_PEN_OPTIONS)
+@apply(PEN_OPTIONS)
 @click.option(
     "-l",
     "--layer",
@@ -290,7 +218,7 @@ def sketchrnn_sample(
     help="A drawing to interpolate from/to (twice; four times with --grid): an SVG file, "
     "a layer (3 or layer:3) or a point of the prior (seed:N).",
 )
-@_apply(_MODEL_OPTIONS)
+@apply(MODEL_OPTIONS)
 @click.option(
     "--steps",
     type=vpype_cli.IntegerType(),
@@ -341,7 +269,7 @@ def sketchrnn_sample(
     show_default=True,
     help="One layer per row, one per drawing, or one for all.",
 )
-@_apply(_PEN_OPTIONS)
+@apply(PEN_OPTIONS)
 @vpype_cli.global_processor
 def sketchrnn_interpolate(
     document: vp.Document,
@@ -415,48 +343,11 @@ def _drawings(
     return source_drawings(document, ids, svg, whole_layer, margin)
 
 
-_SOURCE_OPTIONS = (
-    click.option(
-        "-l",
-        "--layer",
-        type=vpype_cli.LayerType(accept_multiple=True),
-        default="all",
-        help="Layer(s) whose drawings are used (default: all).",
-    ),
-    click.option(
-        "--svg",
-        type=vpype_cli.TextType(),
-        default=None,
-        help="Take the drawings from this SVG file instead of the document.",
-    ),
-    click.option(
-        "--whole-layer",
-        is_flag=True,
-        help="Treat each layer as one drawing (default: split it where drawings are apart).",
-    ),
-    click.option(
-        "--margin",
-        type=vpype_cli.LengthType(),
-        default="2mm",
-        show_default=True,
-        help="Paths closer than this belong to the same drawing.",
-    ),
-    click.option(
-        "-n",
-        "--variations",
-        type=vpype_cli.IntegerType(),
-        default=1,
-        show_default=True,
-        help="Versions per drawing, each on its own layer.",
-    ),
-)
-
-
 @click.command("sketchrnn-reconstruct")
-@_apply(_MODEL_OPTIONS)
-@_apply(_SOURCE_OPTIONS)
+@apply(MODEL_OPTIONS)
+@apply(SOURCE_OPTIONS)
 @click.option("--replace", is_flag=True, help="Delete the source layers.")
-@_apply(_PEN_OPTIONS)
+@apply(PEN_OPTIONS)
 @vpype_cli.global_processor
 def sketchrnn_reconstruct(
     document: vp.Document,
@@ -504,9 +395,9 @@ def sketchrnn_reconstruct(
 
 
 @click.command("sketchrnn-complete")
-@_apply(_MODEL_OPTIONS)
-@_apply(_SOURCE_OPTIONS)
-@_apply(_PEN_OPTIONS)
+@apply(MODEL_OPTIONS)
+@apply(SOURCE_OPTIONS)
+@apply(PEN_OPTIONS)
 @vpype_cli.global_processor
 def sketchrnn_complete(
     document: vp.Document,

@@ -91,6 +91,42 @@ Variations = Annotated[
 ]
 
 
+# -- interpolate's own options ------------------------------------------------------------
+
+Endpoints = Annotated[
+    list[str] | None,
+    typer.Option("--endpoint", "-e", help="A drawing to interpolate from/to (twice; four "
+                 "times with --grid): an SVG file or a point of the prior (seed:N)."),
+]
+Steps = Annotated[
+    int, typer.Option("--steps", help="Drawings from the first endpoint to the second, both "
+                      "included.")
+]
+Method = Annotated[
+    str, typer.Option("--method", help="slerp or lerp: spherical or linear interpolation "
+                      "of the latent vectors.")
+]
+Grid = Annotated[
+    str | None,
+    typer.Option("--grid", help="ROWSxCOLUMNS grid from four corners (top-left, top-right, "
+                 "bottom-left, bottom-right endpoints), bilinear in latent space (--method "
+                 "does not apply)."),
+]
+Size = Annotated[
+    str | None, typer.Option("--size", help="Box side of each drawing (default: the largest "
+                             "that fits the page).")
+]
+Gap = Annotated[str, typer.Option("--gap", help="Space between drawings.")]
+PageSize = Annotated[
+    str, typer.Option("--page-size", "-p", help="Page the drawings are fitted onto.")
+]
+Landscape = Annotated[bool, typer.Option("--landscape", help="Landscape page.")]
+Layers = Annotated[
+    str, typer.Option("--layers", help="per-row, per-cell or single: one layer per row, one "
+                      "per drawing, or one for all.")
+]
+
+
 @contextlib.contextmanager
 def _option_errors() -> Iterator[None]:
     """Bad options as typer's usage errors; other library errors go to ``main``."""
@@ -160,44 +196,21 @@ def _write(doc: vp.Document, output: Path, command: str, model: str, sampling: S
 
 def interpolate_command(
     output: Output,
-    endpoints: Annotated[
-        list[str] | None,
-        typer.Option("--endpoint", "-e", help="A drawing to interpolate from/to (twice; "
-                     "four times with --grid): an SVG file or a point of the prior (seed:N)."),
-    ] = None,
+    endpoints: Endpoints = None,
     category: Category = None,
     model: Model = None,
     temperature: Temperature = 0.65,
     seed: Seed = None,
     greedy: Greedy = False,
     max_len: MaxLen = None,
-    steps: Annotated[
-        int, typer.Option("--steps", help="Drawings from the first endpoint to the second, "
-                          "both included.")
-    ] = 8,
-    method: Annotated[
-        str, typer.Option("--method", help="slerp or lerp: spherical or linear "
-                          "interpolation of the latent vectors.")
-    ] = "slerp",
-    grid: Annotated[
-        str | None,
-        typer.Option("--grid", help="ROWSxCOLUMNS grid from four corners (top-left, "
-                     "top-right, bottom-left, bottom-right endpoints), bilinear in latent "
-                     "space (--method does not apply)."),
-    ] = None,
-    size: Annotated[
-        str | None, typer.Option("--size", help="Box side of each drawing (default: the "
-                                 "largest that fits the page).")
-    ] = None,
-    gap: Annotated[str, typer.Option("--gap", help="Space between drawings.")] = "5mm",
-    page_size: Annotated[
-        str, typer.Option("--page-size", "-p", help="Page the drawings are fitted onto.")
-    ] = "a4",
-    landscape: Annotated[bool, typer.Option("--landscape", help="Landscape page.")] = False,
-    layers: Annotated[
-        str, typer.Option("--layers", help="per-row, per-cell or single: one layer per row, "
-                          "one per drawing, or one for all.")
-    ] = "per-row",
+    steps: Steps = 8,
+    method: Method = "slerp",
+    grid: Grid = None,
+    size: Size = None,
+    gap: Gap = "5mm",
+    page_size: PageSize = "a4",
+    landscape: Landscape = False,
+    layers: Layers = "per-row",
     colors: Colors = None,
     pen_width: PenWidth = "0.3mm",
     name: Name = None,
