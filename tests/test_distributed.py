@@ -37,7 +37,8 @@ SCRIPT = textwrap.dedent("""
     from sketchart.data.datasets import BatchLoader, load_npz
     from sketchart.hparams import HParams
     from sketchart.nn.model import SketchRNN
-    from sketchart.training.trainer import _data_parallel, train
+    from sketchart.training.devices import data_parallel
+    from sketchart.training.trainer import train
     from sketchart.training.step import TrainStep
 
     sheep_npz, log_root = sys.argv[1], sys.argv[2]
@@ -68,7 +69,7 @@ SCRIPT = textwrap.dedent("""
             [np.asarray(v.value) for v in opt.variables]
 
     init, l1, w1, o1 = one_step(None, None, keras.name_scope("single"), None)
-    strategy, distribution, scope, n = _data_parallel(4)
+    strategy, distribution, scope, n = data_parallel(4)
     assert n == 2, n
     _, l2, w2, o2 = one_step(strategy, distribution, scope, init)
     changed = sum(not np.array_equal(a, b) for a, b in zip(init, w1))

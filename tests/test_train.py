@@ -284,8 +284,10 @@ def test_existing_run_needs_resume_and_resume_needs_a_run(
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a learning rate of 1e30 from step 4 on makes the weights overflow for real
-    real = train_mod.learning_rate_at
-    monkeypatch.setattr(train_mod, "learning_rate_at",
+    from sketchart.training import run as run_mod
+
+    real = run_mod.learning_rate_at
+    monkeypatch.setattr(run_mod, "learning_rate_at",
                         lambda hps, step: real(hps, step) if step < 4 else 1e30)
     root = tmp_path / "r"
     with pytest.raises(TrainError, match=r"non-finite .* the last good checkpoint is .*last "

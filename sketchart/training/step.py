@@ -81,6 +81,9 @@ class TrainStep:
         distribution: JAX only: a ``keras.distribution.DataParallel`` for data parallelism.
     """
 
+    _train: Callable[..., Any]
+    _eval: Callable[..., Any]
+
     def __init__(self, model: Any, optimizer: Any, hps: HParams, *,
                  jit_compile: bool = False, strategy: Any = None,
                  distribution: Any = None) -> None:
@@ -227,8 +230,15 @@ class TrainStep:
         self._train = tf.function(train_fn, input_signature=spec, autograph=False,
                                   jit_compile=self.jit_compile and strategy is None)
         eval_spec = (*spec[:2], spec[3], tf.TensorSpec([2], tf.as_dtype(self.seed_dtype)))
+
+        def eval_with(use_mu: bool) -> Callable[..., Any]:
+            def run(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any) -> Any:
+                return eval_fn(strokes5, lengths, kl_weight, seed_state, use_mu)
+
+            return run
+
         compiled = {
-            use_mu: tf.function(lambda *a, m=use_mu: eval_fn(*a, m), input_signature=eval_spec,
+            use_mu: tf.function(eval_with(use_mu), input_signature=eval_spec,
                                 autograph=False, jit_compile=self.jit_compile)
             for use_mu in (False, True)}
 
@@ -330,8 +340,8 @@ class TrainStep:
             return jit_eval(self._tvals, self._nvals, strokes5, lengths, kl_weight,
                             seed_state, use_mu)
 
-        self._train: Callable[..., Any] = run_train
-        self._eval: Callable[..., Any] = run_eval
+        self._train = run_train
+        self._eval = run_eval
 
     def _shard(self, array: np.ndarray) -> Any:
         if self.distribution is None:

@@ -1,0 +1,98 @@
+"""A run's datasets resolved, downloaded, loaded, filtered and put into batch loaders."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sketchart.hparams import HParams
+from sketchart.training.result import TrainError
+
+__all__ = ["PreparedData", "prepare_data"]
+
+
+@dataclass
+class PreparedData:
+    """The datasets of a run, filtered and with their loaders."""
+
+    hps: HParams
+    paths: list[Path]
+    class_names: list[str]
+    scale_factor: float
+    train: Any
+    valid: Any
+    test: Any
+    dropped: dict[str, int]
+
+
+def prepare_data(
+    hps: HParams, data_dir: str | os.PathLike[str] | None, *, max_seq_len_from_data: bool,
+    bucketed: bool = False, seed: int = 0, scale_factor: float | None = None,
+    download: bool = True, progress: bool = True, paths: list[Path] | None = None,
+) -> PreparedData:
+    """Resolve, download, load and filter ``hps.data_set``; build the three loaders.
+
+    Args:
+        hps: the run's hparams (``data_set``, ``batch_size``, augmentation).
+        data_dir: where dataset names are looked up (and categories downloaded).
+        max_seq_len_from_data: set ``max_seq_len`` to the longest sketch over all splits
+            (nothing dropped); otherwise drop longer sketches and warn with the counts.
+        bucketed: length-bucketed training batches.
+        seed: the training loader's seed (data order and augmentation).
+        scale_factor: the normalising factor (default: computed on the training split).
+        download: allow downloading QuickDraw categories.
+        progress: progress bar for downloads.
+        paths: the files of ``hps.data_set`` when already known (a resumed run).
+
+    Raises:
+        TrainError: a split is empty (or emptied by the filter), or the training split
+            cannot fill one batch.
+    """
+    from sketchart.data.datasets import BatchLoader, load_datasets
+    from sketchart.data.quickdraw import resolve_data_set
+
+    if paths is None:
+        paths = [resolve_data_set(name, data_dir, download=download, progress=progress)
+                 for name in hps.data_set]
+    data = load_datasets(paths)
+    names = ", ".join(p.name for p in paths)
+    if max_seq_len_from_data:
+        hps = hps.replace({"max_seq_len": max(data.max_len(), 1)})
+    limit = hps.max_seq_len
+    dropped = {s: sum(len(x) > limit for x in data.split(s)[0])
+               for s in ("train", "valid", "test")}
+    if any(dropped.values()):
+        counts = ", ".join(f"{n} of {len(data.split(s)[0])} {s}" for s, n in dropped.items())
+        warnings.warn(f"{names}: dropped sketches longer than max_seq_len={limit}: {counts}",
+                      stacklevel=2)
+    for split in ("train", "valid", "test"):
+        total = len(data.split(split)[0])
+        if total - dropped[split] == 0:
+            why = (f" (all {total} are longer than max_seq_len={limit})" if total else "")
+            raise TrainError(f"{names}: the {split} split is empty{why}")
+    if scale_factor is None:
+        from sketchart.strokes import scale_factor as compute_scale
+
+        scale_factor = compute_scale([s for s in data.train if len(s) <= limit])
+
+    def loader(split: str, train: bool) -> Any:
+        sketches, labels = data.split(split)
+        return BatchLoader(
+            sketches, labels, batch_size=hps.batch_size, max_seq_len=limit,
+            scale_factor=scale_factor,
+            random_scale_factor=hps.random_scale_factor if train else 0.0,
+            augment_stroke_prob=hps.augment_stroke_prob if train else 0.0,
+            bucketed=bucketed and train, seed=seed if train else 0)
+
+    train_loader = loader("train", True)
+    if len(train_loader) < hps.batch_size:
+        raise TrainError(
+            f"{names}: the train split has {len(train_loader)} sketches of at most "
+            f"{limit} points, fewer than batch_size={hps.batch_size}")
+    return PreparedData(hps=hps, paths=paths, class_names=list(data.class_names),
+                        scale_factor=float(scale_factor), train=train_loader,
+                        valid=loader("valid", False), test=loader("test", False),
+                        dropped=dropped)
