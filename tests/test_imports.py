@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # framework at import time; every other module of the package and of the plugin is checked
 KERAS_MODULES = {
     "sketchart.nn.backend",
+    "sketchart.nn.cell_base",
     "sketchart.nn.cells",
+    "sketchart.nn.hyper_cell",
+    "sketchart.nn.initializers",
     "sketchart.nn.losses",
+    "sketchart.nn.lstm_cells",
     "sketchart.nn.model",
 }
 # running it starts the CLI

@@ -130,12 +130,12 @@ def scan_products(
     added = dict(addends)  # product k -> xs index j
     if len(set(added.values())) != len(added) or any(xs[j] is None for j in added.values()):
         raise ValueError("scan_products: each addend is one present xs entry, added once")
-    constants = set(constants) - set(added.values())
+    constant_xs = set(constants) - set(added.values())
     # SKETCHART_SCAN=plain: TensorFlow's own while_loop gradient, which the tests and
     # benchmarks compare with the hand-scheduled one
     if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
         return tf_loop.tf_scan_products(
-            step, carry, list(xs), mats, params, y_like, added, constants
+            step, carry, list(xs), mats, params, y_like, added, constant_xs
         )
     from keras import ops
 

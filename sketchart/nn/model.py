@@ -310,8 +310,8 @@ class SketchRNN(keras.Model):
         )
         hs = self._dropout(hs, hps.output_dropout_prob, training, hps.use_output_dropout)
         # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]
-        params = split_mixture(_time_major(self.dec_output(hs)), hps.num_mixture)
-        return params, list(final), _time_major(hs)
+        mixture = split_mixture(_time_major(self.dec_output(hs)), hps.num_mixture)
+        return mixture, list(final), _time_major(hs)
 
     def decoder_step(
         self, x_t: Any, state: Sequence[Any], z: Any = None, training: bool = False

@@ -245,7 +245,7 @@ def _backward(spec: _ScanSpec, fw: _Forward, upstream: Sequence[Any]) -> list[An
     d_ys = upstream[n_c] if has_y else None
     if has_y and d_ys is None:
         d_ys = tf.zeros_like(fw.ys)
-    dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if has_y else None
+    dy_ta = tf.TensorArray(d_ys.dtype, size=steps).unstack(d_ys) if d_ys is not None else None
     diff_x = [x for x, d in zip(fw.x_all, spec.diff) if d]
     w_t = [tf.transpose(w) if t is None else t for w, t in zip(fw.ws, fw.ws_t)]
     chunk = max(1, int(WEIGHT_GRAD_CHUNK))

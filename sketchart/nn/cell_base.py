@@ -1,0 +1,227 @@
+"""What the three recurrent cells share: :class:`SketchCell` (config, dropout masks, the
+two-phase ``project_inputs`` / ``step`` and a one-step ``call``) and the layer-norm maths.
+
+All maths is ``keras.ops``: the same code runs on the TensorFlow and JAX backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+__all__ = ["LN_EPSILON", "SketchCell", "layer_norm", "layer_norm_gates", "per_gate", "read"]
+
+#: Layer-norm epsilon of the reference (``rnn.layer_norm_all`` / ``rnn.layer_norm``).
+LN_EPSILON = 1e-3
+
+
+def read(variable: Any) -> Any:
+    """A variable's current value as a backend tensor (read once; on TensorFlow
+    ``convert_to_tensor`` of a variable returns the variable itself, hence the copy)."""
+    return ops.copy(getattr(variable, "value", variable))
+
+
+def layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
+    """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its
+    own."""
+    shape = ops.shape(x)
+    xr = ops.reshape(x, (-1, gates, units))
+    shifted = xr - ops.mean(xr, axis=2, keepdims=True)
+    var = ops.mean(ops.square(shifted), axis=2, keepdims=True)
+    xr = shifted * ops.rsqrt(var + LN_EPSILON)
+    return ops.reshape(xr, shape) * gamma + beta
+
+
+def per_gate(z: Any, weight: Any) -> Any:
+    """``einsum("bgk,gkh->bgh", z, weight)``: each gate's ``z [B, k] @ weight[g] [k, H]``.
+
+    As a batched matmul over the gates (``[G, B, k] @ [G, k, H]``, transposed in and out):
+    TensorFlow's CPU ``Einsum`` kernel runs on one thread, so on two this took half the
+    time, forward and gradient, when the step ran op by op (under XLA, the training
+    default, both compile alike).
+    """
+    out = ops.matmul(ops.transpose(z, (1, 0, 2)), weight)
+    return ops.transpose(out, (1, 0, 2))
+
+
+def layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
+    """``rnn.layer_norm`` over the last axis (biased variance, epsilon 1e-3)."""
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    shifted = x - mean
+    var = ops.mean(ops.square(shifted), axis=-1, keepdims=True)
+    return gamma * shifted * ops.rsqrt(var + LN_EPSILON) + beta
+
+
+class SketchCell(keras.layers.Layer):
+    """Common part of the three cells: config, dropout masks, one-step ``call``.
+
+    Args:
+        units: number of hidden units ``H``.
+        input_dim: size of the per-step input; when given the weights are built at once.
+        use_recurrent_dropout: drop the candidate ``tanh(j)`` when called with
+            ``training=True``.
+        recurrent_dropout_prob: *keep* probability (magenta's meaning).
+        forget_bias: added inside the forget-gate sigmoid at run time (1.0 in magenta).
+        seed: seed of the dropout-mask generator.
+    """
+
+    #: index, in ``state_size``, of the state part that is the output ``h``
+    output_index = 0
+
+    def __init__(
+        self,
+        units: int,
+        input_dim: int | None = None,
+        use_recurrent_dropout: bool = False,
+        recurrent_dropout_prob: float = 0.9,
+        forget_bias: float = 1.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.input_dim = None if input_dim is None else int(input_dim)
+        self.use_recurrent_dropout = bool(use_recurrent_dropout)
+        self.recurrent_dropout_prob = float(recurrent_dropout_prob)
+        self.forget_bias = float(forget_bias)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        if self.input_dim is not None:
+            self.build((None, self.input_dim))
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            input_dim=self.input_dim,
+            use_recurrent_dropout=self.use_recurrent_dropout,
+            recurrent_dropout_prob=self.recurrent_dropout_prob,
+            forget_bias=self.forget_bias,
+            seed=self.seed,
+        )
+        return config
+
+    # ------------------------------------------------------------------- state
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        """Sizes of the state parts, in the reference's concatenation order."""
+        raise NotImplementedError
+
+    def output_of(self, state: Sequence[Any]) -> Any:
+        """The output ``h`` held in ``state`` (the reference's ``get_output``)."""
+        return state[self.output_index]
+
+    def zero_state(self, batch_size: int, dtype: str | None = None) -> list[Any]:
+        """All-zero state (the reference's ``cell.zero_state``)."""
+        return [
+            ops.zeros((batch_size, n), dtype=dtype or self.compute_dtype)
+            for n in self.state_size
+        ]
+
+    def split_state(self, flat: Any) -> list[Any]:
+        """Split a ``[B, sum(state_size)]`` tensor (the reference's layout) into parts."""
+        parts, start = [], 0
+        for n in self.state_size:
+            parts.append(flat[:, start : start + n])
+            start += n
+        return parts
+
+    # ------------------------------------------------------------------ maths
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        """Every product with the input weights, for inputs ``x [..., k]``.
+
+        ``x`` may be a slice of the full input: it meets rows ``offset:offset+k`` of the
+        input weights (the model projects the stroke and z parts separately). The results
+        of two slices add up to the projection of the whole input.
+        """
+        raise NotImplementedError
+
+    #: the input weights, one per projected input (:meth:`project_inputs`' order)
+    input_kernel_names: tuple[str, ...] = ("W_xh",)
+
+    def input_kernels(self, offset: int, k: int) -> list[Any]:
+        """Rows ``offset:offset+k`` of each input weight, read once: a loop that projects
+        its inputs step by step uses ``x_t @ kernel`` (plus a per-sketch offset) where
+        :meth:`project_inputs` would have done all steps at once (no bias here)."""
+        return [read(getattr(self, n))[offset : offset + k] for n in self.input_kernel_names]
+
+    def step_weights(self) -> dict[str, Any]:
+        """The tensors ``step`` uses, read from the variables once.
+
+        A loop reads them once before the recurrence and passes them to every ``step``:
+        on TensorFlow a variable read inside a ``while_loop`` is a new tensor per
+        iteration, which its gradient would keep, one copy per step.
+        """
+        raise NotImplementedError
+
+    #: the step's products of a state part with a recurrent weight, as
+    #: ``(state index, step_weights key)``: a loop may compute them itself
+    #: (``sketchart.nn.backend.scan_products``) and pass them to ``step``
+    recurrent_products: tuple[tuple[int, str], ...] = ()
+    #: ``(projected index, recurrent_products index)``: that projected input is only ever
+    #: added to that product, so a loop may add it there itself and pass the projected
+    #: input to ``step`` as None (``scan_products``' ``addends``)
+    input_products: tuple[tuple[int, int], ...] = ()
+
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
+        """One recurrence step from projected inputs; returns ``(h, new_state)``.
+
+        ``keep_mask [B, H]`` (already divided by the keep probability) multiplies the
+        candidate; ``None`` means no recurrent dropout. ``weights`` is
+        :meth:`step_weights` (read here when not given). ``products``, when given, are
+        the :attr:`recurrent_products` already computed (``state[i] @ weights[key]``).
+        """
+        raise NotImplementedError
+
+    def _products(
+        self, state: Sequence[Any], w: dict[str, Any], products: Sequence[Any] | None
+    ) -> list[Any]:
+        if products is not None:
+            return list(products)
+        return [ops.matmul(state[i], w[key]) for i, key in self.recurrent_products]
+
+    def dropout_masks(self, batch_size: int, steps: int | None, training: bool) -> Any:
+        """Recurrent-dropout masks ``[steps, B, H]`` (or ``[B, H]`` if ``steps`` is None).
+
+        Returns ``None`` when dropout is off or ``training`` is false. Masks are drawn up
+        front so the recurrence stays a pure function of its inputs; they are
+        independent per step and per example, exactly like a dropout op inside the cell.
+        """
+        if not (training and self.use_recurrent_dropout and self.recurrent_dropout_prob < 1):
+            return None
+        shape = (batch_size, self.units) if steps is None else (steps, batch_size, self.units)
+        keep = self.recurrent_dropout_prob
+        u = keras.random.uniform(shape, seed=self.seed_generator)
+        return ops.cast(u < keep, self.compute_dtype) / keep
+
+    def call(
+        self,
+        inputs: Any,
+        states: Sequence[Any],
+        training: bool = False,
+    ) -> tuple[Any, list[Any]]:
+        """One step: ``inputs [B, input_dim]``, ``states`` a list -> ``(h, new_states)``."""
+        mask = self.dropout_masks(ops.shape(inputs)[0], None, bool(training))
+        return self.step(self.project_inputs(inputs), list(states), mask)
+
+    def _candidate(self, j: Any, keep_mask: Any) -> Any:
+        g = ops.tanh(j)
+        return g if keep_mask is None else g * keep_mask
+
+    def _check_built_input(self, input_shape: Any) -> int:
+        dim = int(input_shape[-1])
+        if self.input_dim is not None and dim != self.input_dim:
+            raise ValueError(f"{self.name}: input_dim {self.input_dim} but built with {dim}")
+        self.input_dim = dim
+        return dim

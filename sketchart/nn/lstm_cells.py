@@ -1,0 +1,139 @@
+"""magenta's LSTM cell (``rnn.LSTMCell``) and layer-norm LSTM cell
+(``rnn.LayerNormLSTMCell``) as Keras layers.
+
+* :class:`LSTMCell` -- gates ``i, j, f, o`` (``j`` is the candidate), forget bias added
+  inside the sigmoid at run time, state ``[c, h]``;
+* :class:`LayerNormLSTMCell` -- no bias, per-gate layer norm of the pre-activations and a
+  layer norm of ``c`` before the output ``tanh`` (epsilon 1e-3), state ``[h, c]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, read
+from sketchart.nn.initializers import NumpyRandom, PerGateOrthogonal, seeded
+
+__all__ = ["LSTMCell", "LayerNormLSTMCell"]
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class LSTMCell(SketchCell):
+    """magenta's ``LSTMCell``: ``[i,j,f,o] = [x,h] @ [W_xh; W_hh] + bias``; state
+    ``[c, h]``."""
+
+    output_index = 1
+    recurrent_products = ((1, "W_hh"),)
+    input_products = ((0, 0),)
+
+    def build(self, input_shape: Any) -> None:
+        dim = self._check_built_input(input_shape)
+        n = 4 * self.units
+        self.W_xh = self.add_weight(
+            name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=seeded(self.seed, 1))
+        )
+        self.W_hh = self.add_weight(
+            name="W_hh",
+            shape=(self.units, n),
+            initializer=PerGateOrthogonal(seeded(self.seed, 2)),
+        )
+        self.bias = self.add_weight(name="bias", shape=(n,), initializer="zeros")
+        self.built = True
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return (self.units, self.units)
+
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        w = self.W_xh[offset : offset + ops.shape(x)[-1]]
+        xw = ops.matmul(x, w)
+        # the bias rides with the input projection: added once, outside the recurrence
+        return [xw + self.bias if use_bias else xw]
+
+    def step_weights(self) -> dict[str, Any]:
+        return {"W_hh": read(self.W_hh)}
+
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
+        w = self.step_weights() if weights is None else weights
+        c, _ = state
+        (hh,) = self._products(state, w, products)
+        hidden = hh if projected[0] is None else projected[0] + hh
+        i, j, f, o = ops.split(hidden, 4, axis=-1)
+        g = self._candidate(j, keep_mask)
+        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_h = ops.tanh(new_c) * ops.sigmoid(o)
+        return new_h, [new_c, new_h]
+
+
+@keras.saving.register_keras_serializable(package="sketchart")
+class LayerNormLSTMCell(SketchCell):
+    """magenta's ``LayerNormLSTMCell``: no bias, per-gate LN, LN on ``c``; state ``[h, c]``."""
+
+    output_index = 0
+    recurrent_products = ((0, "W_hh"),)
+    input_products = ((0, 0),)
+
+    def build(self, input_shape: Any) -> None:
+        dim = self._check_built_input(input_shape)
+        n = 4 * self.units
+        self.W_xh = self.add_weight(
+            name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=seeded(self.seed, 3))
+        )
+        self.W_hh = self.add_weight(
+            name="W_hh",
+            shape=(self.units, n),
+            initializer=PerGateOrthogonal(seeded(self.seed, 4)),
+        )
+        self.ln_all_gamma = self.add_weight(
+            name="ln_all_gamma", shape=(n,), initializer="ones"
+        )
+        self.ln_all_beta = self.add_weight(name="ln_all_beta", shape=(n,), initializer="zeros")
+        self.ln_c_gamma = self.add_weight(
+            name="ln_c_gamma", shape=(self.units,), initializer="ones"
+        )
+        self.ln_c_beta = self.add_weight(
+            name="ln_c_beta", shape=(self.units,), initializer="zeros"
+        )
+        self.built = True
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return (self.units, self.units)
+
+    def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
+        # the reference has no bias here ("live life without garbage"): use_bias is moot
+        return [ops.matmul(x, self.W_xh[offset : offset + ops.shape(x)[-1]])]
+
+    def step_weights(self) -> dict[str, Any]:
+        names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
+        return {n: read(getattr(self, n)) for n in names}
+
+    def step(
+        self,
+        projected: Sequence[Any],
+        state: Sequence[Any],
+        keep_mask: Any = None,
+        weights: dict[str, Any] | None = None,
+        products: Sequence[Any] | None = None,
+    ) -> tuple[Any, list[Any]]:
+        w = self.step_weights() if weights is None else weights
+        _, c = state
+        (hh,) = self._products(state, w, products)
+        pre = hh if projected[0] is None else projected[0] + hh
+        pre = layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, self.units)
+        i, j, f, o = ops.split(pre, 4, axis=-1)
+        g = self._candidate(j, keep_mask)
+        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_h = ops.tanh(layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
+        return new_h, [new_h, new_c]
