@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
-    from sketchart.generate import sampling
+    from sketchart.generate import loops, sampling
     from sketchart.hub.store import load_model
 
     backend = keras.backend.backend()
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for jit in settings:
         if jit is not None:
-            sampling.TF_JIT_COMPILE = jit
+            loops.TF_JIT_COMPILE = jit
         label = {None: backend, False: "tf.function", True: "tf.function+XLA"}[jit]
 
         def batch(seed: list[int] = [0]) -> None:  # noqa: B006 (a counter across calls)

@@ -179,9 +179,11 @@ def test_tf_with_and_without_xla_agree(flamingo, monkeypatch: pytest.MonkeyPatch
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the XLA switch is TensorFlow's")
+    from sketchart.generate import loops
+
     runs = []
     for jit in (False, True):
-        monkeypatch.setattr(S, "TF_JIT_COMPILE", jit)
+        monkeypatch.setattr(loops, "TF_JIT_COMPILE", jit)
         runs.append(S.sample(flamingo, 3, 0.4, seed=9))
     for a, b in zip(*runs, strict=True):
         assert len(a) == len(b)
