@@ -321,7 +321,9 @@ def test_shipped_models_resolve_first(tmp_path: Path, monkeypatch: pytest.Monkey
         (root / name).mkdir(parents=True)
         (root / name / "model_config.json").write_text("{}")
         (root / name / "model.weights.h5").write_bytes(b"")
-    monkeypatch.setattr(store, "_shipped_root", lambda: root)
+    from sketchart.hub import cache
+
+    monkeypatch.setattr(cache, "_shipped_root", lambda: root)
     assert store.resolve("flamingo") == store.ModelSource("flamingo", "modeldir",
                                                           root / "flamingo")
     assert store.resolve("Sheep Uncond").path == root / "sheep-uncond"

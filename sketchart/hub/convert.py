@@ -195,7 +195,7 @@ def load_reference_weights(
         if ref.index is None:
             values[ref.path] = array
         else:
-            index = [slice(None)] * target.ndim
+            index: list[Any] = [slice(None)] * target.ndim
             index[ref.axis] = ref.index
             target[tuple(index)] = array
     for path, variable in variables.items():
