@@ -156,6 +156,7 @@ def _is_gen_mode(mode: Any) -> bool | None:
 
 def _expected_shapes(dims: list[tuple[int, ...]], source: str) -> tuple[str, ...]:
     """Names for ``dims`` after checking that the shapes fit one layout together."""
+    names: tuple[str, ...]
     if len(dims) == len(GEN_NAMES):
         names = GEN_NAMES
     elif len(dims) == len(VAE_NAMES):

@@ -97,6 +97,7 @@ def _fields(buf: bytes) -> dict[int, list[Any]]:
     2, 5)."""
     out: dict[int, list[Any]] = {}
     pos = 0
+    value: int | bytes
     while pos < len(buf):
         tag, pos = _varint(buf, pos)
         number, wire = tag >> 3, tag & 7

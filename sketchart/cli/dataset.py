@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +41,29 @@ def _count_files(sources: list[Path]) -> int:
         else:
             count += 1
     return count
+
+
+def _read_sources(sources: list[Path], *, rdp_epsilon: float, skip_bad: bool,
+                  svg_size: float) -> dict[str, Any]:
+    """Every source read into its class, with a progress bar on stderr."""
+    from sketchart.data.importers import collect_sources
+
+    with typer.progressbar(
+        length=_count_files(sources), label="reading", file=sys.stderr,
+        item_show_func=lambda x: x,
+    ) as bar:
+
+        def step(name: str) -> None:
+            bar.current_item = name
+            bar.update(1)
+
+        return collect_sources(
+            sources,
+            rdp_epsilon=rdp_epsilon or None,
+            skip_bad=skip_bad,
+            svg_size=svg_size,
+            progress=step,
+        )
 
 
 @dataset_app.command("build")
@@ -70,25 +93,10 @@ def build(
 ) -> None:
     """Build a sketch-rnn dataset: one class per ndjson file or per folder of SVGs."""
     from sketchart.data.datasets import filter_by_length, stratified_split
-    from sketchart.data.importers import collect_sources
     from sketchart.data.npzsafe import write_npz
 
-    total = _count_files(sources)
-    with typer.progressbar(
-        length=total, label="reading", file=sys.stderr, item_show_func=lambda x: x
-    ) as bar:
-
-        def step(name: str) -> None:
-            bar.current_item = name
-            bar.update(1)
-
-        classes = collect_sources(
-            sources,
-            rdp_epsilon=rdp_epsilon or None,
-            skip_bad=skip_bad,
-            svg_size=svg_size,
-            progress=step,
-        )
+    classes = _read_sources(sources, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
+                            svg_size=svg_size)
     names = sorted(classes)
     per_class = []
     too_long = 0

@@ -76,7 +76,7 @@ def _describe_local(source: object) -> None:
     if kind == "js":
         js = read_js_model(path)
         hps = HParams.from_dict(js.hparams_dict(), source=str(path))
-        scale = js.scale_factor
+        scale: float | None = js.scale_factor
     else:
         hps = HParams.from_json(path / "model_config.json")
         scale = _meta_scale(path)

@@ -152,8 +152,10 @@ def read_ndjson(
             try:
                 try:
                     record = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                except json.JSONDecodeError as exc:
                     raise SketchartError(f"malformed JSON ({exc.msg})") from None
+                except UnicodeDecodeError as exc:
+                    raise SketchartError(f"malformed JSON ({exc.reason})") from None
                 if not isinstance(record, dict) or "drawing" not in record:
                     raise SketchartError("no 'drawing' key")
                 if recognized_only and not record.get("recognized", True):

@@ -59,6 +59,8 @@ class _Frozen:
     """
 
     __slots__ = ("_fn", "_name")
+    _fn: Any
+    _name: str
 
     def __init__(self, name: str, fn: Any) -> None:
         object.__setattr__(self, "_name", name)
@@ -210,8 +212,7 @@ def read_npy(data: bytes, where: str = "<npy>") -> np.ndarray:
     if len(data) - offset < need:
         raise SketchartError(f"{where}: truncated array data")
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-    order = "F" if header["fortran_order"] else "C"
-    return arr.reshape(shape, order=order).copy()
+    return arr.reshape(shape, order="F" if header["fortran_order"] else "C").copy()
 
 
 def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
