@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from sketchart.errors import SketchartError
+from sketchart.util.durations import format_duration
 from tools.charts import render_curves, render_sketches
 from tools.errors import ShipError
 from tools.licences import DATASETS, DatasetInfo, dataset_info
@@ -255,9 +256,7 @@ def _reconstruct_command(log_root: Path, hps: Any, state: dict[str, Any],
 
 
 def _hms(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    h, m = divmod(minutes, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min" if m else f"{seconds:.0f} s"
+    return format_duration(seconds, resolution="min")
 
 
 def _forward_costs(model: Any, batch: Any) -> tuple[float, list[np.ndarray], Any]:
