@@ -129,7 +129,9 @@ def write_train_state(path: str | os.PathLike[str], state: TrainState) -> None:
         "history": _encode(state.history),
     }
     (path / STATE_JSON).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    arrays: dict[str, Any] = {f"model_{i:04d}": np.asarray(v) for i, v in enumerate(state.model_variables)}
+    arrays: dict[str, Any] = {
+        f"model_{i:04d}": np.asarray(v) for i, v in enumerate(state.model_variables)
+    }
     arrays.update(
         {f"optimizer_{i:04d}": np.asarray(v) for i, v in enumerate(state.optimizer_variables)}
     )
