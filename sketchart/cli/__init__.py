@@ -30,8 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# modules that each add their commands to ``app``; missing ones are skipped so that
-# the CLI works while parts of the project are being built
+# modules that each add their commands to ``app`` (imported here; each command imports the
+# heavy layers inside its body)
 _COMMAND_MODULES = (
     "sketchart.cli.dataset",
     "sketchart.cli.convert",
@@ -57,13 +57,7 @@ def _root(
 
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_all()
