@@ -93,7 +93,7 @@ def test_layout_single_layer_real_sketches(sheep_sketches):
     )
     assert list(doc.layers) == [1]
     lc = doc.layers[1]
-    assert lc.property(vp.METADATA_FIELD_NAME) == "sheep"
+    assert lc.property(vp.METADATA_FIELD_NAME) == "1 sheep"
     assert lc.property(vp.METADATA_FIELD_COLOR) == vp.Color("black")
     assert lc.property(vp.METADATA_FIELD_PEN_WIDTH) == pytest.approx(0.3 * MM)
     assert doc.page_size == pytest.approx((3 * 35 * MM, 2 * 35 * MM))
@@ -111,7 +111,7 @@ def test_layout_per_sketch_layers_names_colours(sheep_sketches):
     )
     assert list(doc.layers) == list(range(1, 11))
     names = [doc.layers[i].property(vp.METADATA_FIELD_NAME) for i in doc.layers]
-    assert names == [f"sheep {i}" for i in range(1, 11)]
+    assert names == [f"{i} sheep {i}" for i in range(1, 11)]
     colours = [doc.layers[i].property(vp.METADATA_FIELD_COLOR) for i in doc.layers]
     palette = [vp.Color(c) for c in layout.DEFAULT_PALETTE]
     assert colours == [palette[i % len(palette)] for i in range(10)]
@@ -167,7 +167,7 @@ def test_optimize_keeps_ink_and_cuts_travel(sheep_sketches):
     # simplification at 0.05 mm moves ink by at most that: drawn length nearly unchanged
     assert doc.length() == pytest.approx(before.length(), rel=0.02)
     # the layer keeps its pen
-    assert doc.layers[1].property(vp.METADATA_FIELD_NAME) == "sketch"
+    assert doc.layers[1].property(vp.METADATA_FIELD_NAME) == "1 sketch"
     # ink neither moves nor disappears by more than the tolerance, in both directions
     import shapely
 

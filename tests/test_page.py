@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -118,9 +119,78 @@ def test_add_layers_and_record() -> None:
     doc.add(vp.LineCollection([0j, 1 + 1j]), 1)
     built = layout_document([np.array([[0.0, 0, 0], [5, 5, 1]])], size=10.0, name="x")
     add_layers(doc, built)
-    assert sorted(doc.layers) == [1, 2] and doc.layers[2].property("vp_name") == "x"
+    assert sorted(doc.layers) == [1, 2] and doc.layers[2].property("vp_name") == "2 x"
     record_sketch(doc, seed=3)
     record_sketch(doc, seed=4, model=None)
     assert doc.property("sketchart_seeds") == "3 4"
     assert doc.property("svg_data-sketchart-seed") == "4"
     assert doc.property("sketchart_model") is None
+
+
+def _named(name: str, color: str) -> vp.LineCollection:
+    lc = vp.LineCollection([np.array([0j, 10 + 10j])])
+    lc.set_property(vp.METADATA_FIELD_NAME, name)
+    lc.set_property(vp.METADATA_FIELD_COLOR, vp.Color(color))
+    return lc
+
+
+def test_add_layers_keeps_a_users_layer_and_never_merges_new_ones() -> None:
+    """A target layer that exists keeps its name and pen; the other new layers take free
+    ids after it, never an existing layer's, each name renumbered to its id."""
+    doc = vp.Document()
+    doc.add(_named("frame", "red"), 1, with_metadata=True)
+    doc.add(_named("border", "green"), 3, with_metadata=True)
+    sketches = [np.array([[0.0, 0, 0], [5, 5, 0], [5, 0, 1]])] * 3
+    built = layout_document(sketches, size=10.0, layers="per-sketch", name="cat")
+    assert [built.layers[i].property("vp_name") for i in (1, 2, 3)] == [
+        "1 cat 1", "2 cat 2", "3 cat 3"
+    ]
+    written = add_layers(doc, built, 1)
+    assert written == [1, 2, 4]
+    assert doc.layers[1].property("vp_name") == "frame"
+    assert doc.layers[1].property("vp_color") == vp.Color("red")
+    assert len(doc.layers[1]) > 1  # the sketch's lines joined the user's layer
+    assert doc.layers[3].property("vp_name") == "border" and len(doc.layers[3]) == 1
+    assert doc.layers[2].property("vp_name") == "2 cat 2"
+    assert doc.layers[4].property("vp_name") == "4 cat 3"
+
+
+def test_layer_names_start_with_the_layer_number() -> None:
+    from sketchart.page.pens import numbered, renumbered
+
+    assert numbered(3, "cat (seed 1, T=0.5)") == "3 cat (seed 1, T=0.5)"
+    assert renumbered("1 cat", 1, 5) == "5 cat"
+    assert renumbered("user name", 1, 5) == "user name"
+
+
+def test_svg_inputs_go_to_vp_sources(tmp_path) -> None:
+    from sketchart.page.sources import source_drawings
+
+    svg = tmp_path / "in.svg"
+    src = vp.Document(vp.LineCollection([np.array([0j, 30 + 30j, 30j])]), page_size=(100.0, 100.0))
+    with svg.open("w") as fh:
+        vp.write_svg(fh, src)
+    doc = vp.Document()
+    doc.set_property(vp.METADATA_FIELD_SOURCE, pathlib.Path("/elsewhere/first.svg"))
+    source_drawings(doc, [], str(svg), whole_layer=True, margin=1.0)
+    assert svg.absolute() in doc.sources
+    assert doc.property(vp.METADATA_FIELD_SOURCE) == pathlib.Path("/elsewhere/first.svg")
+
+
+def test_drawn_seed_is_logged(caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="sketchart.page.options"):
+        seed = options.draw_seed(None, "sketchrnn-sample")
+        options.draw_seed(5, "sketchrnn-sample")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"sketchrnn-sample: no --seed given, drawn seed {seed}"
+    ]
+
+
+def test_parse_length_accepts_units_and_pixels() -> None:
+    assert options.parse_length("96", "'--cell'") == 96.0
+    assert options.parse_length("4cm", "'--cell'") == pytest.approx(4 * 10 * MM)
+    for bad in ("abc", "-3", "0"):
+        with pytest.raises(options.OptionError):
+            options.parse_length(bad, "'--cell'")

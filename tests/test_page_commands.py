@@ -74,7 +74,7 @@ def test_interpolate_same_seed_same_svg(tmp_path: Path) -> None:
         f"-m {SHEEP} -e seed:1 -e seed:2 --steps 3 -t 0.3 --seed 5 --max-len 40 --optimize",
     )
     assert cli == plugin
-    assert _layer_names(cli) == ["aaron_sheep row 1 (seed 5, T=0.3)"]
+    assert _layer_names(cli) == ["1 aaron_sheep row 1 (seed 5, T=0.3)"]
     assert cli.count("<path") + cli.count("<polyline") >= 3
 
 
@@ -97,7 +97,7 @@ def test_reconstruct_same_seed_same_svg(tmp_path: Path, sheep_svgs) -> None:
         "--pen-width 0.5mm",
     )
     assert cli == plugin
-    names = [f"aaron_sheep reconstruction {k} (seed 2, T=0.3)" for k in (1, 2)]
+    names = [f"{k} aaron_sheep reconstruction {k} (seed 2, T=0.3)" for k in (1, 2)]
     assert _layer_names(cli) == names
 
 
@@ -108,7 +108,7 @@ def test_complete_same_seed_same_svg(tmp_path: Path, flamingo: Path, sheep_svgs)
         f"-m {flamingo} --svg {partial} -n 2 --seed 0 --max-len 30 --name bird --whole-layer",
     )
     assert cli == plugin
-    assert _layer_names(cli) == [f"bird {k} (seed 0, T=0.65)" for k in (1, 2)]
+    assert _layer_names(cli) == [f"{k} bird {k} (seed 0, T=0.65)" for k in (1, 2)]
 
 
 def test_cli_reads_the_written_svg_back(tmp_path: Path, flamingo: Path, sheep_svgs) -> None:
@@ -119,9 +119,10 @@ def test_cli_reads_the_written_svg_back(tmp_path: Path, flamingo: Path, sheep_sv
     assert result.exit_code == 0, result.output
     seed = int(re.search(r"seed (\d+)", result.output).group(1))  # printed when drawn
     doc = vp.read_multilayer_svg(str(out), quantization=0.1)
-    # (vpype takes the layer id from the number in the label: here the seed)
+    # vpype takes the layer id from the number the label starts with
     [layer] = doc.layers.values()
-    assert layer.property("vp_name") == f"flamingo completion (seed {seed}, T=0.65)"
+    assert layer.property("vp_name") == f"1 flamingo completion (seed {seed}, T=0.65)"
+    assert list(doc.layers) == [1]
     assert layer.property("vp_color") == vp.Color("#d62728")  # after the originals' black
 
 

@@ -132,7 +132,7 @@ def test_sample_grid_per_sketch_svg_read_back(flamingo, tmp_path):
     doc = vp.read_multilayer_svg(str(out), quantization=0.1)
     assert sorted(doc.layers) == [1, 2, 3, 4, 5, 6]
     names = [doc.layers[i].property("vp_name") for i in sorted(doc.layers)]
-    assert names == [f"flamingo {i} (seed 3, T=0.4)" for i in range(1, 7)]
+    assert names == [f"{i} flamingo {i} (seed 3, T=0.4)" for i in range(1, 7)]
     colours = [doc.layers[i].property("vp_color") for i in sorted(doc.layers)]
     assert colours == [vp.Color(c) for c in layout.DEFAULT_PALETTE[:6]]
     assert doc.layers[1].property("vp_pen_width") == pytest.approx(0.3 * MM, rel=1e-3)
@@ -150,7 +150,7 @@ def test_sample_category_from_local_server(model_server):
         model_server.rglob("flamingo*.json")
     )
     assert len(doc.layers) == 1
-    assert doc.layers[1].property("vp_name") == "flamingo (seed 1, T=0.4)"
+    assert doc.layers[1].property("vp_name") == "1 flamingo (seed 1, T=0.4)"
     assert not doc.layers[1].is_empty()
     assert doc.property("sketchart_model") == "flamingo"
 
@@ -188,7 +188,7 @@ def test_metadata_in_properties_and_svg(flamingo, tmp_path):
     # a plain write keeps them in the layer label
     plain = tmp_path / "plain.svg"
     _run(f"sketchrnn-sample -m {flamingo} -t 0.4 --seed 5 write {plain}")
-    assert 'inkscape:label="flamingo (seed 5, T=0.4)"' in plain.read_text()
+    assert 'inkscape:label="1 flamingo (seed 5, T=0.4)"' in plain.read_text()
 
 
 def test_grid_block_one_sketch_per_cell(flamingo):
@@ -230,7 +230,7 @@ def test_per_stroke_layers_and_target_layer(flamingo):
     assert doc.layers[2].property("vp_pen_width") == pytest.approx(0.5 * MM)
     doc = _run(f"sketchrnn-sample -m {flamingo} --seed 1 -l 3 --name bird")
     assert list(doc.layers) == [3]
-    assert doc.layers[3].property("vp_name") == "bird (seed 1, T=0.65)"
+    assert doc.layers[3].property("vp_name") == "3 bird (seed 1, T=0.65)"
 
 
 def test_hpgl_output(flamingo, tmp_path):
@@ -309,7 +309,7 @@ def test_interpolate_seeds_row(sheep_vae, tmp_path):
 def test_interpolate_grid_per_row_and_per_cell(sheep_vae):
     doc = _run(f"sketchrnn-interpolate -m {sheep_vae} --grid 2x3 --seed 4 --landscape")
     assert sorted(doc.layers) == [1, 2]
-    assert doc.layers[2].property("vp_name") == "aaron_sheep row 2 (seed 4, T=0.65)"
+    assert doc.layers[2].property("vp_name") == "2 aaron_sheep row 2 (seed 4, T=0.65)"
     w, h = vp.PAGE_SIZES["a4"]
     assert doc.page_size == pytest.approx((h, w))
     doc = _run(f"sketchrnn-interpolate -m {sheep_vae} --grid 2x2 --seed 4 --layers per-cell")

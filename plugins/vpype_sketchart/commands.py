@@ -80,9 +80,22 @@ def _load_model(category: str | None, model: str | None) -> tuple[SketchModel, s
     return _MODELS[key], name
 
 
-def _sampling(temperature: float, seed: int | None, greedy: bool, max_len: int | None
-              ) -> Sampling:
-    return Sampling(temperature, page_options.draw_seed(seed), greedy, max_len)
+def _sampling(
+    command: str, temperature: float, seed: int | None, greedy: bool, max_len: int | None
+) -> Sampling:
+    return Sampling(temperature, page_options.draw_seed(seed, command), greedy, max_len)
+
+
+@contextlib.contextmanager
+def _targeting(state: vpype_cli.State, target: int | None = None) -> Iterator[None]:
+    """Point vpype's target layer at the first layer the command wrote, as vpype's
+    generators do, so that a later ``color`` or generator without ``-l`` works on it."""
+    before = set(state.document.layers)
+    yield
+    new = sorted(set(state.document.layers) - before)
+    first = target if target is not None else (new[0] if new else None)
+    if first is not None:
+        state.target_layer_id = first
 
 
 # -- sketchrnn-sample ---------------------------------------------------------------------
@@ -156,7 +169,9 @@ def _sampling(temperature: float, seed: int | None, greedy: bool, max_len: int |
     help="Keep sketches that end before drawing a line (default: drawn again, fresh z).",
 )
 @vpype_cli.global_processor
+@vpype_cli.pass_state
 def sketchrnn_sample(
+    state: vpype_cli.State,
     document: vp.Document,
     category: str | None,
     model: str | None,
@@ -191,11 +206,11 @@ def sketchrnn_sample(
     with _user_errors():
         plans.check_sample(temperature, count, layout_mode)
     net, model_name = _load_model(category, model)
-    sampling = _sampling(temperature, seed, greedy, max_len)
+    sampling = _sampling("sketchrnn-sample", temperature, seed, greedy, max_len)
     target = vpype_cli.single_to_layer_id(layer, document) if layers == "single" else None
     if layers != "single" and layer is not None and layer is not vpype_cli.LayerType.NEW:
         target = layer
-    with _user_errors():
+    with _user_errors(), _targeting(state, target):
         return plans.sample_page(
             document, net, model_name, sampling, count=count, size=size, layout=layout_mode,
             columns=columns, gap=gap, layers=layers, target=target, keep_empty=keep_empty,
@@ -271,7 +286,9 @@ def sketchrnn_sample(
 )
 @apply(PEN_OPTIONS)
 @vpype_cli.global_processor
+@vpype_cli.pass_state
 def sketchrnn_interpolate(
+    state: vpype_cli.State,
     document: vp.Document,
     endpoints: tuple[str, ...],
     category: str | None,
@@ -310,10 +327,11 @@ def sketchrnn_interpolate(
     with _user_errors():
         shape = plans.check_interpolate(temperature, grid, endpoints, steps)
     net, model_name = _load_model(category, model)
-    with _user_errors():
+    with _user_errors(), _targeting(state):
         require_conditional(net, model_name, "sketchrnn-interpolate")
+        sampling = _sampling("sketchrnn-interpolate", temperature, seed, greedy, max_len)
         return plans.interpolate_page(
-            document, net, model_name, _sampling(temperature, seed, greedy, max_len),
+            document, net, model_name, sampling,
             endpoints, steps=steps, method=method, grid=shape, size=size, gap=gap,
             page_size=page_options.oriented_page(page_size, landscape), layers=layers,
             pens=Pens(colors, pen_width, name, optimize),
@@ -349,7 +367,9 @@ def _drawings(
 @click.option("--replace", is_flag=True, help="Delete the source layers.")
 @apply(PEN_OPTIONS)
 @vpype_cli.global_processor
+@vpype_cli.pass_state
 def sketchrnn_reconstruct(
+    state: vpype_cli.State,
     document: vp.Document,
     category: str | None,
     model: str | None,
@@ -382,9 +402,9 @@ def sketchrnn_reconstruct(
         page_options.check_temperature(temperature)
         page_options.check_at_least(variations, 1, "'-n'")
     net, model_name = _load_model(category, model)
-    with _user_errors():
+    with _user_errors(), _targeting(state):
         require_conditional(net, model_name, "sketchrnn-reconstruct")
-        sampling = _sampling(temperature, seed, greedy, max_len)
+        sampling = _sampling("sketchrnn-reconstruct", temperature, seed, greedy, max_len)
         return redraw.reconstruct_page(
             document, net, model_name, sampling,
             _drawings(document, layer, svg, whole_layer, margin),
@@ -399,7 +419,9 @@ def sketchrnn_reconstruct(
 @apply(SOURCE_OPTIONS)
 @apply(PEN_OPTIONS)
 @vpype_cli.global_processor
+@vpype_cli.pass_state
 def sketchrnn_complete(
+    state: vpype_cli.State,
     document: vp.Document,
     category: str | None,
     model: str | None,
@@ -431,8 +453,8 @@ def sketchrnn_complete(
         page_options.check_temperature(temperature)
         page_options.check_at_least(variations, 1, "'-n'")
     net, model_name = _load_model(category, model)
-    sampling = _sampling(temperature, seed, greedy, max_len)
-    with _user_errors():
+    sampling = _sampling("sketchrnn-complete", temperature, seed, greedy, max_len)
+    with _user_errors(), _targeting(state):
         return redraw.complete_page(
             document, net, model_name, sampling,
             _drawings(document, layer, svg, whole_layer, margin),

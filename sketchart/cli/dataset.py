@@ -170,7 +170,9 @@ def show(
     seed: Annotated[
         int | None, typer.Option(help="Pick sketches at random with this seed.")
     ] = None,
-    cell: Annotated[float, typer.Option(help="Cell size in SVG pixels.")] = 96.0,
+    cell_size: Annotated[
+        str, typer.Option("--cell", help="Cell size: a length (4cm, 1in) or SVG pixels.")
+    ] = "96",
 ) -> None:
     """Draw a grid of N sketches of a dataset to an SVG file."""
     import numpy as np
@@ -178,7 +180,10 @@ def show(
 
     from sketchart.data.datasets import load_npz
     from sketchart.errors import SketchartError
+    from sketchart.page.options import parse_length
     from sketchart.strokes import fit_to_box, strokes3_to_lines
+
+    cell = parse_length(cell_size, "'--cell'")
 
     if count < 1:
         raise SketchartError(f"--count must be at least 1, got {count}")

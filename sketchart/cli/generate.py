@@ -62,7 +62,9 @@ def sample_command(
     temperature_mode: Annotated[
         str, typer.Option(help="Temperature convention: js (default), paper or reference.")
     ] = "js",
-    cell: Annotated[float, typer.Option(help="Grid cell size in SVG pixels.")] = 96.0,
+    cell: Annotated[
+        str, typer.Option(help="Grid cell size: a length (4cm, 40mm, 1in) or SVG pixels.")
+    ] = "96",
     columns: Annotated[
         int | None, typer.Option(help="Grid columns (default ~square).")
     ] = None,
@@ -77,23 +79,27 @@ def sample_command(
     from sketchart.generate.sampling import REDRAW_ROUNDS, sample
     from sketchart.hub.store import load_model
     from sketchart.page.layout import layout_document
+    from sketchart.page.options import draw_seed, parse_length
 
     if (category is None) == (model is None):
         raise SketchartError("give exactly one of --category and --model")
+    side = parse_length(cell, "'--cell'")
+    seed = draw_seed(seed, "sketchart sample")
     name = category if category is not None else model
     assert name is not None
     loaded = load_model(name, progress=True)
     drawings = sample(loaded, count, temperature, greedy=greedy, seed=seed, max_len=max_len,
                       temperature_mode=temperature_mode,
                       redraw_empty=0 if keep_empty else REDRAW_ROUNDS)
-    doc = layout_document(drawings, size=cell, gap=cell * 0.1, columns=columns,
+    doc = layout_document(drawings, size=side, gap=side * 0.1, columns=columns,
                           name=Path(str(name)).name)
     source = (f"sketchart sample {'--category' if category else '--model'} {name} "
-              f"-n {count} -t {temperature}" + (f" --seed {seed}" if seed is not None else "")
+              f"-n {count} -t {temperature} --seed {seed}"
               + (" --greedy" if greedy else "") + (" --keep-empty" if keep_empty else ""))
     write_svg_file(doc, output, source)
     lengths = [len(d) for d in drawings]
-    typer.echo(f"wrote {output}: {count} sketch(es), {min(lengths)}-{max(lengths)} points")
+    typer.echo(f"wrote {output}: {count} sketch(es), {min(lengths)}-{max(lengths)} points, "
+               f"seed {seed}")
 
 
 def export_command(

@@ -23,7 +23,7 @@ from sketchart.errors import SketchartError
 from sketchart.page.geometry import complex_to_lines, drawing_bounds, fit_lines, split_drawings
 from sketchart.page.grid import Cell, GridSpec, grid_cells
 from sketchart.page.optimize import optimize_document
-from sketchart.page.pens import DEFAULT_PALETTE, parse_colors, pen_layer
+from sketchart.page.pens import DEFAULT_PALETTE, numbered, parse_colors, pen_layer, renumbered
 from sketchart.strokes import strokes3_to_lines
 
 __all__ = [
@@ -71,12 +71,13 @@ def layout_document(
     and sets the page; ``layout="cell"`` fits them all into one box whose top-left corner is
     the origin, for vpype's ``grid`` block to place, and leaves the page unset.
 
-    Layers (``vp_name``, ``vp_color`` and ``vp_pen_width`` set on each):
+    Layers (``vp_name``, ``vp_color`` and ``vp_pen_width`` set on each; every name starts
+    with its layer number, :func:`~sketchart.page.pens.numbered`):
 
-    - ``single``: every sketch in one layer named ``name``, the first colour;
-    - ``per-sketch``: one layer per sketch (``"name 3"``), colours cycled;
+    - ``single``: every sketch in one layer named ``"1 name"``, the first colour;
+    - ``per-sketch``: one layer per sketch (``"3 name 3"``), colours cycled;
     - ``per-stroke``: stroke ``k`` of every sketch goes to pen ``k mod len(colors)``, one
-      layer per pen (``"name pen 2"``), for multi-colour prints with few pens;
+      layer per pen (``"2 name pen 2"``), for multi-colour prints with few pens;
     - ``per-row``: one layer per grid row (interpolation rows).
 
     Args:
@@ -114,8 +115,10 @@ def layout_document(
     ]
     groups = _layer_groups(placed, cells, layers, name, len(palette))
     for k, (layer_name, lines) in enumerate(groups):
-        lc = pen_layer(layer_name + name_suffix, palette[k % len(palette)], pen_width, lines)
-        doc.add(lc, first_layer_id + k, with_metadata=True)
+        lid = first_layer_id + k
+        label = numbered(lid, layer_name + name_suffix)
+        doc.add(pen_layer(label, palette[k % len(palette)], pen_width, lines), lid,
+                with_metadata=True)
     if optimize:
         optimize_document(doc, seed=optimize_seed)
     return doc
@@ -198,14 +201,37 @@ def record_sketch(document: vp.Document, **props: Any) -> None:
     set_sketch_metadata(document, **props, version=__version__)
 
 
-def add_layers(document: vp.Document, built: vp.Document, start: int | None = None) -> None:
-    """Copy ``built``'s layers into ``document`` with their properties, and grow its page.
+def add_layers(
+    document: vp.Document, built: vp.Document, start: int | None = None
+) -> list[int]:
+    """Add ``built``'s layers to ``document`` as vpype's generators do; grow its page.
 
-    The new layers take ids from ``start`` on (default: the first free id), so layers
-    already in the document keep their names and pens.
+    The first layer goes to ``start`` (default: the first free id); when ``start`` already
+    exists (the user named it), the lines join it and its name, colour and pen width stay.
+    Every other layer is new: it takes the next free id after the previous one, never an
+    existing layer's, with its properties and its name renumbered to its id.
+
+    Returns:
+        The ids written to, in order.
     """
-    lid = document.free_id() if start is None else start
-    for offset, layer_id in enumerate(sorted(built.layers)):
-        document.add(built.layers[layer_id], lid + offset, with_metadata=True)
+    written: list[int] = []
+    for k, built_id in enumerate(sorted(built.layers)):
+        lc = built.layers[built_id]
+        if k == 0:
+            lid = document.free_id() if start is None else start
+        else:
+            lid = written[-1] + 1
+            while lid in document.layers:
+                lid += 1
+        if lid in document.layers:
+            document.add(lc, lid)  # lines only: a user's layer keeps its pen
+        else:
+            layer = vp.LineCollection(lc, metadata=dict(lc.metadata))
+            name = layer.property(vp.METADATA_FIELD_NAME)
+            if isinstance(name, str):
+                layer.set_property(vp.METADATA_FIELD_NAME, renumbered(name, built_id, lid))
+            document.add(layer, lid, with_metadata=True)
+        written.append(lid)
     if built.page_size is not None:
         document.extend_page_size(built.page_size)
+    return written

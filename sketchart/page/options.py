@@ -6,6 +6,7 @@ raising :class:`OptionError`, which each UI turns into its own kind of usage err
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,13 @@ __all__ = [
     "draw_seed",
     "oriented_page",
     "parse_grid",
+    "parse_length",
     "seed_label",
 ]
 
 DEFAULT_PEN_WIDTH = vp.convert_length("0.3mm")
+
+_log = logging.getLogger(__name__)
 
 
 class OptionError(SketchartError):
@@ -86,6 +90,17 @@ def check_at_least(value: int, minimum: int, option: str) -> None:
         raise OptionError(f"must be at least {minimum}, got {value}", option)
 
 
+def parse_length(value: str | float, option: str) -> float:
+    """A length with vpype's units (``4cm``, ``1in``, ``5mm``; px without a unit) in px."""
+    try:
+        length = float(vp.convert_length(value))
+    except ValueError:
+        raise OptionError(f"not a length: {value!r} (e.g. 4cm, 40mm, 96)", option) from None
+    if not length > 0:
+        raise OptionError(f"must be positive, got {value!r}", option)
+    return length
+
+
 def parse_grid(grid: str | None) -> tuple[int, int] | None:
     """``--grid ROWSxCOLUMNS`` (at least 2x2) as ``(rows, columns)``; None when not given."""
     if grid is None:
@@ -110,13 +125,19 @@ def oriented_page(
     return (max(w, h), min(w, h)) if landscape else (w, h)
 
 
-def draw_seed(seed: int | None) -> int:
-    """The given seed, or one drawn from numpy's global generator.
+def draw_seed(seed: int | None, command: str = "sketchart") -> int:
+    """The given seed, or one drawn from numpy's global generator and logged at INFO.
 
     vpype seeds that generator from its ``-s`` option, so a pipeline without ``--seed`` is
     still reproducible, and every call (every cell of a ``grid`` block) gets its own seed.
+    A drawn seed is logged (``vpype -v``) as vpype logs its own, so a drawing worth keeping
+    can be made again with ``--seed``.
     """
-    return int(np.random.randint(2**31)) if seed is None else int(seed)
+    if seed is not None:
+        return int(seed)
+    drawn = int(np.random.randint(2**31))
+    _log.info("%s: no --seed given, drawn seed %d", command, drawn)
+    return drawn
 
 
 def seed_label(seed: int, temperature: float) -> str:

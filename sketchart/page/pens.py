@@ -10,7 +10,7 @@ import vpype as vp
 
 from sketchart.errors import SketchartError
 
-__all__ = ["DEFAULT_PALETTE", "pen_layer", "parse_colors"]
+__all__ = ["DEFAULT_PALETTE", "numbered", "pen_layer", "parse_colors", "renumbered"]
 
 # Pen colours for multi-layer output: distinct, common fineliner colours, black first so a
 # one-layer document is black.
@@ -83,3 +83,15 @@ def pen_layer(
     if pen_width is not None:
         lc.set_property(vp.METADATA_FIELD_PEN_WIDTH, float(pen_width))
     return lc
+
+
+def numbered(layer_id: int, label: str) -> str:
+    """A layer name that starts with its layer number: AxiDraw's layers mode (and its
+    ``+H``/``+S``/``!`` options in a name) reads the leading number, the label follows."""
+    return f"{layer_id} {label}"
+
+
+def renumbered(name: str, old_id: int, new_id: int) -> str:
+    """``name`` with its leading ``old_id`` (see :func:`numbered`) changed to ``new_id``."""
+    prefix = f"{old_id} "
+    return numbered(new_id, name[len(prefix):]) if name.startswith(prefix) else name

@@ -17,7 +17,7 @@ from sketchart.page.layout import add_layers, record_sketch
 from sketchart.page.models import SketchModel, is_conditional, max_seq_len, model_label
 from sketchart.page.optimize import optimize_document
 from sketchart.page.options import Pens, Sampling, seed_label
-from sketchart.page.pens import parse_colors, pen_layer
+from sketchart.page.pens import numbered, parse_colors, pen_layer
 from sketchart.page.sources import SourceDrawing
 
 __all__ = [
@@ -100,7 +100,8 @@ def add_variation_layers(
     """
     palette = parse_colors(pens.colors) if pens.colors else parse_colors(None)[1:]
     for k, lines in enumerate(per_variation):
-        name = (f"{base} {k + 1}" if len(per_variation) > 1 else base) + suffix
+        label = (f"{base} {k + 1}" if len(per_variation) > 1 else base) + suffix
+        name = numbered(1, label)  # renumbered to its id by add_layers
         built = vp.Document()
         built.add(pen_layer(name, palette[k % len(palette)], pens.pen_width, lines), 1,
                   with_metadata=True)

@@ -18,6 +18,7 @@ __all__ = [
     "SourceDrawing",
     "endpoint_z",
     "layer_lines",
+    "note_source",
     "read_svg_lines",
     "source_drawings",
 ]
@@ -43,6 +44,17 @@ def read_svg_lines(path: str) -> list[np.ndarray]:
     except Exception as exc:  # svgelements raises many kinds of errors on bad files
         raise SketchartError(f"cannot read SVG {path}: {exc}") from exc
     return [line for lc in doc.layers.values() for line in complex_to_lines(lc)]
+
+
+def note_source(document: vp.Document, path: str) -> None:
+    """Append an input file to the document's ``vp_sources``, as vpype's ``read`` does.
+
+    ``vp_source`` (the file the document came from) is left alone: the file is an input of
+    one command, not the document's origin.
+    """
+    file = pathlib.Path(path).expanduser()
+    if file.exists():
+        document.sources = document.sources | {file.absolute()}
 
 
 def layer_lines(document: vp.Document, layer_id: int) -> list[np.ndarray]:
@@ -74,6 +86,7 @@ def source_drawings(
     """
     if svg is not None:
         sources = [SourceDrawing(svg, read_svg_lines(svg))]
+        note_source(document, svg)
     else:
         sources = [
             SourceDrawing(f"layer {lid}", layer_lines(document, lid), lid) for lid in layer_ids
@@ -121,5 +134,6 @@ def endpoint_z(model: SketchModel, document: vp.Document, spec: str) -> np.ndarr
         lines, what = layer_lines(document, layer_id), f"layer {layer_id}"
     else:
         lines, what = read_svg_lines(spec), spec
+        note_source(document, spec)
     strokes3, _ = to_model_strokes(lines, what, max_seq_len(model))
     return np.asarray(encode(model, [strokes3]))[0]
