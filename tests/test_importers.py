@@ -33,7 +33,7 @@ def _simplified_records(name):
 
 def test_simplified_ndjson_is_exact():
     path, records = _simplified_records("cat")
-    result = read_ndjson(path)
+    result = read_ndjson(path, keep_first_point=True)
     assert len(result.sketches) == len(records) == 25 and result.skipped == 0
     assert result.ids[0] == records[0]["key_id"]
     for strokes3, record in zip(result.sketches, records):
@@ -45,7 +45,7 @@ def test_simplified_ndjson_is_exact():
 
 def test_raw_ndjson_lands_on_google_grid():
     path = shared_path("data", "quickdraw", "raw", "cat.ndjson")
-    result = read_ndjson(path, limit=10)
+    result = read_ndjson(path, limit=10, keep_first_point=True)
     assert len(result.sketches) == 10
     for s in result.sketches:
         x0, y0, x1, y1 = bounds(s)
@@ -60,7 +60,8 @@ def test_raw_ndjson_lands_on_google_grid():
     for s, record in common:
         assert abs(len(s) - sum(len(x) for x, _ in record["drawing"])) <= 3
     # without Google's simplification the raw points are kept as they are
-    unsimplified = read_ndjson(path, limit=1, simplify_raw=False).sketches[0]
+    unsimplified = read_ndjson(path, limit=1, simplify_raw=False,
+                               keep_first_point=True).sketches[0]
     assert len(unsimplified) > 2 * len(result.sketches[0])
 
 
@@ -109,7 +110,7 @@ def test_drawing_validation():
 def test_svg_shapes_are_flattened(tmp_path):
     path = tmp_path / "shapes.svg"
     path.write_text(SVG)
-    s3 = read_svg(path)
+    s3 = read_svg(path, keep_first_point=True)
     lines = strokes3_to_lines(s3)
     assert len(lines) == 4  # circle, line, polyline, path
     x0, y0, x1, y1 = bounds(s3)
@@ -118,9 +119,9 @@ def test_svg_shapes_are_flattened(tmp_path):
     # the circle is a closed polyline of many points, the line has two
     assert len(lines[0]) > 20 and np.allclose(lines[0][0], lines[0][-1], atol=1)
     assert len(lines[1]) == 2
-    fewer = read_svg(path, rdp_epsilon=3.0)
+    fewer = read_svg(path, rdp_epsilon=3.0, keep_first_point=True)
     assert len(fewer) < len(s3)
-    unscaled = read_svg(path, size=None)
+    unscaled = read_svg(path, size=None, keep_first_point=True)
     assert bounds(unscaled)[2] == pytest.approx(180, abs=1)
 
 
@@ -185,3 +186,137 @@ def test_float_npz_source_is_rounded_in_absolute_space():
     a = np.concatenate(strokes3_to_lines(original))
     b = np.concatenate(strokes3_to_lines(ours))
     assert np.abs(a - b).max() <= 0.5 + 1e-9
+
+
+# ------------------------------------------------ Google's convention (first move first)
+def _js_lines_to_strokes(drawing):
+    """``sketch_rnn.js``'s ``lines_to_strokes``: single points dropped, first row dropped."""
+    rows, px, py = [], 0, 0
+    for xs, ys in drawing:
+        if len(xs) > 1:
+            for j, (x, y) in enumerate(zip(xs, ys)):
+                rows.append([x - px, y - py, 1 if j == len(xs) - 1 else 0])
+                px, py = x, y
+    return np.array(rows[1:], dtype=np.float32)
+
+
+def test_ndjson_default_is_googles_convention():
+    path, records = _simplified_records("flamingo")
+    result = read_ndjson(path)
+    for strokes3, record in zip(result.sketches, records, strict=True):
+        np.testing.assert_array_equal(strokes3, _js_lines_to_strokes(record["drawing"]))
+    magenta = read_ndjson(path, keep_first_point=True)
+    first = records[0]["drawing"][0]
+    np.testing.assert_array_equal(magenta.sketches[0][0], [first[0][0], first[1][0], 0])
+
+
+def test_svg_default_starts_with_the_first_move(tmp_path):
+    path = tmp_path / "two.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg"><g stroke="black">'
+                    '<line x1="10" y1="10" x2="265" y2="10"/>'
+                    '<line x1="10" y1="20" x2="10" y2="40"/></g></svg>')
+    np.testing.assert_array_equal(read_svg(path), [[255, 0, 1], [-255, 10, 0], [0, 20, 1]])
+    np.testing.assert_array_equal(read_svg(path, keep_first_point=True)[0], [0, 0, 0])
+
+
+# ------------------------------------------------------------ SVG: only what renders
+def _svg(body, tmp_path, name="x.svg"):
+    path = tmp_path / name
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" '
+                    'xmlns:xlink="http://www.w3.org/1999/xlink" width="300" height="300">'
+                    f'{body}</svg>')
+    return path
+
+
+DRAWN = '<line x1="10" y1="10" x2="110" y2="60" stroke="black"/>'
+
+
+@pytest.mark.parametrize("hidden", [
+    '<rect x="0" y="0" width="300" height="300" fill="none"/>',
+    '<rect x="0" y="0" width="300" height="300" stroke="none" fill="none"/>',
+    '<circle cx="150" cy="150" r="140" stroke="black" style="display:none"/>',
+    '<g display="none"><circle cx="150" cy="150" r="140" stroke="black"/></g>',
+    '<g visibility="hidden"><circle cx="150" cy="150" r="140" stroke="black"/></g>',
+    '<circle cx="150" cy="150" r="140" stroke="none" fill="none"/>',
+    '<circle cx="150" cy="150" r="140" stroke="black" stroke-width="0" fill="none"/>',
+    '<defs><circle id="c" cx="150" cy="150" r="140" stroke="black"/></defs>',
+    '<symbol id="s"><circle cx="150" cy="150" r="140" stroke="black"/></symbol>',
+    '<clipPath id="cp"><circle cx="150" cy="150" r="140" stroke="black"/></clipPath>',
+    '<mask id="m"><circle cx="150" cy="150" r="140" stroke="black"/></mask>',
+    '<marker id="k"><circle cx="150" cy="150" r="140" stroke="black"/></marker>',
+    '<pattern id="p"><circle cx="150" cy="150" r="140" stroke="black"/></pattern>',
+])
+def test_svg_imports_only_what_renders(tmp_path, hidden):
+    alone = read_svg(_svg(DRAWN, tmp_path, "alone.svg"))
+    with_hidden = read_svg(_svg(hidden + DRAWN, tmp_path))
+    np.testing.assert_array_equal(with_hidden, alone)
+
+
+def test_svg_used_symbol_and_fill_only_drawings(tmp_path):
+    used = ('<symbol id="s"><line x1="0" y1="0" x2="100" y2="0" stroke="black"/></symbol>'
+            '<use xlink:href="#s" x="0" y="50"/>' + DRAWN)
+    assert len(strokes3_to_lines(read_svg(_svg(used, tmp_path)))) == 2
+    # a silhouette drawn in fill only still imports (its outline), a blank page does not
+    filled = read_svg(_svg('<rect x="0" y="0" width="100" height="50"/>', tmp_path))
+    assert len(filled) == 4
+    with pytest.raises(SketchartError, match="no lines"):
+        read_svg(_svg('<rect width="300" height="300" fill="none"/>', tmp_path))
+
+
+@pytest.mark.parametrize("body, message", [
+    ('<circle cx="0" cy="0" r="1e9" stroke="black"/>', None),
+    ('<line x1="-1e308" y1="0" x2="1e308" y2="5" stroke="black"/>', "out of range"),
+    ('<g transform="scale(1e300)"><line x1="0" y1="0" x2="1e10" y2="5" stroke="black"/></g>',
+     "out of range"),
+    ("<g>" * 400 + DRAWN + "</g>" * 400, "nested"),
+    ('<g id="u0">' + DRAWN + "</g>" + "".join(
+        f'<g id="u{i}"><use href="#u{i - 1}"/><use href="#u{i - 1}" x="1"/></g>'
+        for i in range(1, 40)), "expands to more than"),
+    ('<g id="a"><use href="#a"/></g>' + DRAWN, "refers to its own"),
+])
+def test_svg_bombs_and_absurd_coordinates_are_refused(tmp_path, body, message):
+    import time
+
+    start = time.perf_counter()
+    path = _svg(body, tmp_path)
+    if message is None:  # a huge circle flattens to as few points as a small one
+        assert 50 < len(read_svg(path)) < 5000
+    else:
+        with pytest.raises(SketchartError, match=message) as err:
+            read_svg(path)
+        assert "\n" not in str(err.value)
+    assert time.perf_counter() - start < 5
+
+
+def test_svg_unscaled_huge_circle_is_capped(tmp_path):
+    path = _svg('<circle cx="0" cy="0" r="1e8" stroke="black"/>', tmp_path)
+    with pytest.raises(SketchartError, match="more than .* points"):
+        read_svg(path, size=None)
+
+
+# ---------------------------------------------------------- ndjson: one line per fault
+@pytest.mark.parametrize("line, message", [
+    (b'{"drawing": [[[1, 2], [3, 4]]], "word": "\xff\xfe"}', "not UTF-8"),
+    (b"[" * 100_000, "nested too deeply|malformed"),
+    (b'{"drawing": [[[1, 1' + b"0" * 400 + b'], [3, 4]]]}', "beyond"),
+    (b'{"drawing": [[[-1e308, 1e308], [0, 1], [0, 10]]]}', "beyond"),
+    (b'{"drawing": [[[0, 1e308], [0, 1]]]}', "beyond"),
+    (b'{"drawing": [[[0, NaN], [0, 1]]]}', "beyond"),
+])
+def test_ndjson_faults_are_one_line_and_skippable(tmp_path, line, message):
+    _, records = _simplified_records("face")
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(json.dumps(records[0]).encode() + b"\n" + line + b"\n")
+    with pytest.raises(SketchartError, match=message) as err:
+        read_ndjson(path)
+    assert "f.ndjson:2:" in str(err.value) and "\n" not in str(err.value)
+    result = read_ndjson(path, skip_bad=True)
+    assert len(result.sketches) == 1 and result.skipped == 1
+
+
+def test_ndjson_points_per_drawing_are_capped(tmp_path):
+    n = 100_001
+    path = tmp_path / "big.ndjson"
+    path.write_text(json.dumps({"drawing": [[[0] * n, [1] * n]]}) + "\n")
+    with pytest.raises(SketchartError, match="more than 100000 points"):
+        read_ndjson(path)

@@ -3,14 +3,15 @@
 - :func:`read_ndjson` reads one QuickDraw ``.ndjson`` file. Raw drawings (strokes with
   timestamps) go through Google's simplification first (:func:`~sketchart.data.simplify.
   quickdraw_simplify`) so they land on the same 0-255 grid as the simplified files.
-- :func:`read_svg` reads one SVG through vpype's reader (paths, polylines, lines, circles
-  are flattened), aligned to the top-left and scaled so the larger side is ``size``.
+- :func:`read_svg` reads the geometry of one SVG that renders (:mod:`~sketchart.data.
+  svgimport`), aligned to the top-left and scaled so the larger side is ``size``.
 - :func:`collect_sources` turns files and folders into named classes of sketches, the
   first step of ``sketchart dataset build``.
 
 Coordinates are rounded to integers *in absolute space* before taking offsets, so
-rounding errors do not accumulate along a sketch. An optional RDP pass (``rdp_epsilon``,
-data units, shapely) follows. Bad records raise a one-line
+rounding errors do not accumulate along a sketch. Sketches start with their first move, as
+Google's (``keep_first_point`` keeps magenta's absolute first row). An optional RDP pass
+(``rdp_epsilon``, data units, shapely) follows. Bad records raise a one-line
 :class:`~sketchart.errors.SketchartError` naming the file and line or index, or with
 ``skip_bad`` are counted in :attr:`ImportResult.skipped` and described in ``problems``.
 """
@@ -31,6 +32,8 @@ from sketchart.errors import SketchartError
 from sketchart.strokes import lines_to_strokes3, strokes3_to_lines
 
 __all__ = [
+    "MAX_COORD",
+    "MAX_POINTS",
     "ImportResult",
     "collect_sources",
     "drawing_to_lines",
@@ -39,6 +42,14 @@ __all__ = [
     "read_svg",
     "read_svg_folder",
 ]
+
+
+#: largest absolute coordinate (or timestamp) read from a drawing
+MAX_COORD = 1e9
+#: most points in one drawing read
+MAX_POINTS = 100_000
+#: largest offset of an imported sketch: the datasets store int16
+MAX_OFFSET = 32767
 
 
 @dataclass
@@ -66,19 +77,33 @@ class ImportResult:
 
 
 def lines_to_int_strokes3(
-    lines: Sequence[np.ndarray], rdp_epsilon: float | None = None
+    lines: Sequence[np.ndarray], rdp_epsilon: float | None = None, *,
+    keep_first_point: bool = False,
 ) -> np.ndarray:
     """Polylines to integer-valued stroke-3: RDP (optional), round absolute points, diff.
 
+    By default the result follows Google's convention (``sketch_rnn.js``'s
+    ``lines_to_strokes``, and Google's published datasets): lines of a single point are
+    dropped and the first row, the first point's absolute position, is left out, so the
+    sketch starts with its first move. Google's models were trained on that form and predict
+    an ordinary move at step 0. ``keep_first_point`` keeps magenta's Python convention
+    instead: every line, and the absolute first point as the first (pen-down) row.
+
     Raises:
-        SketchartError: no points at all.
+        SketchartError: nothing left to draw.
     """
     if rdp_epsilon:
         lines = rdp_lines(lines, rdp_epsilon)
-    rounded = [np.rint(np.asarray(line, dtype=np.float64)) for line in lines]
+    rounded = [np.rint(np.asarray(line, dtype=np.float64)).reshape(-1, 2) for line in lines]
+    if not keep_first_point:
+        rounded = [line for line in rounded if len(line) > 1]
     strokes3 = lines_to_strokes3(rounded)
+    if not keep_first_point:
+        strokes3 = strokes3[1:]
     if len(strokes3) == 0:
         raise SketchartError("empty drawing")
+    if np.abs(strokes3[:, 0:2]).max() > MAX_OFFSET:
+        raise SketchartError(f"offsets beyond ±{MAX_OFFSET} (coordinates out of range)")
     return strokes3
 
 
@@ -94,6 +119,7 @@ def drawing_to_lines(drawing: Any, *, simplify_raw: bool = True) -> list[np.ndar
     if not isinstance(drawing, list) or not drawing:
         raise SketchartError("'drawing' must be a non-empty list of strokes")
     raw = False
+    points = 0
     for i, stroke in enumerate(drawing):
         if not isinstance(stroke, list) or len(stroke) not in (2, 3):
             raise SketchartError(f"stroke {i}: expected [[x...], [y...]] or [[x], [y], [t]]")
@@ -101,16 +127,38 @@ def drawing_to_lines(drawing: Any, *, simplify_raw: bool = True) -> list[np.ndar
             raise SketchartError(f"stroke {i}: coordinates must be lists")
         if len(stroke[0]) != len(stroke[1]) or not stroke[0]:
             raise SketchartError(f"stroke {i}: x and y must be non-empty and equally long")
-        for c in stroke[:2]:
+        for c in stroke:
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c):
                 raise SketchartError(f"stroke {i}: coordinates must be numbers")
+            if not all(-MAX_COORD <= v <= MAX_COORD for v in c):
+                raise SketchartError(
+                    f"stroke {i}: a value beyond ±{MAX_COORD:g} or not finite")
+        if len(stroke) == 3 and len(stroke[2]) != len(stroke[0]):
+            raise SketchartError(f"stroke {i}: x, y and t must be equally long")
         raw = raw or len(stroke) == 3
+        points += len(stroke[0])
+    if points > MAX_POINTS:
+        raise SketchartError(f"more than {MAX_POINTS} points in one drawing")
     if raw and simplify_raw:
         return [line.astype(np.float64) for line in quickdraw_simplify(drawing)]
     lines = [np.column_stack([s[0], s[1]]).astype(np.float64) for s in drawing]
     if not all(np.isfinite(line).all() for line in lines):
         raise SketchartError("non-finite coordinates")
     return lines
+
+
+def _parse_record(data: bytes) -> Any:
+    """One ndjson line as JSON, every failure a one-line :class:`SketchartError`."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SketchartError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise SketchartError(f"malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise SketchartError("JSON nested too deeply") from None
+    except ValueError as exc:  # integers too long to convert
+        raise SketchartError(f"malformed JSON ({exc})") from None
 
 
 def read_ndjson(
@@ -121,6 +169,7 @@ def read_ndjson(
     simplify_raw: bool = True,
     limit: int | None = None,
     recognized_only: bool = False,
+    keep_first_point: bool = False,
 ) -> ImportResult:
     """Read a QuickDraw ``.ndjson`` file (raw or simplified) as stroke-3 sketches.
 
@@ -128,10 +177,12 @@ def read_ndjson(
         path: one drawing per line, each a JSON object with a ``drawing`` key.
         rdp_epsilon: extra RDP simplification in the drawing's units (after Google's for
             raw drawings); ``None`` or 0 for none.
-        skip_bad: count and skip malformed lines instead of raising.
+        skip_bad: count and skip malformed lines (not UTF-8, not JSON, bad values)
+            instead of raising.
         simplify_raw: apply Google's simplification to raw drawings.
         limit: stop after this many sketches.
         recognized_only: keep only drawings the game recognised.
+        keep_first_point: magenta's Python convention (see :func:`lines_to_int_strokes3`).
 
     Raises:
         SketchartError: the file cannot be read, or (without ``skip_bad``) a malformed
@@ -140,7 +191,7 @@ def read_ndjson(
     path = Path(path)
     result = ImportResult()
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise SketchartError(f"{path}: cannot read ({exc.strerror or exc})") from None
     with fh:
@@ -150,18 +201,14 @@ def read_ndjson(
             if not line.strip():
                 continue
             try:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SketchartError(f"malformed JSON ({exc.msg})") from None
-                except UnicodeDecodeError as exc:
-                    raise SketchartError(f"malformed JSON ({exc.reason})") from None
+                record = _parse_record(line)
                 if not isinstance(record, dict) or "drawing" not in record:
                     raise SketchartError("no 'drawing' key")
                 if recognized_only and not record.get("recognized", True):
                     continue
                 lines = drawing_to_lines(record["drawing"], simplify_raw=simplify_raw)
-                strokes3 = lines_to_int_strokes3(lines, rdp_epsilon)
+                strokes3 = lines_to_int_strokes3(lines, rdp_epsilon,
+                                                 keep_first_point=keep_first_point)
             except SketchartError as exc:
                 message = f"{path}:{number}: {exc}"
                 if not skip_bad:
@@ -169,10 +216,8 @@ def read_ndjson(
                 result.skipped += 1
                 result.problems.append(message)
                 continue
-            except UnicodeDecodeError:
-                raise SketchartError(f"{path}:{number}: not UTF-8 text") from None
             result.sketches.append(strokes3)
-            result.ids.append(str(record.get("key_id", f"{path.name}:{number}")))
+            result.ids.append(str(record.get("key_id", f"{path.name}:{number}"))[:200])
     return result
 
 
@@ -182,44 +227,28 @@ def read_svg(
     rdp_epsilon: float | None = None,
     size: float | None = 255.0,
     quantization: float = 0.5,
+    keep_first_point: bool = False,
 ) -> np.ndarray:
-    """One SVG file as one stroke-3 sketch (all layers, all shapes).
+    """One SVG file as one stroke-3 sketch: the geometry that renders, every layer.
 
-    vpype's reader flattens paths, polylines, lines, rectangles and circles to polylines
-    (``quantization`` is the curve step in SVG pixels). The drawing is then aligned to the
-    top-left and, when ``size`` is given, scaled so its larger side is ``size`` (255, as
-    QuickDraw's grid), RDP-simplified, and rounded to integers.
+    Stroked shapes are read (see :mod:`sketchart.data.svgimport` for what counts as
+    rendered), curves flattened every ``quantization`` output units, the drawing aligned to
+    the top-left and, when ``size`` is given, scaled so its larger side is ``size`` (255,
+    as QuickDraw's grid), RDP-simplified and rounded to integers.
 
     Raises:
-        SketchartError: the file is missing, not SVG, or has no lines.
+        SketchartError: the file is missing, not SVG, oversized, or has no visible lines.
     """
-    import vpype  # deferred: vpype pulls in shapely, svgelements and friends
+    from sketchart.data.svgimport import read_svg_polylines
 
-    path = Path(path)
-    try:
-        doc = vpype.read_multilayer_svg(str(path), quantization)
-    except FileNotFoundError:
-        raise SketchartError(f"{path}: no such file") from None
-    # svgelements and ElementTree raise many unrelated types for a bad file; any of them
-    # means the SVG is unreadable, and the user needs the file name, not a traceback
-    except Exception as exc:  # noqa: BLE001
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SketchartError(f"{path}: unreadable SVG ({detail})") from None
-    lines = [
-        np.column_stack([line.real, line.imag])
-        for layer in doc.layers.values()
-        for line in layer
-        if len(line)
-    ]
-    if not lines:
-        raise SketchartError(f"{path}: no lines in SVG")
+    lines = read_svg_polylines(path, size=size, quantization=quantization)
     points = np.concatenate(lines)
     low = points.min(axis=0)
-    extent = (points - low).max()
+    extent = float((points - low).max())
     scale = size / extent if size and extent > 0 else 1.0
     lines = [(line - low) * scale for line in lines]
     try:
-        return lines_to_int_strokes3(lines, rdp_epsilon)
+        return lines_to_int_strokes3(lines, rdp_epsilon, keep_first_point=keep_first_point)
     except SketchartError as exc:
         raise SketchartError(f"{path}: {exc}") from None
 
@@ -231,12 +260,14 @@ def read_svg_folder(
     size: float | None = 255.0,
     skip_bad: bool = False,
     progress: Callable[[int], None] | None = None,
+    keep_first_point: bool = False,
 ) -> ImportResult:
     """Several SVG files, one sketch each (see :func:`read_svg`); ``skip_bad`` as above."""
     result = ImportResult()
     for path in paths:
         try:
-            result.sketches.append(read_svg(path, rdp_epsilon=rdp_epsilon, size=size))
+            result.sketches.append(read_svg(path, rdp_epsilon=rdp_epsilon, size=size,
+                                            keep_first_point=keep_first_point))
             result.ids.append(Path(path).name)
         except SketchartError as exc:
             if not skip_bad:
@@ -275,7 +306,9 @@ def _npz_classes(
             target = out[data.class_names[label]]
             try:
                 if rdp_epsilon:
-                    strokes3 = lines_to_int_strokes3(strokes3_to_lines(strokes3), rdp_epsilon)
+                    # npz rows are kept as they are: only RDP and rounding apply
+                    strokes3 = lines_to_int_strokes3(
+                        strokes3_to_lines(strokes3), rdp_epsilon, keep_first_point=True)
                 elif not np.array_equal(strokes3, np.rint(strokes3)):
                     # float datasets (kanji.rdp100) are rounded in absolute space
                     strokes3 = _round_absolute(strokes3)
@@ -297,6 +330,7 @@ def collect_sources(
     skip_bad: bool = False,
     svg_size: float | None = 255.0,
     progress: Callable[[str], None] | None = None,
+    keep_first_point: bool = False,
 ) -> dict[str, ImportResult]:
     """Read ``dataset build`` sources into named classes.
 
@@ -310,6 +344,8 @@ def collect_sources(
 
     Args:
         progress: called with each file's name as it is read (a progress bar hook).
+        keep_first_point: ndjson and SVG drawings in magenta's Python convention instead
+            of Google's (see :func:`lines_to_int_strokes3`); npz sketches are kept as stored.
 
     Raises:
         SketchartError: a missing source, an unsupported file, or a bad record (without
@@ -325,7 +361,8 @@ def collect_sources(
         if progress:
             progress(path.name)
         if suffix == ".ndjson":
-            add(path.stem, read_ndjson(path, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad))
+            add(path.stem, read_ndjson(path, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
+                                       keep_first_point=keep_first_point))
         elif suffix == ".npz":
             for name, result in _npz_classes(path, rdp_epsilon, skip_bad).items():
                 add(name, result)
@@ -334,7 +371,8 @@ def collect_sources(
             add(
                 folder,
                 read_svg_folder(
-                    [path], rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad
+                    [path], rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad,
+                    keep_first_point=keep_first_point,
                 ),
             )
         else:
@@ -352,7 +390,8 @@ def collect_sources(
             add(
                 folder.name,
                 read_svg_folder(
-                    svgs, rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad
+                    svgs, rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad,
+                    keep_first_point=keep_first_point,
                 ),
             )
         for p in entries:
