@@ -62,6 +62,13 @@ def _train_command(
     data_parallel: Annotated[bool, typer.Option(
         "--data-parallel", help="Split each batch over all GPUs (or virtual devices).")]
     = False,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="One process of a multi-process run (JAX: SKETCHART_* "
+        "variables or cluster auto-detection; TensorFlow: TF_CONFIG). See "
+        "docs/distributed.md.")] = False,
+    local_processes: Annotated[int | None, typer.Option(
+        "--local-processes", help="Run as N processes on this machine (implies "
+                                  "--distributed).", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed of weights, data order and noise (default: random, recorded).")] = None,
     jit_compile: Annotated[bool, typer.Option(
@@ -83,9 +90,18 @@ def _train_command(
             raise typer.BadParameter("give the datasets either as arguments or as "
                                      "data_set=[...] in --hparams, not both")
         text = ",".join(s for s in (text, f"data_set=[{','.join(data)}]") if s)
+    if local_processes is not None:
+        from sketchart.training.launcher import launch_local, worker_args
+
+        args = worker_args(log_root=log_root, data_dir=data_dir, hparams=text,
+                           resume=resume, bucketed=bucketed, seed=seed,
+                           jit_compile=jit_compile, tensorboard=tensorboard,
+                           samples=samples, quiet=quiet)
+        raise typer.Exit(launch_local(local_processes, args, log_root=log_root))
     with _plain_warnings():
         result = train(log_root, text, data_dir=data_dir, resume=resume, bucketed=bucketed,
-                       data_parallel=data_parallel, seed=seed, jit_compile=jit_compile,
+                       data_parallel=data_parallel, distributed=distributed, seed=seed,
+                       jit_compile=jit_compile,
                        progress=not quiet, tensorboard=tensorboard, samples=samples)
     typer.echo(result.summary())
 

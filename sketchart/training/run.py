@@ -48,6 +48,13 @@ class RunOptions:
     samples: int
     log_every: int
     started: float
+    #: a multi-process run's :class:`~sketchart.training.distributed.Cluster`
+    cluster: Any = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes ``best/``, ``last/`` (the chief of a cluster)."""
+        return self.cluster is None or self.cluster.is_chief
 
 
 
@@ -102,7 +109,9 @@ class TrainingRun:
         self.last_dir, self.best_dir = log_root / "last", log_root / "best"
         strategy = distribution = None
         scope: Any = no_scope()
-        if options.data_parallel:
+        if options.cluster is not None:
+            strategy, distribution, scope = options.cluster.parallel(hps.batch_size)
+        elif options.data_parallel:
             strategy, distribution, scope, _ = data_parallel(hps.batch_size)
         seed_everything(options.seed)
         with scope:
@@ -162,6 +171,8 @@ class TrainingRun:
         from sketchart.training.checkpoint import TrainState, atomic_dir, write_train_state
 
         st, opts, model = self.state, self.options, self.model
+        if not opts.writes:
+            return
         self.step_fn.sync()
         with atomic_dir(self.last_dir) as tmp:
             _save_model_dir(tmp, model, prepared=self.prepared, steps=st.step,
@@ -203,14 +214,16 @@ class TrainingRun:
             st.best_cost, st.best_step = valid["cost"], step
             test = self._evaluate("test", klw)
             st.result.best_valid, st.result.best_step, st.result.test = valid, step, test
-            self.step_fn.sync()
-            with atomic_dir(self.best_dir) as tmp:
-                _save_model_dir(tmp, self.model, prepared=self.prepared, steps=step,
-                                valid=valid, test=test)
+            if self.options.writes:
+                self.step_fn.sync()
+                with atomic_dir(self.best_dir) as tmp:
+                    _save_model_dir(tmp, self.model, prepared=self.prepared, steps=step,
+                                    valid=valid, test=test)
         self.bar.note(f"step {step}: valid cost {valid['cost']:.4f} "
                       f"(r {valid['r_cost']:.4f}, kl {valid['kl_cost']:.4f})"
                       + (" *best*" if st.best_step == step else ""))
         self.save_last()
+        self.has_last = True
         if self.options.samples:
             _log_samples(self.tb, self.model, self.sample_sketches, self.prepared,
                          self.options.samples, self.options.seed, step)
@@ -259,7 +272,8 @@ class TrainingRun:
                 st.evaluated_at = step
             if self.stop.requested:
                 raise KeyboardInterrupt
-        if st.evaluated_at != st.step or not (self.last_dir / "model_config.json").exists():
+        # from the run's own record, not the files: only the chief writes them
+        if st.evaluated_at != st.step or not self.has_last:
             self.evaluate_and_save()
 
     def _interrupted(self) -> TrainError:
@@ -280,6 +294,7 @@ class TrainingRun:
         st, loader = self.state, self.prepared.train
         self.multiple = bucket_multiple(self.options.jit_compile)
         st.evaluated_at = st.step if self.resumed else None
+        self.has_last = (self.last_dir / "model_config.json").exists()
         st.pending_state = loader.get_state()
         self.batch = loader.random_batch() if st.step < self.hps.num_steps else None
         self.stop = GracefulInterrupt()
@@ -287,6 +302,13 @@ class TrainingRun:
             self._loop()
         except KeyboardInterrupt:
             raise self._interrupted() from None
+        except Exception as exc:
+            cluster = self.options.cluster
+            if cluster is None or isinstance(exc, SketchartError):
+                raise
+            from sketchart.training.distributed import worker_failure
+
+            raise worker_failure(cluster, exc) from None
         finally:
             self.stop.restore()
             self.bar.close()
