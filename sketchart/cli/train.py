@@ -44,17 +44,17 @@ def _train_command(
         help="Dataset .npz files (or QuickDraw category names); same as data_set=[...].",
         show_default=False)] = None,
     log_root: Annotated[Path, typer.Option(
-        "--log-root", "--log_root", help="Folder for best/, last/ and TensorBoard events.")]
+        "--log-root", help="Folder for best/, last/ and TensorBoard events.")]
     = Path("runs/default"),
     data_dir: Annotated[str | None, typer.Option(
-        "--data-dir", "--data_dir",
+        "--data-dir",
         help="Where data_set names are found; QuickDraw categories missing here are "
              "downloaded into it. An http(s) URL (as magenta's default) is fetched into "
              "the user's cache.")] = None,
     hparams: Annotated[str, typer.Option(
         "--hparams", help='Magenta hparams, e.g. "data_set=cat.npz,num_steps=20000".')] = "",
     resume: Annotated[bool, typer.Option(
-        "--resume", "--resume_training",
+        "--resume",
         help="Continue the run in LOG_ROOT/last at the same step and data order.")] = False,
     bucketed: Annotated[bool, typer.Option(
         "--bucketed", help="Length-bucketed batches, each run only to its longest sketch "
@@ -80,9 +80,20 @@ def _train_command(
         help="Sketches drawn into TensorBoard at each save.")] = 8,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar.")] = False,
+    # magenta's spellings, accepted but kept out of the help (they would double the width
+    # of its option column)
+    log_root_m: Annotated[Path | None, typer.Option("--log_root", hidden=True)] = None,
+    data_dir_m: Annotated[str | None, typer.Option("--data_dir", hidden=True)] = None,
+    resume_m: Annotated[bool, typer.Option("--resume_training", hidden=True)] = False,
 ) -> None:
-    """Train a Sketch-RNN with magenta's schedules; crash-safe and resumable."""
+    """Train a Sketch-RNN with magenta's schedules; crash-safe and resumable.
+
+    Magenta's spellings --log_root, --data_dir and --resume_training work too.
+    """
     from sketchart.training.trainer import train
+
+    log_root, data_dir = log_root_m or log_root, data_dir_m or data_dir
+    resume = resume or resume_m
 
     text = hparams
     if data:

@@ -34,6 +34,7 @@ import numpy as np
 
 from sketchart.hparams import HParams
 from sketchart.training.evaluation import evaluate, evaluate_model
+from sketchart.training.guard import guard_log_root
 from sketchart.training.prepare import PreparedData, prepare_data
 from sketchart.training.result import TrainError, TrainResult
 from sketchart.training.run import RunOptions, TrainingRun
@@ -112,6 +113,7 @@ def _check_writable(log_root: Path) -> None:
 
 
 # ------------------------------------------------------------------------ train()
+@guard_log_root
 def train(
     log_root: str | os.PathLike[str],
     hparams: str | Mapping[str, Any] | HParams | None = None,
@@ -160,8 +162,10 @@ def train(
         A :class:`TrainResult` (its :meth:`~TrainResult.summary` is the final line).
 
     Raises:
-        TrainError: bad setup (before any training), or a non-finite loss (after which
-            ``last/`` still holds the last good state).
+        TrainError: bad setup (before any training), another run holding ``log_root``
+            (an exclusive lock for the whole call), a full disk or a non-finite loss
+            (after both, ``last/`` still holds the last good state); its subclass
+            :class:`TrainInterrupted` after Ctrl-C, with ``last/`` saved.
         HParamsError: an unknown or badly typed hparam.
     """
     started = time.monotonic()
