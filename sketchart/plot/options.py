@@ -43,6 +43,7 @@ class PlotOption:
         help: one sentence; ``{journal_default}`` is filled in by each CLI.
         kind: see :data:`OptionKind`.
         choices: the accepted values, when they form a closed set.
+        hidden: left out of the help (a deprecated spelling kept for one release).
     """
 
     name: str
@@ -52,6 +53,7 @@ class PlotOption:
     help: str
     kind: OptionKind = "value"
     choices: tuple[str, ...] | None = None
+    hidden: bool = False
 
 
 @dataclass

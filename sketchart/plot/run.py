@@ -233,7 +233,9 @@ def plot_document(
             holds the first unfinished path).
     """
     driver = get_device(options.device).create(document, options, list_ports)
-    journal_path = options.journal or default_journal_path(document.source)
+    journal_path = options.journal or default_journal_path(
+        document.source, document.fingerprint()
+    )
     run = _Run(document, options, driver, journal_path, echo)
     if options.resume:
         run.journal = Journal.resume(run.journal_path, document, driver.label)
