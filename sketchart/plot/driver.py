@@ -19,10 +19,25 @@ from typing import Protocol, runtime_checkable
 
 from sketchart.plot.serialio import Clock
 
-__all__ = ["Capabilities", "Estimate", "LayerEstimate", "PathDone", "PlotterDriver"]
+__all__ = [
+    "Capabilities",
+    "Estimate",
+    "LayerEstimate",
+    "ManualControl",
+    "PathDone",
+    "PauseRequested",
+    "PlotterDriver",
+]
 
 #: called with ``(layer_index, path_index)`` once a path is on paper (journal bookkeeping)
 PathDone = Callable[[int, int], None]
+
+
+class PauseRequested(Exception):
+    """Raised by a driver when the plotter's own pause button was pressed.
+
+    The run loop treats it as Ctrl-C: safe stop, journal, exit status 130.
+    """
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,7 @@ class LayerEstimate:
     down_mm: float
     up_mm: float
     seconds: float | None = None
+    settings: str = ""
 
 
 @dataclass
@@ -145,4 +161,49 @@ class PlotterDriver(Protocol):
 
     def close(self) -> None:
         """Release the port (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class ManualControl(Protocol):
+    """The manual utilities (``sketchart plotter ...``), as axicli's manual mode.
+
+    Made by a device's ``DeviceSpec.manual`` factory; :meth:`connect` first, :meth:`close`
+    always. A driver that plots may also offer :meth:`park_home`, called by the run loop
+    after a stop when the carriage should wait at home (``--park home``).
+    """
+
+    #: the board's firmware line, once connected
+    version: str
+
+    def connect(self) -> None:
+        """Open the port and check the device."""
+        ...
+
+    def raise_pen(self) -> None:
+        """Lift the pen."""
+        ...
+
+    def lower_pen(self) -> None:
+        """Lower the pen."""
+        ...
+
+    def toggle_pen(self) -> None:
+        """Lift a lowered pen, lower a lifted one."""
+        ...
+
+    def walk(self, dx_mm: float, dy_mm: float) -> None:
+        """Move the carriage by ``(dx, dy)`` mm from where it is, pen as it is."""
+        ...
+
+    def home(self) -> None:
+        """Lift the pen and move to the origin."""
+        ...
+
+    def motors_off(self) -> None:
+        """Disable the motors (the carriage can then be moved by hand)."""
+        ...
+
+    def close(self) -> None:
+        """Release the port."""
         ...

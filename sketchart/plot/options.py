@@ -27,8 +27,9 @@ __all__ = [
 ]
 
 #: ``value``: one typed value; ``flag``: a boolean switch; ``pairs``: repeatable KEY VALUE
-#: pairs collected into a ``dict[str, str]`` (the CLIs spell a pair differently)
-OptionKind = Literal["value", "flag", "pairs"]
+#: pairs collected into a ``dict[str, str]`` (the CLIs spell a pair differently);
+#: ``multiple``: a repeatable value collected into a list
+OptionKind = Literal["value", "flag", "pairs", "multiple"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,13 @@ class PlotOptions:
         dry_run: print the plan and time; touch no device.
         pause: called with a message before each layer of a multi-layer drawing (change the
             pen, then return); ``None`` plots without pausing.
+        layer_pauses: pause between layers (``--no-pause`` turns it off; a layer whose
+            name starts with ``!`` still pauses).
+        quiet: no live progress.
+        park: where the carriage waits after a stop: ``"home"`` or ``"stay"``.
+        layers: plot only the layers with these numbers (empty: all).
+        copies: plot the drawing this many times.
+        page_delay: seconds to wait between copies (to change the paper).
     """
 
     device: str = "axidraw"
@@ -86,6 +94,12 @@ class PlotOptions:
     resume: bool = False
     dry_run: bool = False
     pause: Callable[[str], None] | None = None
+    layer_pauses: bool = True
+    quiet: bool = False
+    park: str = "home"
+    layers: tuple[int, ...] = ()
+    copies: int = 1
+    page_delay: float = 0.0
 
 
 COMMON_HEAD: tuple[PlotOption, ...] = (
@@ -122,8 +136,31 @@ COMMON_TAIL: tuple[PlotOption, ...] = (
         ("--no-pause",),
         bool,
         False,
-        "Do not stop for a pen change between layers.",
+        "Do not stop for a pen change between layers (a layer named '!...' still does).",
         kind="flag",
+    ),
+    PlotOption(
+        "layer",
+        ("--layer",),
+        int,
+        None,
+        "Plot only this layer (its name's leading number, else its id); repeatable.",
+        kind="multiple",
+    ),
+    PlotOption("copies", ("--copies",), int, 1, "Plot the drawing this many times."),
+    PlotOption(
+        "page_delay", ("--page-delay",), float, 0.0, "Seconds to wait between copies."
+    ),
+    PlotOption(
+        "park",
+        ("--park",),
+        str,
+        "home",
+        "Where the carriage waits after a stop or the pause button: home or stay.",
+        choices=("home", "stay"),
+    ),
+    PlotOption(
+        "quiet", ("--quiet",), bool, False, "No live progress while plotting.", kind="flag"
     ),
 )
 
@@ -166,7 +203,13 @@ def options_from_values(
         journal=Path(journal) if journal else None,
         resume=bool(values.get("resume")),
         dry_run=bool(values.get("dry_run")),
-        pause=None if values.get("no_pause") else pause,
+        pause=pause,
+        layer_pauses=not values.get("no_pause"),
+        quiet=bool(values.get("quiet")),
+        park=str(values.get("park") or "home"),
+        layers=tuple(int(n) for n in values.get("layer") or ()),
+        copies=int(values.get("copies") or 1),
+        page_delay=float(values.get("page_delay") or 0.0),
     )
     for spec in devices():
         options = spec.configure(options, {o.name: values[o.name] for o in spec.options})

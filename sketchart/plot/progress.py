@@ -1,9 +1,12 @@
 """The plot journal: which paths are on paper, written atomically as the plot runs.
 
-A JSON file records the drawing's fingerprint, the device, the first unfinished path
-(``next``: layer index, path index), where the carriage was left after an abort, and
-whether the plot completed. It is rewritten through a temporary file and ``os.replace`` after
-every finished path, so a crash or a pulled cable never leaves a half-written journal.
+A JSON file records the drawing's fingerprint, the device and its firmware, the first
+unfinished path (``next``: layer index, path index), the absolute carriage position (mm from
+home) where an abort left it, whether that abort cut a path short, where the carriage was
+parked, the chosen layers, the copies (how many, which one is plotting) and the settings,
+and whether the plot completed. It is rewritten through a temporary file and
+``os.replace`` after every finished path, so a crash or a pulled cable never leaves a
+half-written journal.
 ``--resume`` starts at ``next``; a journal of another drawing or device is refused.
 """
 
@@ -11,25 +14,35 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sketchart.errors import SketchartError
 from sketchart.plot.paths import PlotDocument
 
-__all__ = ["Journal", "default_journal_path"]
+__all__ = ["Journal", "default_journal_path", "peek_journal"]
 
 FORMAT_VERSION = 1
 
 
-def default_journal_path(source: str | Path | None, fingerprint: str = "") -> Path:
-    """``drawing.svg`` -> ``drawing.svg.plot.json``, beside the drawing; without a file
-    (a vpype pipeline that read none), ``./sketchart-plot-<fingerprint[:12]>.json``, so
-    that two drawings never share (and overwrite) one journal."""
+def default_journal_path(source: str | Path | None) -> Path:
+    """``drawing.svg`` -> ``drawing.svg.plot.json``; no file -> ``sketchart-plot.json``."""
     if source is None or str(source).startswith("<"):
-        return Path(f"sketchart-plot-{fingerprint[:12] or 'document'}.json")
+        return Path("sketchart-plot.json")
     return Path(f"{source}.plot.json")
+
+
+def peek_journal(path: str | Path) -> dict[str, Any]:
+    """A journal's raw fields (``{}`` when there is none or it is unreadable).
+
+    ``--resume`` reads the chosen layers and copies from it before the drawing is filtered.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -45,6 +58,13 @@ class Journal:
         complete: every path is done.
         total: number of paths in the drawing.
         message: the last abort's reason, for the user.
+        partial: the abort cut the path at ``next`` short (``--resume`` redraws it whole).
+        parked: where the carriage waited after the abort (``"home"``, ``"stay"``).
+        firmware: the plotter's firmware line, when it has one.
+        layers: the chosen layer numbers (empty: all).
+        copies: how many copies the plot makes.
+        copy: the copy being plotted (0-based).
+        settings: the plot's settings as the user gave them.
     """
 
     path: Path
@@ -55,6 +75,13 @@ class Journal:
     complete: bool = False
     total: int = 0
     message: str = ""
+    partial: bool = False
+    parked: str = ""
+    firmware: str = ""
+    layers: list[int] = field(default_factory=list)
+    copies: int = 1
+    copy: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def start(cls, path: str | Path, document: PlotDocument, device: str) -> Journal:
@@ -89,6 +116,7 @@ class Journal:
                 int(data.get("total", 0)),
                 str(data.get("message", "")),
             )
+            journal._load_extras(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SketchartError(f"{path}: not a readable plot journal ({exc})") from None
         if data.get("format_version") != FORMAT_VERSION:
@@ -106,6 +134,15 @@ class Journal:
             )
         journal._document = document  # type: ignore[attr-defined]
         return journal
+
+    def _load_extras(self, data: dict[str, Any]) -> None:
+        self.partial = bool(data.get("partial", False))
+        self.parked = str(data.get("parked", ""))
+        self.firmware = str(data.get("firmware", ""))
+        self.layers = [int(n) for n in data.get("layers") or []]
+        self.copies = int(data.get("copies", 1))
+        self.copy = int(data.get("copy", 0))
+        self.settings = dict(data.get("settings") or {})
 
     def _normalise(self, index: tuple[int, int]) -> tuple[int, int]:
         """Skip to the next existing path (over empty layers); past the end means done."""
@@ -150,6 +187,13 @@ class Journal:
             "position": list(self.position) if self.position is not None else None,
             "complete": self.complete,
             "message": self.message,
+            "partial": self.partial,
+            "parked": self.parked,
+            "firmware": self.firmware,
+            "layers": list(self.layers),
+            "copies": self.copies,
+            "copy": self.copy,
+            "settings": self.settings,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")

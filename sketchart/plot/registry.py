@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sketchart.errors import SketchartError
-from sketchart.plot.driver import PlotterDriver
+from sketchart.plot.driver import ManualControl, PlotterDriver
 from sketchart.plot.options import COMMON_HEAD, COMMON_TAIL, PlotOption, PlotOptions
 from sketchart.plot.paths import PlotDocument
 
@@ -32,6 +32,7 @@ __all__ = [
     "BUILTIN_DEVICE_MODULES",
     "DeviceFactory",
     "DeviceSpec",
+    "ManualFactory",
     "PortLister",
     "devices",
     "get_device",
@@ -44,6 +45,9 @@ PortLister = Callable[[], list[Any]]
 
 #: ``(document, options, list_ports) -> driver``; raises ``SketchartError`` for bad input
 DeviceFactory = Callable[[PlotDocument, PlotOptions, PortLister | None], PlotterDriver]
+
+#: ``(options, list_ports) -> manual control`` for ``sketchart plotter ...``
+ManualFactory = Callable[[PlotOptions, PortLister | None], ManualControl]
 
 #: modules that define a ``DEVICE``, in the order ``--device`` lists them
 BUILTIN_DEVICE_MODULES = ("sketchart.plot.drivers.ebb", "sketchart.plot.drivers.grbl")
@@ -66,12 +70,15 @@ class DeviceSpec:
         options: the device's own plot options (names unique across devices).
         apply: puts the parsed values of ``options`` into :class:`PlotOptions`; ``None``
             stores them in ``PlotOptions.device_settings[name]``.
+        manual: the factory of the manual utilities (``sketchart plotter``); ``None``
+            when the device has none.
     """
 
     name: str
     create: DeviceFactory
     options: tuple[PlotOption, ...] = ()
     apply: Callable[[PlotOptions, Mapping[str, Any]], PlotOptions] | None = None
+    manual: ManualFactory | None = None
 
     def configure(self, options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:
         """``options`` with this device's option ``values`` applied."""

@@ -22,6 +22,7 @@ import serial.tools.list_ports
 from sketchart.errors import SketchartError
 
 __all__ = [
+    "PORT_ERRORS",
     "Clock",
     "DeviceError",
     "LineReader",
@@ -35,6 +36,20 @@ __all__ = [
 _HANDLERS = "sketchart.plot.urlhandlers"
 if _HANDLERS not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append(_HANDLERS)
+
+
+def _port_errors() -> tuple[type[BaseException], ...]:
+    # a vanished USB port fails termios calls (reset_input_buffer) with termios.error,
+    # which is no OSError; Windows has no termios
+    try:
+        import termios
+    except ImportError:
+        return (serial.SerialException, OSError)
+    return (serial.SerialException, OSError, termios.error)
+
+
+#: what a failing port raises
+PORT_ERRORS = _port_errors()
 
 
 class DeviceError(SketchartError):
@@ -119,14 +134,14 @@ class LineReader:
         self._buffer.clear()
         try:
             self.port.reset_input_buffer()
-        except (serial.SerialException, OSError):
+        except PORT_ERRORS:
             pass
 
     def _read_some(self) -> bytes:
         try:
             waiting = self.port.in_waiting
             return self.port.read(waiting or 1)
-        except (serial.SerialException, OSError) as exc:
+        except PORT_ERRORS as exc:
             raise DeviceError(f"the {self.device} stopped responding: {exc}") from exc
 
     def _pop_line(self) -> str | None:

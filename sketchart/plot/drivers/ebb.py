@@ -14,6 +14,8 @@ Waiting for the end uses ``QM``.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -21,22 +23,51 @@ from typing import Any
 import numpy as np
 
 from sketchart.errors import SketchartError
-from sketchart.plot.driver import Capabilities, Estimate, LayerEstimate, PathDone
+from sketchart.plot.driver import (
+    Capabilities,
+    Estimate,
+    LayerEstimate,
+    ManualControl,
+    PathDone,
+    PauseRequested,
+)
 from sketchart.plot.drivers.base import SerialDriver
 from sketchart.plot.drivers.ebb_planner import (
     AXIDRAW_MODELS,
     STEPS_PER_MM,
+    XY_SPEED_LIMIT,
     AxiDrawSettings,
     EBBPlanner,
     estimate_ebb,
     find_axidraw,
+    resolve_model,
 )
+from sketchart.plot.layers import layer_pen
 from sketchart.plot.options import PlotOption, PlotOptions
 from sketchart.plot.paths import PlotDocument, check_travel
 from sketchart.plot.registry import DeviceSpec, PortLister
 from sketchart.plot.serialio import DeviceError
 
-__all__ = ["DEVICE", "OPTIONS", "EBBDriver"]
+__all__ = ["DEVICE", "MIN_FIRMWARE", "OPTIONS", "EBBDriver", "parse_firmware"]
+
+_log = logging.getLogger(__name__)
+
+#: the oldest firmware with every command the driver sends (QM, signed SM steps, S2)
+MIN_FIRMWARE = (2, 5, 0)
+#: seconds between two polls of the pause button (axicli polls every 50 ms too)
+BUTTON_INTERVAL = 0.05
+
+
+def parse_firmware(reply: str) -> tuple[int, int, int]:
+    """``"EBBv13_and_above EB Firmware Version 2.8.1"`` -> ``(2, 8, 1)``.
+
+    Raises:
+        SketchartError: no version number in the reply.
+    """
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", reply.split("Version")[-1])
+    if match is None:
+        raise SketchartError(f"the AxiDraw's version line has no version: {reply[:60]!r}")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
 class EBBDriver(SerialDriver):
@@ -73,6 +104,8 @@ class EBBDriver(SerialDriver):
         self.label = f"axidraw {settings.model}"
         self.planner = EBBPlanner(settings)
         self.version = ""
+        self.firmware: tuple[int, int, int] = (0, 0, 0)
+        self._last_poll = 0.0
         self._motion_acked = 0  # motion commands answered OK so far
         self._pending: deque[tuple[int, tuple[int, int]]] = deque()
         self._qs0: tuple[int, int] = (0, 0)
@@ -94,12 +127,38 @@ class EBBDriver(SerialDriver):
         self, start: tuple[int, int], start_xy: tuple[float, float] | None
     ) -> Estimate:
         """The time of the ``SM`` moves the driver would send (see :func:`estimate_ebb`)."""
-        est = estimate_ebb(self.document, self.settings, start, start_xy)
+        est = estimate_ebb(
+            self.document, self.settings, start, start_xy, self.layer_settings
+        )
         layers = [
-            LayerEstimate(i["name"], i["paths"], i["down_mm"], i["up_mm"], i["seconds"])
-            for i in est["layers"]
+            LayerEstimate(
+                i["name"],
+                i["paths"],
+                i["down_mm"],
+                i["up_mm"],
+                i["seconds"],
+                self._describe(li),
+            )
+            for li, i in enumerate(est["layers"])
         ]
         return Estimate(est["seconds"], layers)
+
+    def layer_settings(self, layer_index: int) -> AxiDrawSettings:
+        """The plot's settings with a layer's own pen height and speed applied."""
+        pen = layer_pen(self.document.layers[layer_index])
+        s = self.settings
+        if pen.pen_down is not None:
+            s = dataclasses.replace(s, pen_down=pen.pen_down)
+        if pen.speed is not None:
+            s = dataclasses.replace(s, speed_down=XY_SPEED_LIMIT * pen.speed / 100.0)
+        return s
+
+    def _describe(self, layer_index: int) -> str:
+        s = self.layer_settings(layer_index)
+        text = f"pen down {s.pen_down:g} %, {s.speed_down:.0f} mm/s"
+        if layer_pen(self.document.layers[layer_index]).force_pause:
+            text += ", pauses before (!)"
+        return text
 
     # -- connection --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -130,6 +189,7 @@ class EBBDriver(SerialDriver):
                 self.version = reply
                 self.clock.sleep(0.05)  # let a repeated answer arrive, then drop it
                 reader.clear()
+                self._check_firmware()
                 return
         name = self.port_name
         self.close()
@@ -137,6 +197,17 @@ class EBBDriver(SerialDriver):
             f"wrong device on {name}: 'V' answered {reply!r}, not an EiBotBoard "
             "(is this an AxiDraw?)"
         )
+
+    def _check_firmware(self) -> None:
+        self.firmware = parse_firmware(self.version)
+        if self.firmware < MIN_FIRMWARE:
+            name, found = self.port_name, ".".join(map(str, self.firmware))
+            self.close()
+            raise SketchartError(
+                f"the AxiDraw on {name} has EBB firmware {found}, too old for the commands "
+                f"used (needs {'.'.join(map(str, MIN_FIRMWARE))} or newer); update it with "
+                "Evil Mad Scientist's firmware updater"
+            )
 
     def _write(self, command: str) -> None:
         if self.port is None:
@@ -180,6 +251,8 @@ class EBBDriver(SerialDriver):
                     f"no reply from the AxiDraw to {command!r} within {timeout:.1f} s"
                 )
             if line.startswith("!"):
+                if self.firmware < (3, 0, 0):
+                    self.reader.read_line(0.2)  # 2.x follows an error with OK; 3.x does not
                 raise DeviceError(f"the AxiDraw rejected {command!r}: {line}")
             if need_data:
                 data, need_data = line, False
@@ -196,12 +269,29 @@ class EBBDriver(SerialDriver):
                 self.on_path_done(*self._pending.popleft()[1])
         return data
 
-    def _send_moves(self, moves: list[tuple[str, int]], previous_ms: int = 0) -> int:
-        """Send moves in order; each may block for the one before it. Returns the last ms."""
+    def _send_moves(
+        self, moves: list[tuple[str, int]], previous_ms: int = 0, *, poll: bool = True
+    ) -> int:
+        """Send moves in order; each may block for the one before it. Returns the last ms.
+
+        With ``poll``, the pause button is read between moves (see :meth:`check_button`).
+        """
         for cmd, ms in moves:
             self.command(cmd, motion=True, wait_s=previous_ms / 1000.0)
             previous_ms = ms
+            if poll and self.clock.monotonic() - self._last_poll >= BUTTON_INTERVAL:
+                self.check_button()
         return previous_ms
+
+    def check_button(self) -> None:
+        """Ask the board whether its pause button was pressed since the last ask (``QB``).
+
+        Raises:
+            PauseRequested: it was; the moves already sent still run.
+        """
+        self._last_poll = self.clock.monotonic()
+        if self.command("QB", reply="query").strip() == "1":
+            raise PauseRequested("paused (the AxiDraw's button)")
 
     def wait_idle(self) -> None:
         """Poll ``QM`` until the motion queue is empty; then every acked path is done."""
@@ -241,6 +331,8 @@ class EBBDriver(SerialDriver):
         self.wait_idle()
         self._qs0 = self.query_steps()
         self._m0 = (self.planner.m1, self.planner.m2)
+        self.command("QB", reply="query")  # forget a press from before the plot
+        self._last_poll = self.clock.monotonic()
 
     def pen_up(self) -> None:
         """Lift the pen and wait until it is up."""
@@ -253,9 +345,14 @@ class EBBDriver(SerialDriver):
         self.wait_idle()
 
     def begin_layer(self, layer_index: int) -> None:
-        """Nothing to do: the servo heights are the same for every layer."""
+        """A layer's own pen-down height (``SC,5``) and speed."""
+        s = self.layer_settings(layer_index)
+        self.planner.settings = s
+        if not s.brushless:
+            self.command(f"SC,5,{s.servo_value(s.pen_down)}")
 
     def draw_path(self, layer_index: int, path_index: int) -> None:
+        self.check_button()
         line = self.document.layers[layer_index].lines[path_index]
         travel, draw = self.planner.path_commands(line)
         previous = self._send_moves(travel)
@@ -268,8 +365,9 @@ class EBBDriver(SerialDriver):
         self.wait_idle()
 
     def finish(self) -> None:
-        """Travel home, wait for the end, motors off."""
-        self._send_moves(self.planner.moves(np.array([self.planner.xy, (0.0, 0.0)]), False))
+        """Travel home, wait for the end, motors off (every path is done: no pausing)."""
+        home = self.planner.moves(np.array([self.planner.xy, (0.0, 0.0)]), False)
+        self._send_moves(home, poll=False)
         self.wait_idle()
         self.command("EM,0,0", motion=True)
 
@@ -291,25 +389,55 @@ class EBBDriver(SerialDriver):
                 q1, q2 = self.query_steps()
                 m1 = self._m0[0] + q1 - self._qs0[0]
                 m2 = self._m0[1] + q2 - self._qs0[1]
+                self.planner.m1, self.planner.m2 = m1, m2
                 self.command("EM,0,0", motion=True)
                 return ((m1 + m2) / (2 * STEPS_PER_MM), (m1 - m2) / (2 * STEPS_PER_MM))
             except KeyboardInterrupt:
                 continue  # a second Ctrl-C must not leave the pen down
-            except (DeviceError, SketchartError):
+            except Exception:  # noqa: BLE001 - a lost port raises anything (termios.error)
                 continue
         return None
+
+    def park_home(self) -> None:
+        """After :meth:`stop_safely`: motors on, travel home with the pen up, motors off."""
+        try:
+            self.command("EM,1,1", motion=True)
+            home = self.planner.moves(np.array([self.planner.xy, (0.0, 0.0)]), False)
+            self._send_moves(home, poll=False)
+            self.wait_idle()
+            self.command("EM,0,0", motion=True)
+        except Exception as exc:  # noqa: BLE001 - parking is a courtesy; the stop is done
+            _log.warning("could not park the AxiDraw at home: %s", exc)
 
 
 _DEFAULTS = AxiDrawSettings()
 
-#: the AxiDraw's plot options (``--model`` and the pen and speed settings)
+_MODEL_HELP = ", ".join(f"{i + 1}={m}" for i, m in enumerate(AXIDRAW_MODELS))
+
+#: the AxiDraw's plot options (model, pen-lift, the pen and speed settings)
 OPTIONS: tuple[PlotOption, ...] = (
+    PlotOption(
+        "axidraw_model",
+        ("--axidraw-model",),
+        str,
+        _DEFAULTS.model,
+        f"AxiDraw model, axicli's number or name: {_MODEL_HELP}.",
+    ),
     PlotOption(
         "model",
         ("--model",),
         str,
-        _DEFAULTS.model,
-        f"AxiDraw model: {', '.join(AXIDRAW_MODELS)}.",
+        None,
+        "Deprecated spelling of --axidraw-model.",
+        hidden=True,
+    ),
+    PlotOption(
+        "penlift",
+        ("--penlift",),
+        int,
+        1,
+        "Pen-lift: 1 the model's default, 2 standard servo, 3 brushless servo "
+        "(high-voltage pin).",
     ),
     PlotOption("pen_up", ("--pen-up",), float, _DEFAULTS.pen_up, "AxiDraw pen-up height, %."),
     PlotOption(
@@ -343,7 +471,14 @@ OPTIONS: tuple[PlotOption, ...] = (
 
 
 def _apply(options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:
-    return dataclasses.replace(options, axidraw=AxiDrawSettings(**values))
+    settings = dict(values)
+    model = settings.pop("axidraw_model")
+    old = settings.pop("model", None)
+    if old is not None:  # the old spelling still works for one release
+        _log.warning("--model is deprecated for the plotter; use --axidraw-model")
+        model = old
+    settings["model"] = resolve_model(str(model))
+    return dataclasses.replace(options, axidraw=AxiDrawSettings(**settings))
 
 
 def _create(
@@ -355,4 +490,10 @@ def _create(
     return EBBDriver(document, settings, options.port, list_ports=list_ports)
 
 
-DEVICE = DeviceSpec("axidraw", _create, OPTIONS, _apply)
+def _manual(options: PlotOptions, list_ports: PortLister | None) -> ManualControl:
+    from sketchart.plot.drivers.ebb_manual import create_manual
+
+    return create_manual(options, list_ports)
+
+
+DEVICE = DeviceSpec("axidraw", _create, OPTIONS, _apply, manual=_manual)

@@ -30,11 +30,16 @@ __all__ = [
     "EBB_PID",
     "EBB_VID",
     "MAX_STEP_RATE",
+    "MODEL_ALIASES",
+    "PENLIFT_CHOICES",
+    "SERVO_RANGE",
+    "XY_SPEED_LIMIT",
     "STEPS_PER_MM",
     "AxiDrawSettings",
     "EBBPlanner",
     "estimate_ebb",
     "find_axidraw",
+    "resolve_model",
 ]
 
 EBB_VID = 0x04D8
@@ -42,16 +47,57 @@ EBB_PID = 0xFD92
 MAX_STEP_RATE = 25_000  # steps/s per motor
 STEPS_PER_MM = 2032 / 25.4  # per motor at 1/16 microstepping (80.0)
 
-#: travel (width, height) in mm per AxiDraw model
+#: travel (width, height) in mm per AxiDraw model, in axicli's model order (1-7); the
+#: travel is axicli's, converted from inches
 AXIDRAW_MODELS: dict[str, tuple[float, float]] = {
     "V3/A4": (300.0, 218.0),
     "V3/A3": (430.0, 297.0),
-    "SE/A1": (864.0, 594.0),
+    "V3/XLX": (595.0, 218.0),
     "MiniKit": (160.0, 101.6),
+    "SE/A1": (864.0, 594.0),
+    "SE/A2": (594.0, 432.0),
+    "V3/B6": (190.0, 140.0),
 }
+
+#: other names people know the models by (axicli's numbers and labels), lower case
+MODEL_ALIASES: dict[str, str] = {
+    **{str(i + 1): name for i, name in enumerate(AXIDRAW_MODELS)},
+    "v2": "V3/A4",
+    "v3": "V3/A4",
+    "se/a4": "V3/A4",
+    "a4": "V3/A4",
+    "se/a3": "V3/A3",
+    "a3": "V3/A3",
+    "xlx": "V3/XLX",
+    "v3 xlx": "V3/XLX",
+    "b6": "V3/B6",
+}
+
+#: servo pulse range (0 %, 100 %) in 83.3 ns units: the standard servo on pin B1, and the
+#: narrow-band brushless servo on pin B2 (the high-voltage output)
+SERVO_RANGE = {"standard": (9855, 27831), "brushless": (5400, 12600)}
+PENLIFT_CHOICES = ("1", "2", "3")
+
+
+def resolve_model(name: str) -> str:
+    """A model's canonical name from any accepted spelling (``3``, ``xlx``, ``V3/XLX``).
+
+    Raises:
+        SketchartError: not a known model.
+    """
+    if name in AXIDRAW_MODELS:
+        return name
+    lowered = {k.lower(): k for k in AXIDRAW_MODELS}
+    key = name.strip().lower()
+    found = lowered.get(key) or MODEL_ALIASES.get(key)
+    if found is None:
+        choices = ", ".join(f"{i + 1}={m}" for i, m in enumerate(AXIDRAW_MODELS))
+        raise SketchartError(f"unknown AxiDraw model {name!r}; choose from {choices}")
+    return found
 
 # fastest XY speed whose diagonal motor stays under the step-rate limit (with 1 % margin)
 _XY_SPEED_LIMIT = 0.99 * MAX_STEP_RATE / (STEPS_PER_MM * math.sqrt(2))
+XY_SPEED_LIMIT = _XY_SPEED_LIMIT  # mm/s; a layer's ``+S100``
 
 
 @dataclass(frozen=True)
@@ -71,6 +117,8 @@ class AxiDrawSettings:
         accel_up: travel acceleration, mm/s^2.
         cornering: junction deviation for drawing, mm (bigger rounds corners faster).
         time_slice: target duration of one ``SM`` move, s.
+        penlift: axicli's pen-lift choice: ``1`` the model's default, ``2`` the standard
+            servo, ``3`` a brushless servo on the high-voltage pin (narrow pulse range).
     """
 
     model: str = "V3/A4"
@@ -85,14 +133,19 @@ class AxiDrawSettings:
     accel_up: float = 1100.0
     cornering: float = 0.1
     time_slice: float = 0.025
+    penlift: int = 1
+
+    @property
+    def brushless(self) -> bool:
+        """Whether the pen-lift is the brushless servo on pin B2."""
+        return self.penlift == 3
 
     def validate(self) -> None:
         """Raise :class:`SketchartError` for a value out of range."""
         if self.model not in AXIDRAW_MODELS:
-            raise SketchartError(
-                f"unknown AxiDraw model {self.model!r}; choose from "
-                f"{', '.join(AXIDRAW_MODELS)}"
-            )
+            resolve_model(self.model)  # raises with the choices
+        if self.penlift not in (1, 2, 3):
+            raise SketchartError(f"penlift {self.penlift} is not 1, 2 or 3")
         for name in ("pen_up", "pen_down"):
             value = getattr(self, name)
             if not 0 <= value <= 100:
@@ -119,7 +172,7 @@ class AxiDrawSettings:
 
     def servo_value(self, percent: float) -> int:
         """EBB servo position (83.3 ns units) for a pen height in percent."""
-        servo_min, servo_max = 9855, 27831  # AxiDraw's 0 % and 100 % positions
+        servo_min, servo_max = SERVO_RANGE["brushless" if self.brushless else "standard"]
         return round(servo_min + (servo_max - servo_min) * percent / 100.0)
 
     def pen_move_ms(self) -> int:
@@ -218,11 +271,17 @@ class EBBPlanner:
         return travel, draw
 
     def pen_up_cmd(self) -> tuple[str, int]:
-        ms = self.settings.pen_move_ms() + self.settings.pen_delay_up
+        s = self.settings
+        ms = s.pen_move_ms() + s.pen_delay_up
+        if s.brushless:  # S2 drives pin B2 directly; SP only knows the standard servo
+            return f"S2,{s.servo_value(s.pen_up)},2,0,{ms}", ms
         return f"SP,1,{ms}", ms
 
     def pen_down_cmd(self) -> tuple[str, int]:
-        ms = self.settings.pen_move_ms() + self.settings.pen_delay_down
+        s = self.settings
+        ms = s.pen_move_ms() + s.pen_delay_down
+        if s.brushless:
+            return f"S2,{s.servo_value(s.pen_down)},2,0,{ms}", ms
         return f"SP,0,{ms}", ms
 
 
@@ -231,8 +290,11 @@ def estimate_ebb(
     settings: AxiDrawSettings,
     start: tuple[int, int] = (0, 0),
     start_xy: tuple[float, float] | None = None,
+    layer_settings: Callable[[int], AxiDrawSettings] | None = None,
 ) -> dict[str, Any]:
     """Plan every remaining path without a device; the time is the sum of the moves sent.
+
+    ``layer_settings(layer_index)`` gives a layer's own settings (its pen height and speed).
 
     Returns:
         ``{"seconds", "layers": [{"seconds", "paths", "down_mm", "up_mm"}], "commands"}``.
@@ -244,6 +306,10 @@ def estimate_ebb(
     commands = 4
     layers = []
     for li, layer in enumerate(document.layers):
+        if layer_settings is not None:
+            planner.settings = layer_settings(li)
+            _, up_ms = planner.pen_up_cmd()
+            _, down_ms = planner.pen_down_cmd()
         layer_ms = 0
         down_mm = up_mm = 0.0
         count = 0

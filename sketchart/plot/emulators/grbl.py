@@ -346,6 +346,12 @@ class GrblEmulator(Emulator):
                 for k, v in sorted(self.settings.items())
             )
             return lines + "ok\r\n"
+        if text == "$I":
+            return "[VER:1.1h.20190825:]\r\n[OPT:V,15,128]\r\nok\r\n"
+        if text == "$SLP":
+            self._sync()
+            self.state = "Sleep"
+            return "ok\r\n"
         if text == "$X":
             if self.state == "Alarm":
                 self.state = "Idle"
