@@ -14,6 +14,7 @@ import sys
 
 import typer
 
+from sketchart.cli import helpstyle
 from sketchart.errors import SketchartError
 from sketchart.hparams import HParamsError
 
@@ -44,15 +45,21 @@ _COMMAND_MODULES = (
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from sketchart import __version__
 
         typer.echo(f"sketchart {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    # eager: printed before click asks for a command ("Missing command.")
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 is_eager=True, callback=_print_version),
+) -> None:
+    pass
 
 
 def _register_all() -> None:
@@ -61,12 +68,19 @@ def _register_all() -> None:
 
 
 _register_all()
+helpstyle.apply()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors become one line on stderr and exit status 1."""
+    """Run the CLI; user errors become one line on stderr and exit status 1, a user's
+    interrupt exits 130 (an error may carry its own ``exit_code``)."""
     try:
         app(args=argv, standalone_mode=True)
     except (SketchartError, HParamsError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        code = getattr(exc, "exit_code", 1)
+        # an interrupt is the user's choice, not an error: its line has no "Error:"
+        typer.echo(str(exc) if code == 130 else f"Error: {exc}", err=True)
+        sys.exit(code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -2,7 +2,8 @@
 
 The options come from the shared declaration (:func:`sketchart.plot.options.
 plot_option_table`, which includes every registered device's options); this module only
-turns them into typer parameters. ``-d`` takes ``KEY=VALUE`` here.
+turns them into typer parameters. ``-d`` takes ``KEY VALUE`` as gwrite's does; the old
+``KEY=VALUE`` is still read, unambiguously, since no template key holds ``=``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from sketchart.plot.options import PlotOption
@@ -22,14 +24,31 @@ __all__ = ["register"]
 _JOURNAL_DEFAULT = "default: FILE.svg.plot.json"
 
 
+def _join_pairs(args: list[str], flags: set[str]) -> list[str]:
+    """``-d KEY VALUE`` as the one token ``-d KEY<NUL>VALUE``: typer has no repeatable
+    two-value option, and no argument can hold a NUL. ``-d KEY=VALUE`` stays one token."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        out.append(arg)
+        i += 1
+        if arg == "--":
+            return out + args[i:]
+        if arg in flags and i + 1 < len(args) and "=" not in args[i]:
+            out.append(f"{args[i]}\0{args[i + 1]}")
+            i += 2
+    return out
+
+
 def _parse_defaults(pairs: list[str]) -> dict[str, str]:
     from sketchart.errors import SketchartError
 
     out = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
+        key, sep, value = pair.partition("\0") if "\0" in pair else pair.partition("=")
         if not sep or not key:
-            raise SketchartError(f"-d expects KEY=VALUE, got {pair!r}")
+            raise SketchartError(f"-d takes KEY VALUE (e.g. -d feed 2000), got {pair!r}")
         out[key.strip()] = value.strip()
     return out
 
@@ -39,7 +58,12 @@ def _parameter(option: PlotOption) -> inspect.Parameter:
     text = option.help.format(journal_default=_JOURNAL_DEFAULT)
     annotation: Any
     if option.kind == "pairs":
-        info = typer.Option(*option.flags, help=f"{text} KEY=VALUE (e.g. feed=2000).")
+        info = typer.Option(
+            *option.flags,
+            help=f"{text}: KEY VALUE (e.g. -d feed 2000).",
+            metavar="KEY VALUE",
+            hidden=option.hidden,
+        )
         annotation = Annotated[list[str] | None, info]
     elif option.kind == "multiple":
         info = typer.Option(*option.flags, help=text, hidden=option.hidden)
@@ -100,9 +124,22 @@ def _plot_command() -> Callable[..., None]:
     return plot
 
 
+def _command_class() -> type[TyperCommand]:
+    """A typer command whose pair options (``-d KEY VALUE``) take two tokens."""
+    from sketchart.plot.options import plot_option_table
+
+    flags = {f for o in plot_option_table() if o.kind == "pairs" for f in o.flags}
+
+    class PlotCommand(TyperCommand):
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            return super().parse_args(ctx, _join_pairs(list(args), flags))
+
+    return PlotCommand
+
+
 def register(app: typer.Typer) -> None:
     """Add ``plot`` and the manual utilities (``plotter ...``) to the ``sketchart`` CLI."""
     from sketchart.cli import plotter
 
-    app.command("plot")(_plot_command())
+    app.command("plot", cls=_command_class())(_plot_command())
     plotter.register(app)

@@ -44,17 +44,17 @@ def _train_command(
         help="Dataset .npz files (or QuickDraw category names); same as data_set=[...].",
         show_default=False)] = None,
     log_root: Annotated[Path, typer.Option(
-        "--log-root", "--log_root", help="Folder for best/, last/ and TensorBoard events.")]
+        "--log-root", help="Folder for best/, last/ and TensorBoard events.")]
     = Path("runs/default"),
     data_dir: Annotated[str | None, typer.Option(
-        "--data-dir", "--data_dir",
+        "--data-dir",
         help="Where data_set names are found; QuickDraw categories missing here are "
              "downloaded into it. An http(s) URL (as magenta's default) is fetched into "
              "the user's cache.")] = None,
     hparams: Annotated[str, typer.Option(
         "--hparams", help='Magenta hparams, e.g. "data_set=cat.npz,num_steps=20000".')] = "",
     resume: Annotated[bool, typer.Option(
-        "--resume", "--resume_training",
+        "--resume",
         help="Continue the run in LOG_ROOT/last at the same step and data order.")] = False,
     bucketed: Annotated[bool, typer.Option(
         "--bucketed", help="Length-bucketed batches, each run only to its longest sketch "
@@ -62,6 +62,13 @@ def _train_command(
     data_parallel: Annotated[bool, typer.Option(
         "--data-parallel", help="Split each batch over all GPUs (or virtual devices).")]
     = False,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="One process of a multi-process run (JAX: SKETCHART_* "
+        "variables or cluster auto-detection; TensorFlow: TF_CONFIG). See "
+        "docs/distributed.md.")] = False,
+    local_processes: Annotated[int | None, typer.Option(
+        "--local-processes", help="Run as N processes on this machine (implies "
+                                  "--distributed).", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed of weights, data order and noise (default: random, recorded).")] = None,
     jit_compile: Annotated[bool, typer.Option(
@@ -73,9 +80,20 @@ def _train_command(
         help="Sketches drawn into TensorBoard at each save.")] = 8,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar.")] = False,
+    # magenta's spellings, accepted but kept out of the help (they would double the width
+    # of its option column)
+    log_root_m: Annotated[Path | None, typer.Option("--log_root", hidden=True)] = None,
+    data_dir_m: Annotated[str | None, typer.Option("--data_dir", hidden=True)] = None,
+    resume_m: Annotated[bool, typer.Option("--resume_training", hidden=True)] = False,
 ) -> None:
-    """Train a Sketch-RNN with magenta's schedules; crash-safe and resumable."""
+    """Train a Sketch-RNN with magenta's schedules; crash-safe and resumable.
+
+    Magenta's spellings --log_root, --data_dir and --resume_training work too.
+    """
     from sketchart.training.trainer import train
+
+    log_root, data_dir = log_root_m or log_root, data_dir_m or data_dir
+    resume = resume or resume_m
 
     text = hparams
     if data:
@@ -83,9 +101,18 @@ def _train_command(
             raise typer.BadParameter("give the datasets either as arguments or as "
                                      "data_set=[...] in --hparams, not both")
         text = ",".join(s for s in (text, f"data_set=[{','.join(data)}]") if s)
+    if local_processes is not None:
+        from sketchart.training.launcher import launch_local, worker_args
+
+        args = worker_args(log_root=log_root, data_dir=data_dir, hparams=text,
+                           resume=resume, bucketed=bucketed, seed=seed,
+                           jit_compile=jit_compile, tensorboard=tensorboard,
+                           samples=samples, quiet=quiet)
+        raise typer.Exit(launch_local(local_processes, args, log_root=log_root))
     with _plain_warnings():
         result = train(log_root, text, data_dir=data_dir, resume=resume, bucketed=bucketed,
-                       data_parallel=data_parallel, seed=seed, jit_compile=jit_compile,
+                       data_parallel=data_parallel, distributed=distributed, seed=seed,
+                       jit_compile=jit_compile,
                        progress=not quiet, tensorboard=tensorboard, samples=samples)
     typer.echo(result.summary())
 

@@ -7,20 +7,25 @@ emulator both plan with these functions, so the estimate and the emulated run ag
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from sketchart.errors import SketchartError
 from sketchart.plot import motion
 
 __all__ = [
     "DRY_RUN_GRBL_SETTINGS",
+    "DRY_RUN_TRAVEL",
     "GRBL_ERRORS",
     "RX_BUFFER_SIZE",
     "MachineLimits",
+    "assumed_settings_note",
     "estimate_program",
     "explain_reply",
     "is_sync",
+    "parse_travel",
     "parse_words",
     "plan_blocks",
 ]
@@ -41,6 +46,39 @@ DRY_RUN_GRBL_SETTINGS: dict[int, float] = {
     131: 200.0,
     132: 20.0,
 }
+
+#: the travel a dry run checks the drawing against when ``--travel`` is not given (mm)
+DRY_RUN_TRAVEL = (DRY_RUN_GRBL_SETTINGS[130], DRY_RUN_GRBL_SETTINGS[131])
+
+
+def assumed_settings_note(settings: Mapping[int, float]) -> str:
+    """A dry run's note: which GRBL settings the estimate and the travel check assumed."""
+    return (
+        f"  (no controller: assumed $110/$111 = {settings[110]:g}/{settings[111]:g} mm/min, "
+        f"$120/$121 = {settings[120]:g}/{settings[121]:g} mm/s^2, $11 = {settings[11]:g} mm, "
+        f"travel $130/$131 = {settings[130]:g} x {settings[131]:g} mm (--travel WxH); "
+        "the real run reads the controller's $$)"
+    )
+
+
+def parse_travel(text: str | None) -> tuple[float, float] | None:
+    """``--travel 300x200`` (mm) as ``(300.0, 200.0)``; None when not given.
+
+    Raises:
+        SketchartError: not two positive numbers.
+    """
+    if text is None:
+        return None
+    try:
+        w, h = (float(part) for part in text.lower().removesuffix("mm").split("x"))
+    except ValueError:
+        raise SketchartError(
+            f"--travel {text}: expected WIDTHxHEIGHT in mm (e.g. 300x200)"
+        ) from None
+    if not (w > 0 and h > 0):
+        raise SketchartError(f"--travel {text}: both sides must be above 0")
+    return w, h
+
 
 #: the GRBL 1.1 error codes a plot is likely to meet
 GRBL_ERRORS = {

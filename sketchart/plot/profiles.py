@@ -1,8 +1,10 @@
 """The project's vpype-gcode ``gwrite`` profiles for pen plotters, and a renderer for them.
 
-``sketchart/resources/gwrite.toml`` holds ``[gwrite.grbl-servo]`` (servo pen on ``M3 S``/
-``M5`` with ``G4`` dwells) and ``[gwrite.grbl-z]`` (pen on the Z axis).
-:func:`load_gwrite_profiles` adds them to vpype's configuration, so ``vpype ... gwrite -p
+``sketchart/resources/gwrite.toml`` holds the profiles: ``grbl-servo`` (servo pen on
+``M3 S``/``M5`` with ``G4`` dwells), ``grbl-z`` (pen on the Z axis), their ``-pause``
+variants (``M0`` and a comment naming the next layer's pen between layers) and their
+``-bl`` variants (origin at the page's bottom-left, Y up). :func:`load_gwrite_profiles` adds
+the ones the user has not defined to vpype's configuration, once, so ``vpype ... gwrite -p
 grbl-servo out.gcode`` works; the vpype plugin package calls it on import.
 
 :func:`render_program` expands the same templates with the same variables and transforms as
@@ -14,6 +16,8 @@ has executed it.
 from __future__ import annotations
 
 import collections
+import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,10 @@ from sketchart.errors import SketchartError
 from sketchart.plot.paths import MM_PER_PX, PlotDocument
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "GcodeProgram",
+    "check_defaults",
+    "default_profile",
     "get_profile",
     "gwrite_profiles_path",
     "load_gwrite_profiles",
@@ -35,15 +42,51 @@ def gwrite_profiles_path() -> Path:
     return Path(__file__).resolve().parents[1] / "resources" / "gwrite.toml"
 
 
-def load_gwrite_profiles() -> None:
-    """Add the project's ``gwrite`` profiles to vpype's configuration (idempotent)."""
+#: the profile used when neither ``--profile`` nor ``gwrite.default_profile`` names one
+DEFAULT_PROFILE = "grbl-servo"
+
+_loaded = False
+
+
+def load_gwrite_profiles() -> list[str]:
+    """Add the project's ``gwrite`` profiles that vpype's configuration lacks; once.
+
+    vpype reads ``~/.vpype.toml`` before it imports plugins: a profile the user defined
+    there (or in ``vpype -c``, read later) is theirs, never replaced or merged with ours, and
+    ``gwrite`` and the plot commands see the same one. The shipped file sets no
+    ``default_profile``: that key is the user's.
+
+    Returns:
+        The names added (empty after the first call).
+    """
+    global _loaded
+    if _loaded:
+        return []
+    _loaded = True
+    import tomllib
+
     import vpype as vp
 
-    vp.config_manager.load_config_file(str(gwrite_profiles_path()))
+    with gwrite_profiles_path().open("rb") as fh:
+        ours = tomllib.load(fh).get("gwrite", {})
+    config = vp.config_manager.config.setdefault("gwrite", {})
+    added = [name for name in ours if name not in config]
+    for name in added:
+        config[name] = ours[name]
+    return added
 
 
-def get_profile(name: str) -> dict[str, Any]:
-    """The ``gwrite`` profile ``name`` from vpype's configuration (ours loaded first).
+def default_profile() -> str:
+    """``gwrite.default_profile`` from vpype's configuration, else :data:`DEFAULT_PROFILE`."""
+    import vpype as vp
+
+    load_gwrite_profiles()
+    name = vp.config_manager.config.get("gwrite", {}).get("default_profile")
+    return str(name) if name else DEFAULT_PROFILE
+
+
+def get_profile(name: str | None = None) -> dict[str, Any]:
+    """The ``gwrite`` profile ``name`` (None: :func:`default_profile`) as vpype has it.
 
     Raises:
         SketchartError: no such profile (the message lists the available ones).
@@ -51,6 +94,7 @@ def get_profile(name: str) -> dict[str, Any]:
     import vpype as vp
 
     load_gwrite_profiles()
+    name = name or default_profile()
     profiles = vp.config_manager.config.get("gwrite", {})
     if name not in profiles or not isinstance(profiles[name], dict):
         names = sorted(k for k, v in profiles.items() if isinstance(v, dict))
@@ -58,8 +102,80 @@ def get_profile(name: str) -> dict[str, Any]:
     return dict(profiles[name])
 
 
+_COMMENT = re.compile(r"\([^)]*\)|;.*$")
+_PROGRAM_PAUSE = re.compile(r"^M0*[01]$", re.IGNORECASE)
+
+
+#: the fields gwrite fills in itself: not values a user sets with ``-d``
+_CONTEXT_FIELDS = frozenset(
+    "x y dx dy _x _y _dx _dy ix iy idx idy index index1 segment_index segment_index1 "
+    "lines_index lines_index1 layer_index layer_index1 layer_id filename".split()
+)
+
+
+def template_keys(profile: dict[str, Any]) -> list[str]:
+    """The values a profile's templates read that ``-d KEY VALUE`` may set, sorted."""
+    keys = set(profile.get("default_values", {}))
+    for template in profile.values():
+        if isinstance(template, str):
+            for _, field, _, _ in string.Formatter().parse(template):
+                if field:
+                    keys.add(field.split(".")[0].split("[")[0])
+    return sorted(keys - _CONTEXT_FIELDS)
+
+
+def _checked_value(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of the profile's ``default``; rates, delays and positions that
+    default to a positive number must not be negative (``feed`` and ``*_feed`` above 0)."""
+    if not isinstance(default, int | float) or isinstance(default, bool):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SketchartError(f"-d {key} {value}: not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise SketchartError(f"-d {key} {value}: not a finite number")
+    feed = key == "feed" or key.endswith("_feed")
+    if (feed and number <= 0) or (default > 0 and number < 0):
+        raise SketchartError(f"-d {key} {value}: must be {'above 0' if feed else '0 or more'}")
+    return int(number) if isinstance(default, int) and number.is_integer() else number
+
+
+def check_defaults(name: str, profile: dict[str, Any], values: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """``-d KEY VALUE`` pairs checked against profile ``name`` before anything moves.
+
+    Raises:
+        SketchartError: a key the profile does not read (the message lists the valid keys),
+            or a value of the wrong type or sign.
+    """
+    keys = template_keys(profile)
+    defaults = profile.get("default_values", {})
+    out = {}
+    for key, value in values.items():
+        if key not in keys:
+            raise SketchartError(
+                f"-d {key}: profile {name!r} has no such value; valid keys: {', '.join(keys)}"
+            )
+        out[key] = _checked_value(key, value, defaults.get(key))
+    return out
+
+
 def _lines(text: str) -> list[str]:
-    return [part.strip() for part in text.split("\n") if part.strip()]
+    """The lines a driver streams: comments cut (a layer's name can be longer than GRBL's
+    receive buffer), empty lines left out."""
+    out = []
+    for part in text.split("\n"):
+        line = _COMMENT.sub("", part).strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def _without_pauses(lines: list[str]) -> list[str]:
+    """``lines`` less ``M0``/``M1``: a plot run by sketchart pauses between layers itself
+    (a prompt), where GRBL's program pause would hold the machine under the driver."""
+    return [line for line in lines if not _PROGRAM_PAUSE.match(line.replace(" ", ""))]
 
 
 @dataclass
@@ -267,7 +383,9 @@ class _Renderer:
             "filename": self.filename,
         }
         program.layer_start.append(
-            _lines(self.fill("layer_start", **self.here(layer_index), **common))
+            _without_pauses(
+                _lines(self.fill("layer_start", **self.here(layer_index), **common))
+            )
         )
         program.paths.append(
             [
@@ -279,7 +397,7 @@ class _Renderer:
         end = self.fill("layer_end", **self.here(layer_index), **common)
         if layer_index != len(self.doc.layers) - 1:
             end += self.fill("layer_join", **self.here(layer_index), **common)
-        program.layer_end.append(_lines(end))
+        program.layer_end.append(_without_pauses(_lines(end)))
 
     def pen_lift(self, key: str, fallback: str | None) -> list[str]:
         """Lines of template ``key`` (else of ``fallback`` at the current position), kept

@@ -26,10 +26,12 @@ __all__ = ["Journal", "default_journal_path", "peek_journal"]
 FORMAT_VERSION = 1
 
 
-def default_journal_path(source: str | Path | None) -> Path:
-    """``drawing.svg`` -> ``drawing.svg.plot.json``; no file -> ``sketchart-plot.json``."""
+def default_journal_path(source: str | Path | None, fingerprint: str = "") -> Path:
+    """``drawing.svg`` -> ``drawing.svg.plot.json``, beside the drawing; without a file
+    (a vpype pipeline that read none), ``./sketchart-plot-<fingerprint[:12]>.json``, so
+    that two drawings never share (and overwrite) one journal."""
     if source is None or str(source).startswith("<"):
-        return Path("sketchart-plot.json")
+        return Path(f"sketchart-plot-{fingerprint[:12] or 'document'}.json")
     return Path(f"{source}.plot.json")
 
 

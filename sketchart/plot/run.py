@@ -419,7 +419,10 @@ def plot_document(
             first unfinished path).
     """
     _check_options(options)
-    journal_path = options.journal or default_journal_path(document.source)
+    # the journal's name comes from the whole drawing, before --layer empties layers
+    journal_path = options.journal or default_journal_path(
+        document.source, document.fingerprint()
+    )
     if options.resume:
         options = _resume_selection(options, journal_path)
     document = select_layers(document, options.layers)

@@ -10,11 +10,27 @@ from typing import Any
 from sketchart.errors import SketchartError
 from sketchart.util.durations import format_clock
 
-__all__ = ["TrainError", "TrainResult"]
+__all__ = ["TrainError", "TrainInterrupted", "TrainResult"]
 
 
 class TrainError(SketchartError):
-    """Training cannot start or had to stop (bad setup, non-finite loss)."""
+    """Training cannot start or had to stop (bad setup, non-finite loss, full disk)."""
+
+
+class TrainInterrupted(TrainError):
+    """The user stopped the run (Ctrl-C); ``last/`` holds where it stopped.
+
+    Attributes:
+        step: the step reached.
+        saved: whether ``last/`` holds that step (else an earlier one, or none).
+    """
+
+    #: a user's interrupt, as a shell reports one
+    exit_code = 130
+
+    def __init__(self, message: str, step: int, saved: bool) -> None:
+        super().__init__(message)
+        self.step, self.saved = step, saved
 
 
 @dataclass

@@ -48,6 +48,13 @@ class RunOptions:
     samples: int
     log_every: int
     started: float
+    #: a multi-process run's :class:`~sketchart.training.distributed.Cluster`
+    cluster: Any = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes ``best/``, ``last/`` (the chief of a cluster)."""
+        return self.cluster is None or self.cluster.is_chief
 
 
 
@@ -102,7 +109,9 @@ class TrainingRun:
         self.last_dir, self.best_dir = log_root / "last", log_root / "best"
         strategy = distribution = None
         scope: Any = no_scope()
-        if options.data_parallel:
+        if options.cluster is not None:
+            strategy, distribution, scope = options.cluster.parallel(hps.batch_size)
+        elif options.data_parallel:
             strategy, distribution, scope, _ = data_parallel(hps.batch_size)
         seed_everything(options.seed)
         with scope:
@@ -122,6 +131,9 @@ class TrainingRun:
                 st.result.best_valid, st.result.test = _read_best_losses(
                     self.best_dir, hps, st.best_step)
         st.result.steps, st.result.best_step = st.step, st.best_step
+        if saved is not None and getattr(options, "writes", True):
+            # on every resume, quiet or not: users and scripts look for this line
+            print(f"resuming from step {st.step}", file=sys.stderr, flush=True)
         self.tb: TensorBoardLogger = self._tensorboard()
         self.bar = Progress(hps.num_steps, st.step, enabled=options.progress)
         valid = prepared.valid
@@ -162,7 +174,10 @@ class TrainingRun:
         from sketchart.training.checkpoint import TrainState, atomic_dir, write_train_state
 
         st, opts, model = self.state, self.options, self.model
+        if not opts.writes:
+            return
         self.step_fn.sync()
+        self._ensure_space(self.last_dir, 4)
         with atomic_dir(self.last_dir) as tmp:
             _save_model_dir(tmp, model, prepared=self.prepared, steps=st.step,
                             valid=st.result.best_valid, test=st.result.test)
@@ -178,6 +193,15 @@ class TrainingRun:
                 optimizer_variables=[np.asarray(v.value) for v in self.optimizer.variables],
                 variable_names=[v.path for v in model.variables],
                 history=st.result.history))
+
+    def _ensure_space(self, target: Path, copies: int) -> None:
+        """Refuse a save the disk cannot hold (HDF5 may crash on a full disk): the new
+        directory is written beside the old one, as big as it or ``copies`` times the
+        model's float32 variables (weights, train state, Adam's two moments)."""
+        from sketchart.training.diskspace import directory_size, ensure_space
+
+        arrays = sum(4 * int(np.prod(v.shape)) for v in self.model.variables)
+        ensure_space(self.log_root, max(directory_size(target), copies * arrays))
 
     def _evaluate(self, split: str, klw: float) -> dict[str, float]:
         loader = self.prepared.valid if split == "valid" else self.prepared.test
@@ -203,14 +227,17 @@ class TrainingRun:
             st.best_cost, st.best_step = valid["cost"], step
             test = self._evaluate("test", klw)
             st.result.best_valid, st.result.best_step, st.result.test = valid, step, test
-            self.step_fn.sync()
-            with atomic_dir(self.best_dir) as tmp:
-                _save_model_dir(tmp, self.model, prepared=self.prepared, steps=step,
-                                valid=valid, test=test)
+            if self.options.writes:
+                self.step_fn.sync()
+                self._ensure_space(self.best_dir, 1)
+                with atomic_dir(self.best_dir) as tmp:
+                    _save_model_dir(tmp, self.model, prepared=self.prepared, steps=step,
+                                    valid=valid, test=test)
         self.bar.note(f"step {step}: valid cost {valid['cost']:.4f} "
                       f"(r {valid['r_cost']:.4f}, kl {valid['kl_cost']:.4f})"
                       + (" *best*" if st.best_step == step else ""))
         self.save_last()
+        self.has_last = True
         if self.options.samples:
             _log_samples(self.tb, self.model, self.sample_sketches, self.prepared,
                          self.options.samples, self.options.seed, step)
@@ -259,27 +286,39 @@ class TrainingRun:
                 st.evaluated_at = step
             if self.stop.requested:
                 raise KeyboardInterrupt
-        if st.evaluated_at != st.step or not (self.last_dir / "model_config.json").exists():
+        # from the run's own record, not the files: only the chief writes them
+        if st.evaluated_at != st.step or not self.has_last:
             self.evaluate_and_save()
 
     def _interrupted(self) -> TrainError:
         """Keep the steps done since the last save: ``last/`` then resumes exactly here."""
+        from sketchart.training.result import TrainInterrupted
+
         st = self.state
         self.bar.close()
-        saved = ""
-        if st.consistent and st.step > (_saved_step(self.last_dir) or 0):
+        saved = _saved_step(self.last_dir) == st.step
+        if not saved and st.consistent and st.step > (_saved_step(self.last_dir) or 0):
             try:
                 self.save_last()
-                saved = f"; saved step {st.step} in {self.last_dir}"
+                saved = True
             except Exception:  # noqa: BLE001 (the state may be mid-update: keep the old)
-                saved = ""
-        return TrainError(f"interrupted at step {st.step}{saved}; {_kept(self.last_dir)}; "
-                          "--resume continues from it")
+                saved = False
+        if saved:
+            return TrainInterrupted(f"stopped at step {st.step} (saved); continue with "
+                                    "--resume", st.step, True)
+        return TrainInterrupted(f"stopped at step {st.step}; {_kept(self.last_dir)}; "
+                                "continue with --resume", st.step, False)
+
+    def _disk_full(self) -> TrainError:
+        from sketchart.training.diskspace import no_space_error
+
+        return TrainError(no_space_error(self.log_root, _kept(self.last_dir)))
 
     def run(self) -> TrainResult:
         st, loader = self.state, self.prepared.train
         self.multiple = bucket_multiple(self.options.jit_compile)
         st.evaluated_at = st.step if self.resumed else None
+        self.has_last = (self.last_dir / "model_config.json").exists()
         st.pending_state = loader.get_state()
         self.batch = loader.random_batch() if st.step < self.hps.num_steps else None
         self.stop = GracefulInterrupt()
@@ -287,6 +326,19 @@ class TrainingRun:
             self._loop()
         except KeyboardInterrupt:
             raise self._interrupted() from None
+        except OSError as exc:
+            from sketchart.training.diskspace import disk_full
+
+            if not disk_full(exc):
+                raise
+            raise self._disk_full() from None
+        except Exception as exc:
+            cluster = self.options.cluster
+            if cluster is None or isinstance(exc, SketchartError):
+                raise
+            from sketchart.training.distributed import worker_failure
+
+            raise worker_failure(cluster, exc) from None
         finally:
             self.stop.restore()
             self.bar.close()

@@ -97,6 +97,8 @@ class TrainStep:
         self.jit_compile = bool(jit_compile)
         self.strategy = strategy
         self.distribution = distribution
+        #: training batches hold only this process's rows (multi-process, streamed data)
+        self.local_batches = False
         if optimizer is not None:
             if strategy is not None:
                 with strategy.scope():
@@ -264,7 +266,6 @@ class TrainStep:
 
     # ------------------------------------------------------------------------ JAX
     def _place(self, values: list[Any]) -> list[Any]:
-        import jax
         import jax.numpy as jnp
 
         # copies: the train step donates its inputs, which must not be the Keras
@@ -272,7 +273,9 @@ class TrainStep:
         copies = [jnp.array(v, copy=True) for v in values]
         if self.distribution is None:
             return copies
-        return [jax.device_put(v, self._replicated) for v in copies]
+        from sketchart.training.distributed import global_array
+
+        return [global_array(v, self._replicated) for v in copies]
 
     def _build_jax(self) -> None:
         import jax
@@ -329,7 +332,8 @@ class TrainStep:
         self.reload()
 
         def run_train(strokes5: Any, lengths: Any, lr: Any, kl_weight: Any) -> Any:
-            strokes5, lengths = self._shard(strokes5), self._shard(lengths)
+            local = self.local_batches
+            strokes5, lengths = self._shard(strokes5, local), self._shard(lengths, local)
             self._tvals, self._nvals, self._ovals, losses = jit_train(
                 self._tvals, self._nvals, self._ovals, strokes5, lengths, lr, kl_weight)
             return losses
@@ -343,13 +347,17 @@ class TrainStep:
         self._train = run_train
         self._eval = run_eval
 
-    def _shard(self, array: np.ndarray) -> Any:
+    def _shard(self, array: np.ndarray, local: bool = False) -> Any:
         if self.distribution is None:
             return array
         import jax
 
+        from sketchart.training.distributed import global_array
+
         n = len(self.distribution.device_mesh.devices.ravel())
-        if len(array) % n:
-            # an uneven last evaluation batch: run it replicated
-            return jax.device_put(array, self._replicated)
-        return jax.device_put(array, self._batch_sharding)
+        if local:
+            # this process's rows of the global batch (a streamed dataset's share)
+            return jax.make_array_from_process_local_data(self._batch_sharding, array)
+        # an uneven last evaluation batch runs replicated
+        sharding = self._replicated if len(array) % n else self._batch_sharding
+        return global_array(array, sharding)

@@ -5,19 +5,64 @@ train and log. Scalars are grouped as ``train/*``, ``valid/*`` and ``test/*`` (c
 r_cost, kl_cost; plus lr, kl_weight and steps_per_s under ``train/``); sample drawings are
 one image per save (``samples``), a grid rendered with Pillow. NumPy + Pillow +
 tensorboardX only (never Keras).
+
+The event file is opened on the first event, not before: a run killed before it logged
+anything leaves no event file, and :func:`remove_empty_event_files` removes the ones
+that earlier versions left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sketchart.strokes import strokes3_to_lines
 
-__all__ = ["TensorBoardLogger", "render_grid", "render_strokes3"]
+__all__ = [
+    "TensorBoardLogger",
+    "is_empty_event_file",
+    "remove_empty_event_files",
+    "render_grid",
+    "render_strokes3",
+]
+
+_EVENTS_GLOB = "events.out.tfevents.*"
+
+
+def is_empty_event_file(path: Path) -> bool:
+    """Whether ``path`` is an event file holding no event but the file header.
+
+    A TFRecord is an 8-byte length, a 4-byte checksum, the data and another checksum;
+    every event file starts with one record (the file version), so a single record (or
+    a truncated one) means no event was ever logged.
+    """
+    if not path.name.startswith("events.out.tfevents.") or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return True
+            (length,) = struct.unpack("<Q", head)
+            fh.seek(4 + length + 4, os.SEEK_CUR)
+            return len(fh.read(8)) < 8
+    except OSError:
+        return False
+
+
+def remove_empty_event_files(log_dir: Path) -> list[Path]:
+    """Delete the event files in ``log_dir`` without events; returns them."""
+    removed = [p for p in Path(log_dir).glob(_EVENTS_GLOB) if is_empty_event_file(p)]
+    for path in removed:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    return removed
 
 
 def render_strokes3(
@@ -96,41 +141,55 @@ class TensorBoardLogger:
         enabled: bool = True,
     ) -> None:
         self.log_dir = Path(log_dir)
-        self._writer = None
-        if enabled:
+        self.enabled = enabled
+        self._purge_step = purge_step
+        self._writer: Any = None
+
+    def _open(self) -> Any:
+        # tensorboardX writes the file's header as soon as a writer exists
+        if self._writer is None and self.enabled:
             from tensorboardX import SummaryWriter
 
             self._writer = SummaryWriter(
-                logdir=str(self.log_dir), purge_step=purge_step, flush_secs=30
+                logdir=str(self.log_dir), purge_step=self._purge_step, flush_secs=30
             )
+        return self._writer
 
     def scalars(self, group: str, values: Mapping[str, float], step: int) -> None:
         """Log ``values`` as ``group/name`` at ``step``."""
-        if self._writer is None:
+        writer = self._open()
+        if writer is None:
             return
         for name, value in values.items():
-            self._writer.add_scalar(f"{group}/{name}", float(value), global_step=step)
+            writer.add_scalar(f"{group}/{name}", float(value), global_step=step)
 
     def image(self, tag: str, image: np.ndarray, step: int) -> None:
         """Log one ``uint8 [H, W, 3]`` image."""
-        if self._writer is None:
+        writer = self._open()
+        if writer is None:
             return
-        self._writer.add_image(tag, image, global_step=step, dataformats="HWC")
+        writer.add_image(tag, image, global_step=step, dataformats="HWC")
 
     def sketches(self, tag: str, sketches: Sequence[np.ndarray], step: int,
                  cols: int | None = None) -> None:
         """Render stroke-3 sketches into a grid image and log it."""
-        if self._writer is None or not sketches:
+        if not self.enabled or not sketches:
             return
         self.image(tag, render_grid(sketches, cols=cols), step)
 
     def flush(self) -> None:
-        """Write pending events to disk."""
+        """Write pending events to disk.
+
+        Raises:
+            OSError: the write failed (a full disk).
+        """
         if self._writer is not None:
             self._writer.flush()
 
     def close(self) -> None:
-        """Flush and close the event file."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Flush and close the event file; a failure here (a full disk) is not raised:
+        close runs while a run ends, often because of that same failure."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()

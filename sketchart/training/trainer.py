@@ -34,6 +34,7 @@ import numpy as np
 
 from sketchart.hparams import HParams
 from sketchart.training.evaluation import evaluate, evaluate_model
+from sketchart.training.guard import guard_log_root
 from sketchart.training.prepare import PreparedData, prepare_data
 from sketchart.training.result import TrainError, TrainResult
 from sketchart.training.run import RunOptions, TrainingRun
@@ -112,6 +113,7 @@ def _check_writable(log_root: Path) -> None:
 
 
 # ------------------------------------------------------------------------ train()
+@guard_log_root
 def train(
     log_root: str | os.PathLike[str],
     hparams: str | Mapping[str, Any] | HParams | None = None,
@@ -120,6 +122,7 @@ def train(
     resume: bool = False,
     bucketed: bool = False,
     data_parallel: bool = False,
+    distributed: bool = False,
     seed: int | None = None,
     jit_compile: bool = False,
     progress: bool = True,
@@ -143,6 +146,9 @@ def train(
             the loss drops the pen terms of the steps not run).
         data_parallel: split each batch over all devices (GPUs, or virtual CPU devices):
             ``keras.distribution.DataParallel`` on JAX, ``MirroredStrategy`` on TF.
+        distributed: one process of a multi-process run (``docs/distributed.md``): the
+            global batch ``batch_size`` is split over every process's devices; process 0
+            alone writes into ``log_root``.
         seed: seed of initial weights, data order, augmentation, dropout and z noise
             (default: drawn at random and recorded for ``resume``).
         jit_compile: TensorFlow: compile the step with XLA (slower on CPU).
@@ -156,12 +162,16 @@ def train(
         A :class:`TrainResult` (its :meth:`~TrainResult.summary` is the final line).
 
     Raises:
-        TrainError: bad setup (before any training), or a non-finite loss (after which
-            ``last/`` still holds the last good state).
+        TrainError: bad setup (before any training), another run holding ``log_root``
+            (an exclusive lock for the whole call), a full disk or a non-finite loss
+            (after both, ``last/`` still holds the last good state); its subclass
+            :class:`TrainInterrupted` after Ctrl-C, with ``last/`` saved.
         HParamsError: an unknown or badly typed hparam.
     """
     started = time.monotonic()
     log_root = Path(log_root)
+    cluster = _join(log_root, resume) if distributed else None
+    chief = cluster is None or cluster.is_chief
     if resume:
         hps, state = _resume_state(log_root, hparams, bucketed)
         seed, max_from_data = state.seed, False
@@ -174,20 +184,53 @@ def train(
             assert isinstance(entropy, int)  # drawn from the OS, not given
             seed = entropy % (2 ** 31)
         state = None
-    _check_writable(log_root)
     from sketchart.training.checkpoint import clean_temporaries
 
-    for target in (log_root / "last", log_root / "best"):
-        clean_temporaries(target)
+    if chief:
+        _check_writable(log_root)
+        for target in (log_root / "last", log_root / "best"):
+            clean_temporaries(target)
+    if cluster is not None:
+        # one seed for every process: the chief's (a resumed run's is already shared)
+        seed = _shared_seed(cluster, seed)
     saved_scale, saved_paths = _saved_data(log_root, state, data_dir)
     prepared = prepare_data(hps, data_dir, max_seq_len_from_data=max_from_data,
                             bucketed=bucketed, seed=seed, scale_factor=saved_scale,
                             download=download, progress=progress, paths=saved_paths)
+    if cluster is not None and cluster.num_processes > 1:
+        samples = 0  # drawing runs on one process, the model spans all of them
     options = RunOptions(seed=seed, bucketed=bucketed, data_parallel=data_parallel,
-                          jit_compile=jit_compile, progress=progress,
-                          tensorboard=tensorboard, samples=samples, log_every=log_every,
-                          started=started)
+                          jit_compile=jit_compile, progress=progress and chief,
+                          tensorboard=tensorboard and chief, samples=samples,
+                          log_every=log_every, started=started, cluster=cluster)
     return TrainingRun(log_root, prepared, options, state).run()
+
+
+def _join(log_root: Path, resume: bool) -> Any:
+    """Join the distributed run; the chief finishes an interrupted swap of ``last/`` or
+    ``best/`` before any process reads them."""
+    from sketchart.training.checkpoint import recover_dir
+    from sketchart.training.distributed import barrier, join_cluster
+
+    cluster = join_cluster()
+    if cluster.holds_log_root_lock:
+        from sketchart.training.lock import LogRootLock
+
+        log_root.mkdir(parents=True, exist_ok=True)
+        # held until the process ends: a distributed train() is a whole process
+        cluster.lock = LogRootLock(log_root)
+        cluster.lock.acquire()
+    if cluster.is_chief and resume:
+        recover_dir(log_root / "last")
+        recover_dir(log_root / "best")
+    barrier(cluster, "log-root-ready")
+    return cluster
+
+
+def _shared_seed(cluster: Any, seed: int) -> int:
+    from sketchart.training.distributed import broadcast_int
+
+    return broadcast_int(cluster, seed)
 
 
 def _refuse_existing_run(log_root: Path) -> None:

@@ -6,6 +6,13 @@
   in with one atomic ``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere (or on a filesystem
   without the exchange) two renames, which :func:`recover_dir` finishes or undoes after a
   crash. Swapped-in directories get the user's umask (:func:`chmod_as_umask`).
+* :func:`clean_temporaries`: what killed processes left beside a target. Temporary names
+  carry the writer's process id, so one process's cleanup never removes the files a
+  live process is still writing.
+
+Files and directories get the mode a plain ``open()`` / ``mkdir`` would give them (the
+user's umask applied to ``0o666`` / ``0o777``), not the private ``0o600`` / ``0o700``
+of ``mkstemp`` / ``mkdtemp``.
 
 Standard library only.
 """
@@ -16,6 +23,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -27,6 +35,7 @@ __all__ = [
     "atomic_file",
     "chmod_as_umask",
     "clean_temporaries",
+    "owner_alive",
     "recover_dir",
     "swap_dir",
 ]
@@ -48,18 +57,18 @@ def atomic_file(
 ) -> Iterator[IO[Any]]:
     """Yield a file open for writing; when the body returns it replaces ``path``.
 
-    The temporary file (``prefix`` default ``.<name>.``) sits in ``path``'s folder, which is
-    created if missing. ``check(temporary_path)``, run once the file is closed, may raise
-    to reject it. If the body or the check raises, the temporary file is removed and
-    ``path`` is untouched.
+    The temporary file (``prefix`` default ``.<name>.``, then the process id) sits in
+    ``path``'s folder, which is created if missing; the file gets the umask's mode.
+    ``check(temporary_path)``, run once the file is closed, may raise to reject it. If the
+    body or the check raises, the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}." if prefix is None else prefix, suffix=suffix,
-        dir=target.parent,
-    )
+    start = f".{target.name}." if prefix is None else prefix
+    fd, tmp = tempfile.mkstemp(prefix=f"{start}{os.getpid()}-", suffix=suffix,
+                               dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
         if check is not None:
@@ -70,12 +79,17 @@ def atomic_file(
 
 
 # ---------------------------------------------------------------- atomic directories
+def _umask() -> int:
+    # the only way to read the umask is to set it; set it straight back
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def chmod_as_umask(path: str | os.PathLike[str]) -> None:
     """Give ``path`` (made private by ``mkdtemp``) the mode a new directory gets: the
     user's umask applied to ``0o777``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o777 & ~umask)
+    os.chmod(path, 0o777 & ~_umask())
 
 
 def _fsync_tree(root: Path) -> None:
@@ -159,11 +173,41 @@ def recover_dir(target: Path) -> None:
             os.rename(old, target)
 
 
-def clean_temporaries(target: Path) -> None:
-    """Remove temporary directories a killed run left beside ``target``."""
+_OWNER = re.compile(r"\.tmp-(\d+)-")
+
+
+def owner_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this process counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary directories killed processes left beside ``target``.
+
+    Both ``.<name>.tmp-<pid>-*`` (an :func:`atomic_dir` of ``target``) and
+    ``..<name>.tmp-*`` (an :func:`atomic_dir` nested in one, e.g. a model directory
+    written into a checkpoint's temporary directory) are removed, unless the process that
+    made them is still running. Names without a process id (older versions) count as
+    left behind. Returns what was removed.
+    """
     target = Path(target)
-    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    removed = []
+    for pattern in (f".{target.name}.tmp-*", f"..{target.name}.tmp-*"):
+        for leftover in target.parent.glob(pattern):
+            owner = _OWNER.search(leftover.name)
+            if owner is not None and owner_alive(int(owner.group(1))):
+                continue
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed
 
 
 @contextlib.contextmanager
@@ -179,7 +223,8 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-",
+                                dir=target.parent))
     # mkdtemp makes a private 0700 directory; a model directory gets the usual umask
     chmod_as_umask(tmp)
     try:
@@ -189,5 +234,3 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-
-# ----------------------------------------------------------------------- train state

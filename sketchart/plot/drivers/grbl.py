@@ -16,6 +16,7 @@ resets (0x18, which flushes GRBL's buffers), unlocks an alarm if needed, and lif
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -34,25 +35,30 @@ from sketchart.plot.driver import (
 from sketchart.plot.drivers.base import SerialDriver, distances
 from sketchart.plot.gcode import (
     DRY_RUN_GRBL_SETTINGS,
+    DRY_RUN_TRAVEL,
     RX_BUFFER_SIZE,
     MachineLimits,
+    assumed_settings_note,
     estimate_program,
     explain_reply,
     is_sync,
+    parse_travel,
 )
 from sketchart.plot.options import PlotOption, PlotOptions
 from sketchart.plot.paths import PlotDocument
-from sketchart.plot.profiles import GcodeProgram, get_profile, render_program
+from sketchart.plot.profiles import (
+    GcodeProgram,
+    check_defaults,
+    default_profile,
+    get_profile,
+    render_program,
+)
 from sketchart.plot.registry import DeviceSpec, PortLister
 from sketchart.plot.serialio import DeviceError, describe_ports, find_ports
 
 __all__ = ["DEVICE", "OPTIONS", "GrblDriver"]
 
-_DRY_RUN_NOTE = (
-    "  (GRBL time assumes $110/$111 = 6000 mm/min, $120/$121 = 800 "
-    "mm/s^2, $11 = 0.01 mm; the real run uses the controller's $$)"
-)
-
+_log = logging.getLogger(__name__)
 
 def _synced(path: list[str]) -> list[str]:
     """A path's lines, ending on a line GRBL acknowledges only once it has executed.
@@ -89,10 +95,13 @@ class GrblDriver(SerialDriver):
         timeout: float = 5.0,
         on_path_done: PathDone | None = None,
         list_ports: PortLister | None = None,
+        dry_run_settings: Mapping[int, float] | None = None,
     ) -> None:
         super().__init__(
             port, timeout=timeout, on_path_done=on_path_done, list_ports=list_ports
         )
+        # what a dry run assumes without a controller (``--travel`` changes $130/$131)
+        self.dry_run_settings = dict(dry_run_settings or DRY_RUN_GRBL_SETTINGS)
         self.program = program
         self.document = document
         self.label = label
@@ -113,31 +122,51 @@ class GrblDriver(SerialDriver):
             safe_stop="feed hold, reset, pen up",
         )
 
-    def program_lines(self, start: tuple[int, int]) -> list[str]:
-        """The lines a run from path ``start`` sends (a dwell closes every path)."""
+    def program_lines(self, start: tuple[int, int], upto: int | None = None) -> list[str]:
+        """The lines a run from path ``start`` sends (a dwell closes every path); with
+        ``upto``, only those up to the end of that layer."""
         program = self.program
         out = list(program.document_start)
-        for li in range(start[0], len(program.paths)):
+        last = len(program.paths) if upto is None else upto + 1
+        for li in range(start[0], last):
             out += program.layer_start[li]
             first = start[1] if li == start[0] else 0
             for pi in range(first, len(program.paths[li])):
                 out += _synced(program.paths[li][pi])
             out += program.layer_end[li]
-        return out + program.document_end
+        return out + (program.document_end if upto is None else [])
+
+    def _layer_seconds(self, start: tuple[int, int], limits: MachineLimits) -> list[float]:
+        """Per layer, the time its part of the program adds (travel to it included)."""
+        out, before = [], 0.0
+        for li in range(len(self.program.paths)):
+            if li < start[0]:
+                out.append(0.0)
+                continue
+            upto = estimate_program(self.program_lines(start, li), limits)
+            out.append(upto - before)
+            before = upto
+        return out
 
     def estimate(
         self, start: tuple[int, int], start_xy: tuple[float, float] | None
     ) -> Estimate:
         """GRBL's planner over the remaining program, with the controller's limits once
-        connected and :data:`DRY_RUN_GRBL_SETTINGS` before."""
-        settings = self.settings or DRY_RUN_GRBL_SETTINGS
-        seconds = estimate_program(
-            self.program_lines(start), MachineLimits.from_settings(settings)
-        )
+        connected and the assumed ones (:attr:`dry_run_settings`) before, which the
+        drawing is then checked against as :meth:`connect` checks it against ``$$``."""
+        settings = self.settings or self.dry_run_settings
+        limits = MachineLimits.from_settings(settings)
+        if not self.settings:
+            self._check_bounds(limits, "assumed travel; set it with --travel WxH")
+        seconds = estimate_program(self.program_lines(start), limits)
         layers = []
         if self.document is not None:
-            layers = [LayerEstimate(*row) for row in distances(self.document, start)]
-        notes = [] if self.settings else [_DRY_RUN_NOTE]
+            times = self._layer_seconds(start, limits)
+            layers = [
+                LayerEstimate(*row, seconds=times[li] if li < len(times) else None)
+                for li, row in enumerate(distances(self.document, start))
+            ]
+        notes = [] if self.settings else [assumed_settings_note(settings)]
         return Estimate(seconds, layers, notes)
 
     # -- connection --------------------------------------------------------------------------
@@ -175,7 +204,7 @@ class GrblDriver(SerialDriver):
         """The machine's limits from ``$$``."""
         return MachineLimits.from_settings(self.settings)
 
-    def _check_bounds(self, limits: MachineLimits) -> None:
+    def _check_bounds(self, limits: MachineLimits, where: str = "$130/$131") -> None:
         pts = [p for layer in self.program.xy for path in layer for p in path]
         if not pts:
             raise SketchartError("the document is empty (no paths to plot)")
@@ -190,7 +219,7 @@ class GrblDriver(SerialDriver):
             raise SketchartError(
                 f"drawing spans x {arr[:, 0].min():.2f}..{arr[:, 0].max():.2f}, "
                 f"y {arr[:, 1].min():.2f}..{arr[:, 1].max():.2f} mm, outside the GRBL travel "
-                f"0..{w:g} x 0..{h:g} mm ($130/$131)"
+                f"0..{w:g} x 0..{h:g} mm ({where})"
             )
 
     def _wait_greeting(self, seconds: float) -> bool | str | None:
@@ -436,16 +465,43 @@ OPTIONS: tuple[PlotOption, ...] = (
         "profile",
         ("--profile",),
         str,
-        "grbl-servo",
-        "gwrite profile for GRBL (grbl-servo, grbl-z).",
+        None,
+        "gwrite profile for GRBL (default: gwrite.default_profile, else grbl-servo).",
     ),
-    PlotOption("define", ("-d", "--define"), str, None, "GRBL template value", kind="pairs"),
+    PlotOption(
+        "default",
+        ("-d", "--default"),
+        str,
+        None,
+        "Set a GRBL profile value, as gwrite -d does",
+        kind="pairs",
+    ),
+    PlotOption(
+        "define", ("--define",), str, None, "Deprecated: -d/--default", kind="pairs",
+        hidden=True,
+    ),
+    PlotOption(
+        "travel",
+        ("--travel",),
+        str,
+        None,
+        "GRBL travel WxH in mm that --dry-run checks without a controller "
+        f"(default: {DRY_RUN_TRAVEL[0]:g}x{DRY_RUN_TRAVEL[1]:g}).",
+    ),
 )
 
 
 def _apply(options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:
+    defaults = dict(values.get("define") or {})
+    if defaults:
+        _log.warning("--define is deprecated and goes in the next release: use -d/--default")
+    defaults.update(values.get("default") or {})
+    settings = {**options.device_settings, "grbl": {"travel": values.get("travel")}}
     return dataclasses.replace(
-        options, profile=values["profile"], defaults=dict(values["define"] or {})
+        options,
+        profile=values["profile"] or default_profile(),
+        defaults=defaults,
+        device_settings=settings,
     )
 
 
@@ -454,15 +510,19 @@ def _create(
 ) -> GrblDriver:
     if document.bounds() is None:
         raise SketchartError(f"{document.source}: the document is empty (no paths to plot)")
-    program = render_program(
-        document, get_profile(options.profile), options.defaults, filename=document.source
-    )
+    profile = get_profile(options.profile)
+    defaults = check_defaults(options.profile, profile, options.defaults)
+    travel = parse_travel(options.device_settings.get("grbl", {}).get("travel"))
+    assumed = dict(DRY_RUN_GRBL_SETTINGS)
+    if travel is not None:
+        assumed[130], assumed[131] = travel
     return GrblDriver(
-        program,
+        render_program(document, profile, defaults, filename=document.source),
         options.port,
         document=document,
         label=f"grbl {options.profile}",
         list_ports=list_ports,
+        dry_run_settings=assumed,
     )
 
 
