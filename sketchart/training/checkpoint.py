@@ -152,8 +152,10 @@ def read_train_state(path: str | os.PathLike[str]) -> TrainState:
         meta = json.loads(json_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SketchartError(f"{json_path}: missing; nothing to resume") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8
         raise SketchartError(f"{json_path}: unreadable train state ({exc})") from None
+    if not isinstance(meta, dict):
+        raise SketchartError(f"{json_path}: damaged train state (not a JSON object)")
     if meta.get("format_version") != _FORMAT_VERSION:
         raise SketchartError(
             f"{json_path}: train state format {meta.get('format_version')!r} "
@@ -170,18 +172,43 @@ def read_train_state(path: str | os.PathLike[str]) -> TrainState:
         raise SketchartError(f"{npz_path}: missing; nothing to resume") from None
     except (OSError, KeyError, ValueError) as exc:
         raise SketchartError(f"{npz_path}: unreadable train state ({exc})") from None
+    except (TypeError, OverflowError) as exc:  # counts that are not integers
+        raise SketchartError(f"{json_path}: damaged train state ({exc})") from None
+    try:
+        return _state_from(meta, model_vars, opt_vars, names)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        raise SketchartError(f"{json_path}: damaged train state ({exc})") from None
+
+
+def _state_from(meta: dict[str, Any], model_vars: list[np.ndarray],
+                opt_vars: list[np.ndarray], names: list[str]) -> TrainState:
+    """The fields of a train state, checked for their types (a hand-edited or damaged
+    file raises here, not deep inside a resumed run)."""
+    best = meta.get("best_valid_cost")
+    best_step = meta.get("best_step")
+    if best is not None:
+        best = float(best)
+    if best_step is not None:
+        best_step = int(best_step)
+    options = _decode(meta.get("options") or {})
+    history = list(_decode(meta.get("history") or []))
+    if not isinstance(options, dict) or not all(isinstance(h, dict) for h in history):
+        raise TypeError("options must be an object and history a list of objects")
+    if int(meta["step"]) < 0:
+        raise ValueError(f"negative step {meta['step']}")
     return TrainState(
         step=int(meta["step"]),
-        best_valid_cost=meta.get("best_valid_cost"),
-        best_step=meta.get("best_step"),
+        best_valid_cost=best,
+        best_step=best_step,
         seed=int(meta.get("seed", 0)),
         data_state=_decode(meta.get("data_state")),
-        options=_decode(meta.get("options") or {}),
+        options=options,
         elapsed_s=float(meta.get("elapsed_s", 0.0)),
         model_variables=model_vars,
         optimizer_variables=opt_vars,
         variable_names=names,
-        history=list(_decode(meta.get("history") or [])),
+        history=history,
     )
 
 

@@ -28,6 +28,46 @@ class PreparedData:
     dropped: dict[str, int]
 
 
+#: magenta's default ``data_set``: what a run given no data asks for
+_DEFAULT_DATA_SET = HParams().data_set
+
+
+def _resolve(name: str, data_dir: str | os.PathLike[str] | None, download: bool,
+             progress: bool) -> Path:
+    """``resolve_data_set`` with a hint: what to do when no data was given, and the
+    closest file of the folder for a misspelled name."""
+    from sketchart.data.quickdraw import resolve_data_set
+    from sketchart.errors import SketchartError
+
+    try:
+        return resolve_data_set(name, data_dir, download=download, progress=progress)
+    except SketchartError as exc:
+        if data_dir is None and [name] == _DEFAULT_DATA_SET and not Path(name).exists():
+            raise TrainError(
+                "no training data given: name a QuickDraw category (`sketchart train "
+                "sheep` downloads Google's sheep), give .npz files, or pass --data-dir "
+                f"with {name}") from None
+        hint = _closest_file(name, data_dir)
+        if hint is None or "did you mean" in str(exc):
+            raise
+        raise TrainError(f"{exc}; did you mean {hint}?") from None
+
+
+def _closest_file(name: str, data_dir: str | os.PathLike[str] | None) -> str | None:
+    import difflib
+
+    given = Path(name)
+    folder = given.parent if len(given.parts) > 1 else Path(data_dir or ".")
+    if str(folder).startswith(("http://", "https://")):
+        return None
+    try:
+        files = [p.name for p in folder.iterdir() if p.suffix == ".npz"]
+    except OSError:
+        return None
+    close = difflib.get_close_matches(given.name, files, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def prepare_data(
     hps: HParams, data_dir: str | os.PathLike[str] | None, *, max_seq_len_from_data: bool,
     bucketed: bool = False, seed: int = 0, scale_factor: float | None = None,
@@ -52,11 +92,9 @@ def prepare_data(
             cannot fill one batch.
     """
     from sketchart.data.datasets import BatchLoader, load_datasets
-    from sketchart.data.quickdraw import resolve_data_set
 
     if paths is None:
-        paths = [resolve_data_set(name, data_dir, download=download, progress=progress)
-                 for name in hps.data_set]
+        paths = [_resolve(name, data_dir, download, progress) for name in hps.data_set]
     data = load_datasets(paths)
     names = ", ".join(p.name for p in paths)
     if max_seq_len_from_data:

@@ -160,7 +160,11 @@ class TrainingRun:
             raise TrainError(f"{self.last_dir}: optimizer state does not match the model")
         for var, value in zip(optimizer.variables, saved.optimizer_variables):
             var.assign(value)
-        self.prepared.train.set_state(saved.data_state)
+        try:
+            self.prepared.train.set_state(saved.data_state)
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            raise TrainError(f"{self.last_dir / 'train_state.json'}: damaged data order "
+                             f"state ({exc})") from None
         self.step_fn.reload()
         st = self.state
         st.step, st.best_cost = saved.step, saved.best_valid_cost
@@ -375,7 +379,7 @@ def _saved_step(last_dir: Path) -> int | None:
 
     try:
         return int(json.loads((last_dir / "train_state.json").read_text())["step"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 

@@ -272,8 +272,11 @@ def _saved_data(log_root: Path, state: TrainState | None,
         return None, None
     import json
 
-    meta_json = json.loads((log_root / "last" / "sketchart.json").read_text(encoding="utf-8"))
-    saved_scale = float(meta_json["scale_factor"])
+    meta_path = log_root / "last" / "sketchart.json"
+    try:
+        saved_scale = float(json.loads(meta_path.read_text(encoding="utf-8"))["scale_factor"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise TrainError(f"{meta_path}: unreadable ({exc})") from None
     # resumed without --data-dir: the files the run was started with, if still there,
     # stored relative to the log root, so a committed run resumes in another checkout
     saved_paths: list[Path] | None = [
