@@ -137,3 +137,26 @@ def test_models_fetch_magenta(env: Path, tmp_path: Path,
 def test_models_unknown_name(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = _error_line(capsys, ["models", "info", "zebra crossing"])
     assert "unknown model" in err
+
+
+def test_cell_takes_a_length_or_pixels(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``--cell 4cm`` in ``sketchart sample`` and ``sketchart dataset show``; ``--cell 96``
+    is still pixels."""
+    import vpype as vp
+
+    model = Path(__file__).resolve().parents[1] / "models" / "sheep-uncond"
+    npz = shared_path("data", "sketchrnn", "aaron_sheep.npz")
+    for command in (["sample", "-m", str(model), "--max-len", "20", "--seed", "1"],
+                    ["dataset", "show", str(npz)]):
+        widths = []
+        for cell in ("4cm", "96"):
+            out = tmp_path / f"{command[0]}-{cell}.svg"
+            result = runner.invoke(app, [*command, "-n", "4", "--cell", cell, "-o", str(out)])
+            assert result.exit_code == 0, result.output
+            widths.append(vp.read_multilayer_svg(str(out), quantization=1.0).page_size[0])
+        # the page scales with the cell: 4 cm against 96 px
+        assert widths[0] / widths[1] == pytest.approx(vp.convert_length("4cm") / 96, rel=1e-3)
+    err = _error_line(capsys, ["dataset", "show", str(npz), "--cell", "4parsecs", "-o",
+                               str(tmp_path / "x.svg")])
+    assert "not a length: '4parsecs'" in err

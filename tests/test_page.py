@@ -167,7 +167,8 @@ def test_svg_inputs_go_to_vp_sources(tmp_path) -> None:
     from sketchart.page.sources import source_drawings
 
     svg = tmp_path / "in.svg"
-    src = vp.Document(vp.LineCollection([np.array([0j, 30 + 30j, 30j])]), page_size=(100.0, 100.0))
+    lines = vp.LineCollection([np.array([0j, 30 + 30j, 30j])])
+    src = vp.Document(lines, page_size=(100.0, 100.0))
     with svg.open("w") as fh:
         vp.write_svg(fh, src)
     doc = vp.Document()

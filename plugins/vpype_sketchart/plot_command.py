@@ -59,7 +59,8 @@ def _click_option(option: PlotOption) -> Decorator:
         return click.option(*option.flags, is_flag=True, help=text, hidden=option.hidden)
     if option.kind == "multiple":
         return click.option(
-            *option.flags, type=option.type, multiple=True, help=text, hidden=option.hidden
+            *option.flags, type=_vpype_type(option), multiple=True, help=text,
+            hidden=option.hidden,
         )
     if option.kind == "pairs":
         return click.option(
@@ -67,6 +68,7 @@ def _click_option(option: PlotOption) -> Decorator:
             nargs=2,
             multiple=True,
             type=vpype_cli.TextType(),
+            metavar="KEY VALUE",
             help=f"{text}: KEY VALUE (e.g. -d feed 2000).",
             hidden=option.hidden,
         )
