@@ -17,8 +17,6 @@ import dataclasses
 import logging
 import re
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -32,18 +30,17 @@ from sketchart.plot.driver import (
     PauseRequested,
 )
 from sketchart.plot.drivers.base import SerialDriver
+from sketchart.plot.drivers.ebb_options import OPTIONS, apply_options
 from sketchart.plot.drivers.ebb_planner import (
-    AXIDRAW_MODELS,
     STEPS_PER_MM,
     XY_SPEED_LIMIT,
     AxiDrawSettings,
     EBBPlanner,
     estimate_ebb,
     find_axidraw,
-    resolve_model,
 )
 from sketchart.plot.layers import layer_pen
-from sketchart.plot.options import PlotOption, PlotOptions
+from sketchart.plot.options import PlotOptions
 from sketchart.plot.paths import PlotDocument, check_travel
 from sketchart.plot.registry import DeviceSpec, PortLister
 from sketchart.plot.serialio import DeviceError
@@ -410,77 +407,6 @@ class EBBDriver(SerialDriver):
             _log.warning("could not park the AxiDraw at home: %s", exc)
 
 
-_DEFAULTS = AxiDrawSettings()
-
-_MODEL_HELP = ", ".join(f"{i + 1}={m}" for i, m in enumerate(AXIDRAW_MODELS))
-
-#: the AxiDraw's plot options (model, pen-lift, the pen and speed settings)
-OPTIONS: tuple[PlotOption, ...] = (
-    PlotOption(
-        "axidraw_model",
-        ("--axidraw-model",),
-        str,
-        _DEFAULTS.model,
-        f"AxiDraw model, axicli's number or name: {_MODEL_HELP}.",
-    ),
-    PlotOption(
-        "model",
-        ("--model",),
-        str,
-        None,
-        "Deprecated spelling of --axidraw-model.",
-        hidden=True,
-    ),
-    PlotOption(
-        "penlift",
-        ("--penlift",),
-        int,
-        1,
-        "Pen-lift: 1 the model's default, 2 standard servo, 3 brushless servo "
-        "(high-voltage pin).",
-    ),
-    PlotOption("pen_up", ("--pen-up",), float, _DEFAULTS.pen_up, "AxiDraw pen-up height, %."),
-    PlotOption(
-        "pen_down", ("--pen-down",), float, _DEFAULTS.pen_down, "AxiDraw pen-down height, %."
-    ),
-    PlotOption(
-        "speed_down",
-        ("--speed-down",),
-        float,
-        _DEFAULTS.speed_down,
-        "AxiDraw drawing speed, mm/s.",
-    ),
-    PlotOption(
-        "speed_up", ("--speed-up",), float, _DEFAULTS.speed_up, "AxiDraw travel speed, mm/s."
-    ),
-    PlotOption(
-        "accel_down",
-        ("--accel-down",),
-        float,
-        _DEFAULTS.accel_down,
-        "AxiDraw drawing acceleration, mm/s^2.",
-    ),
-    PlotOption(
-        "accel_up",
-        ("--accel-up",),
-        float,
-        _DEFAULTS.accel_up,
-        "AxiDraw travel acceleration, mm/s^2.",
-    ),
-)
-
-
-def _apply(options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:
-    settings = dict(values)
-    model = settings.pop("axidraw_model")
-    old = settings.pop("model", None)
-    if old is not None:  # the old spelling still works for one release
-        _log.warning("--model is deprecated for the plotter; use --axidraw-model")
-        model = old
-    settings["model"] = resolve_model(str(model))
-    return dataclasses.replace(options, axidraw=AxiDrawSettings(**settings))
-
-
 def _create(
     document: PlotDocument, options: PlotOptions, list_ports: PortLister | None
 ) -> EBBDriver:
@@ -496,4 +422,4 @@ def _manual(options: PlotOptions, list_ports: PortLister | None) -> ManualContro
     return create_manual(options, list_ports)
 
 
-DEVICE = DeviceSpec("axidraw", _create, OPTIONS, _apply, manual=_manual)
+DEVICE = DeviceSpec("axidraw", _create, OPTIONS, apply_options, manual=_manual)

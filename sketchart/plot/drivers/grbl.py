@@ -15,12 +15,10 @@ resets (0x18, which flushes GRBL's buffers), unlocks an alarm if needed, and lif
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -33,9 +31,9 @@ from sketchart.plot.driver import (
     PathDone,
 )
 from sketchart.plot.drivers.base import SerialDriver, distances
+from sketchart.plot.drivers.grbl_options import OPTIONS, apply_options
 from sketchart.plot.gcode import (
     DRY_RUN_GRBL_SETTINGS,
-    DRY_RUN_TRAVEL,
     RX_BUFFER_SIZE,
     MachineLimits,
     assumed_settings_note,
@@ -44,12 +42,11 @@ from sketchart.plot.gcode import (
     is_sync,
     parse_travel,
 )
-from sketchart.plot.options import PlotOption, PlotOptions
+from sketchart.plot.options import PlotOptions
 from sketchart.plot.paths import PlotDocument
 from sketchart.plot.profiles import (
     GcodeProgram,
     check_defaults,
-    default_profile,
     get_profile,
     render_program,
 )
@@ -459,52 +456,6 @@ class GrblDriver(SerialDriver):
         self.drain()
 
 
-#: GRBL's plot options (the ``gwrite`` profile and its template values)
-OPTIONS: tuple[PlotOption, ...] = (
-    PlotOption(
-        "profile",
-        ("--profile",),
-        str,
-        None,
-        "gwrite profile for GRBL (default: gwrite.default_profile, else grbl-servo).",
-    ),
-    PlotOption(
-        "default",
-        ("-d", "--default"),
-        str,
-        None,
-        "Set a GRBL profile value, as gwrite -d does",
-        kind="pairs",
-    ),
-    PlotOption(
-        "define", ("--define",), str, None, "Deprecated: -d/--default", kind="pairs",
-        hidden=True,
-    ),
-    PlotOption(
-        "travel",
-        ("--travel",),
-        str,
-        None,
-        "GRBL travel WxH in mm that --dry-run checks without a controller "
-        f"(default: {DRY_RUN_TRAVEL[0]:g}x{DRY_RUN_TRAVEL[1]:g}).",
-    ),
-)
-
-
-def _apply(options: PlotOptions, values: Mapping[str, Any]) -> PlotOptions:
-    defaults = dict(values.get("define") or {})
-    if defaults:
-        _log.warning("--define is deprecated and goes in the next release: use -d/--default")
-    defaults.update(values.get("default") or {})
-    settings = {**options.device_settings, "grbl": {"travel": values.get("travel")}}
-    return dataclasses.replace(
-        options,
-        profile=values["profile"] or default_profile(),
-        defaults=defaults,
-        device_settings=settings,
-    )
-
-
 def _create(
     document: PlotDocument, options: PlotOptions, list_ports: PortLister | None
 ) -> GrblDriver:
@@ -532,4 +483,4 @@ def _manual(options: PlotOptions, list_ports: PortLister | None) -> ManualContro
     return create_manual(options, list_ports)
 
 
-DEVICE = DeviceSpec("grbl", _create, OPTIONS, _apply, manual=_manual)
+DEVICE = DeviceSpec("grbl", _create, OPTIONS, apply_options, manual=_manual)
