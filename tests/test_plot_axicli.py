@@ -300,3 +300,19 @@ def test_emulator_hm_returns_home_and_sc_settings_are_kept():
         manual.home()
         assert "HM,3200" in emu.log and emu.position == (0.0, 0.0)
         manual.close()
+
+
+def test_the_bar_survives_a_pen_change_prompt():
+    from sketchart.plot.emulators.base import VirtualClock
+    from sketchart.plot.live import LiveProgress
+
+    clock = VirtualClock()
+    live = LiveProgress("bar", 3, 30.0, 9.0, clock, print)
+    live.set_layer("layer 1 (red)")
+    clock.sleep(3)
+    live.path_done(10.0)
+    live.close()  # the run loop stops the bar for the prompt
+    live.path_done(10.0)
+    assert live.paths == 2 and "2/3 paths" in live.status() and "~0:03 left" in live.status()
+    live.close()
+    live.close()

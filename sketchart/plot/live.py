@@ -106,6 +106,8 @@ class LiveProgress:
         self.paths += 1
         self.down_mm += down_mm
         if self.mode == "bar":
+            if self._bar is None:  # stopped for a prompt (a pen change): a new bar
+                self._start_bar()
             self._bar.update(self._task, completed=self.paths, status=self.status())
         elif self.mode == "lines":
             now = self.clock.monotonic()
@@ -114,7 +116,7 @@ class LiveProgress:
                 self.echo(f"progress: {self.status()}")
 
     def close(self) -> None:
-        """Stop the bar (idempotent)."""
+        """Stop the bar (idempotent; the next finished path starts a new one)."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
