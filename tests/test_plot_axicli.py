@@ -316,3 +316,32 @@ def test_the_bar_survives_a_pen_change_prompt():
     assert live.paths == 2 and "2/3 paths" in live.status() and "~0:03 left" in live.status()
     live.close()
     live.close()
+
+
+def test_resume_inside_the_second_copy_finishes_only_that_copy(tmp_path):
+    doc = synthetic_document(seed=6, layers=1, paths_per_layer=3)
+    with EBBEmulator() as emu:
+        _plot(doc, emu, tmp_path, copies=2)
+        clean = emu.commands_seen
+    with EBBEmulator() as emu:
+        emu.inject("interrupt", int(clean * 0.8))
+        with pytest.raises(PlotInterrupted, match=r"of copy 2/2"):
+            _plot(doc, emu, tmp_path, copies=2)
+        data = json.loads((tmp_path / "j.json").read_text())
+        assert data["copy"] == 1 and data["copies"] == 2
+        first = len(emu.pen_down_paths())
+        mark = len(emu.trace)
+        _plot(doc, emu, tmp_path, resume=True)  # copies come from the journal
+        resumed = emu.pen_down_paths(since=mark)
+        assert len(resumed) == doc.path_count - int(data["finished_paths"])
+        assert first - doc.path_count <= int(data["finished_paths"]) + 1
+
+
+def test_resume_with_other_layers_is_refused(tmp_path):
+    doc = _three_layers(["1", "2", "3"])
+    with EBBEmulator() as emu:
+        emu.inject("interrupt", 30)
+        with pytest.raises(PlotInterrupted):
+            _plot(doc, emu, tmp_path, layers=(1, 2), pause=None)
+        with pytest.raises(SketchartError, match="chose --layer 1 --layer 2; resume with"):
+            _plot(doc, emu, tmp_path, layers=(3,), resume=True)

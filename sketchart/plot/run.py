@@ -396,6 +396,13 @@ def _check_options(options: PlotOptions) -> None:
 def _resume_selection(options: PlotOptions, journal_path: Path) -> PlotOptions:
     """The journal's layers and copies, unless given again: a resume plots the same."""
     data = peek_journal(journal_path)
+    recorded = sorted(int(n) for n in data.get("layers") or [])
+    if options.layers and recorded and sorted(set(options.layers)) != recorded:
+        chosen = " ".join(f"--layer {n}" for n in recorded)
+        raise SketchartError(
+            f"{journal_path}: the plot being resumed chose {chosen}; resume with the same "
+            "layers (or no --layer), or plot without --resume"
+        )
     if not options.layers and data.get("layers"):
         options = dataclasses.replace(options, layers=tuple(int(n) for n in data["layers"]))
     if options.copies == 1 and int(data.get("copies", 1) or 1) > 1:
