@@ -44,7 +44,7 @@ def _count_files(sources: list[Path]) -> int:
 
 
 def _read_sources(sources: list[Path], *, rdp_epsilon: float, skip_bad: bool,
-                  svg_size: float) -> dict[str, Any]:
+                  svg_size: float, keep_first_point: bool = False) -> dict[str, Any]:
     """Every source read into its class, with a progress bar on stderr."""
     from sketchart.data.importers import collect_sources
 
@@ -63,6 +63,7 @@ def _read_sources(sources: list[Path], *, rdp_epsilon: float, skip_bad: bool,
             skip_bad=skip_bad,
             svg_size=svg_size,
             progress=step,
+            keep_first_point=keep_first_point,
         )
 
 
@@ -90,13 +91,20 @@ def build(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Skip and count bad records instead of failing.")
     ] = False,
+    keep_first_point: Annotated[
+        bool, typer.Option(
+            "--keep-first-point",
+            help="Keep each ndjson/SVG drawing's absolute first point as its first row "
+                 "(magenta's Python convention); by default sketches start with their first "
+                 "move, as Google's datasets and models do.")
+    ] = False,
 ) -> None:
     """Build a sketch-rnn dataset: one class per ndjson file or per folder of SVGs."""
     from sketchart.data.datasets import filter_by_length, stratified_split
     from sketchart.data.npzsafe import write_npz
 
     classes = _read_sources(sources, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
-                            svg_size=svg_size)
+                            svg_size=svg_size, keep_first_point=keep_first_point)
     names = sorted(classes)
     per_class = []
     too_long = 0
