@@ -117,7 +117,7 @@ class EBBDriver(SerialDriver):
             pen_control="servo",
             draw_speed_mm_s=s.speed_down,
             travel_speed_mm_s=s.speed_up,
-            safe_stop="pen up, motors off (leave the carriage where it is)",
+            safe_stop="pen up, motors off",
         )
 
     def estimate(
