@@ -63,7 +63,9 @@ def _session(given: dict[str, Any], action: Callable[[ManualControl], None]) -> 
         control.connect()
         action(control)
     except KeyboardInterrupt:
-        raise SketchartError("interrupted (Ctrl-C)") from None
+        from sketchart.plot.run import PlotInterrupted
+
+        raise PlotInterrupted("interrupted (Ctrl-C)") from None  # exit status 130
     finally:
         control.close()
 
