@@ -17,11 +17,14 @@ import typer
 from sketchart.cli import helpstyle
 from sketchart.errors import SketchartError
 from sketchart.hparams import HParamsError
+from sketchart.util import quiet
 
 __all__ = ["app", "main"]
 
-# TensorFlow's C++ start-up chatter (no CUDA driver, oneDNN notes) is noise on a CLI
+# TensorFlow's C++ start-up chatter (no CUDA driver, oneDNN notes) is noise on a CLI;
+# the level alone no longer silences it all, the import hook does the rest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+quiet.install()
 
 app = typer.Typer(
     name="sketchart",

@@ -195,6 +195,9 @@ def show(
 
     if count < 1:
         raise SketchartError(f"--count must be at least 1, got {count}")
+    from sketchart.util.outputs import check_output
+
+    check_output(output, (".svg",))
     sketches, _ = load_npz(file).split(split)
     if not sketches:
         raise SketchartError(f"{file}: split {split!r} is empty")

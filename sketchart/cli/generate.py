@@ -36,7 +36,8 @@ def write_svg_file(doc: object, output: Path, source: str) -> None:
 
 
 def sample_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="The SVG to write.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="The file to write: .svg (a vpype grid) or .png.")],
     category: Annotated[
         str | None,
         typer.Option("--category", "-c",
@@ -74,7 +75,8 @@ def sample_command(
                                 "they are drawn again with a fresh z).")
     ] = False,
 ) -> None:
-    """Sample sketches from a model and write them as an SVG grid."""
+    """Sample sketches from a model and write them as an SVG (or PNG) grid."""
+    from sketchart.cli.samplecheck import check_sample_request
     from sketchart.errors import SketchartError
     from sketchart.generate.sampling import REDRAW_ROUNDS, sample
     from sketchart.hub.store import load_model
@@ -83,6 +85,9 @@ def sample_command(
 
     if (category is None) == (model is None):
         raise SketchartError("give exactly one of --category and --model")
+    check_sample_request(output, count=count, temperature=temperature,
+                         temperature_mode=temperature_mode, max_len=max_len,
+                         columns=columns)
     side = parse_length(cell, "'--cell'")
     seed = draw_seed(seed, "sketchart sample")
     name = category if category is not None else model
@@ -96,7 +101,12 @@ def sample_command(
     source = (f"sketchart sample {'--category' if category else '--model'} {name} "
               f"-n {count} -t {temperature} --seed {seed}"
               + (" --greedy" if greedy else "") + (" --keep-empty" if keep_empty else ""))
-    write_svg_file(doc, output, source)
+    if output.suffix.lower() == ".png":
+        from sketchart.cli.rasters import write_png_grid
+
+        write_png_grid(drawings, output, side, columns)
+    else:
+        write_svg_file(doc, output, source)
     lengths = [len(d) for d in drawings]
     typer.echo(f"wrote {output}: {count} sketch(es), {min(lengths)}-{max(lengths)} points, "
                f"seed {seed}")
@@ -114,7 +124,9 @@ def export_command(
 ) -> None:
     """Export an LSTM model to the sketch-rnn-js format (p5.js, magenta-js, ml5)."""
     from sketchart.hub.store import export_js, load_model
+    from sketchart.util.outputs import check_output
 
+    check_output(output, (".gen.json", ".vae.json"))
     loaded = load_model(model, progress=True)
     path, clipped = export_js(loaded, output, name=name)
     typer.echo(f"wrote {path}")

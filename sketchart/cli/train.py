@@ -118,8 +118,9 @@ def _train_command(
 
 
 def _evaluate_command(
-    model: Annotated[Path, typer.Argument(
-        help="A model directory or a training log root (its best/).")],
+    model: Annotated[str, typer.Argument(
+        help="Model name (google/cat, magenta/owl/lstm, a shipped model) or path (model "
+             "directory, log root, .gen.json/.vae.json, magenta checkpoint).")],
     data: Annotated[Path, typer.Argument(help="A sketch-rnn .npz dataset.")],
     split: Annotated[str, typer.Option(help="train, valid or test.")] = "test",
     kl_weight: Annotated[float | None, typer.Option(
@@ -136,7 +137,8 @@ def _evaluate_command(
 
     with _plain_warnings():
         out = evaluate_model(model, data, split, kl_weight=kl_weight,
-                             batch_size=batch_size, seed=seed, use_mu=use_mu)
+                             batch_size=batch_size, seed=seed, use_mu=use_mu,
+                             progress=True)
     typer.echo(f"r_cost {out['r_cost']:.4f}  kl_cost {out['kl_cost']:.4f}  "
                f"cost {out['cost']:.4f}  (kl_weight {out['kl_weight']:.4f}, "
                f"{out['sketches']} {split} sketches)")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from inspect import signature
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -57,15 +58,18 @@ def eval_seed(seed: int, step: int, split: str, dtype: np.dtype) -> np.ndarray:
 def evaluate_model(
     model_dir: str | os.PathLike[str], data: str | os.PathLike[str], split: str = "test",
     *, kl_weight: float | None = None, batch_size: int | None = None, seed: int = 0,
-    use_mu: bool = False,
+    use_mu: bool = False, progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate a saved model on one split of a dataset file (``sketchart evaluate``).
+    """Evaluate a model on one split of a dataset file (``sketchart evaluate``).
 
     The dataset is normalised with the *model's* scale factor; sketches longer than the
     model's ``max_seq_len`` are dropped with a warning.
 
     Args:
-        model_dir: a model directory, or a training log root (its ``best/``).
+        model_dir: any name or path :func:`sketchart.hub.store.load_model` takes: a
+            model directory, a training log root (its ``best/``), a ``.gen.json`` /
+            ``.vae.json`` file, a magenta checkpoint, ``google/cat``, ``magenta/owl/lstm``
+            or a shipped model's name.
         data: a sketch-rnn ``.npz``.
         split: ``train``, ``valid`` or ``test``.
         kl_weight: weight of KL in ``cost`` (default: the schedule at the model's step
@@ -74,6 +78,7 @@ def evaluate_model(
         seed: the random stream of ``z``.
         use_mu: decode from ``z = mu`` (deterministic; the reference's fixtures are made
             so) instead of sampling ``z`` (the reference's evaluation).
+        progress: show a model download's progress on stderr.
 
     Returns:
         dict with ``cost``, ``r_cost``, ``kl_cost``, ``kl_weight``, ``sketches``,
@@ -84,7 +89,7 @@ def evaluate_model(
 
     if split not in SPLITS:
         raise TrainError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
-    model = load_model_or_best(model_dir)
+    model = load_model_or_best(model_dir, progress=progress)
     hps, meta = model.hps, model.meta
     dataset = load_npz(data)
     sketches, labels = dataset.split(split)
@@ -113,14 +118,19 @@ def evaluate_model(
             "dropped": int(loader.num_dropped)}
 
 
-def load_model_or_best(path: str | os.PathLike[str]) -> SketchRNN:
-    """The model directory ``path``, or the ``best/`` of the training log root ``path``."""
-    from sketchart.modeldir import load_model_dir
+def load_model_or_best(name_or_path: str | os.PathLike[str],
+                       progress: bool = False) -> SketchRNN:
+    """A model by name or path, as ``sketchart sample`` finds it; a training log root
+    gives its ``best/`` (an interrupted swap of it finished first)."""
+    from sketchart.hub.store import load_model
+    from sketchart.training.checkpoint import recover_dir
 
-    path = Path(path)
-    if (path / "best").is_dir() and not (path / "model_config.json").exists():
-        from sketchart.training.checkpoint import recover_dir
-
+    path = Path(name_or_path)
+    if path.is_dir() and not (path / "model_config.json").exists():
         recover_dir(path / "best")
-        path = path / "best"
-    return load_model_dir(path)
+    # the evaluation step runs the Keras model (a store that can also load the NumPy
+    # engine is asked for Keras explicitly)
+    engine: dict[str, Any] = (
+        {"engine": "keras"} if "engine" in signature(load_model).parameters else {})
+    model: Any = load_model(name_or_path, progress=progress, **engine)
+    return cast("SketchRNN", model)
