@@ -81,6 +81,16 @@ def worker_args(*, log_root: Path, data_dir: str | None, hparams: str, resume: b
     return args + [flag for flag, on in flags.items() if on]
 
 
+def _die_with_parent() -> None:
+    # Linux: the kernel kills a worker whose launcher died, so none outlives it
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _start(count: int, args: Sequence[str], workdir: Path) -> list[subprocess.Popen[bytes]]:
     ports = free_ports(count + 1)
     command = [sys.executable, "-m", "sketchart", "train", *args, "--distributed"]
@@ -91,8 +101,9 @@ def _start(count: int, args: Sequence[str], workdir: Path) -> list[subprocess.Po
         else:
             log = open(workdir / f"worker-{pid}.log", "wb")  # noqa: SIM115 (closed below)
             out, err = subprocess.DEVNULL, log
-        procs.append(subprocess.Popen(command, env=worker_env(pid, count, ports),
-                                      stdout=out, stderr=err))
+        procs.append(subprocess.Popen(
+            command, env=worker_env(pid, count, ports), stdout=out, stderr=err,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None))
         if err is not None:
             err.close()  # the child holds its own descriptor
     return procs
@@ -170,6 +181,22 @@ def launch_local(count: int, args: Sequence[str], *, log_root: Path | None = Non
 
 
 def _supervise(procs: list[subprocess.Popen[bytes]], workdir: Path, poll_s: float) -> int:
+    def interrupt(signum: int, frame: object) -> None:
+        # a launcher stopped by SIGTERM (a scheduler, a timeout) stops its workers as
+        # Ctrl-C would: they end at the same step and process 0 saves last/
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return _watch(procs, workdir, poll_s)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _watch(procs: list[subprocess.Popen[bytes]], workdir: Path, poll_s: float) -> int:
     try:
         while any(p.poll() is None for p in procs):
             failed = _failure(procs, workdir)
