@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +99,16 @@ class HParams:
         )
         for name in positive:
             if getattr(self, name) <= 0:
-                raise HParamsError(f"{name} must be positive, got {getattr(self, name)}")
+                raise HParamsError(
+                    f"{name} must be positive, got {_short(getattr(self, name))}")
+        for name, limit in _UPPER_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise HParamsError(
+                    f"{name} must be at most {limit:g}, got {_short(getattr(self, name))}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise HParamsError(f"{f.name} must be a finite number, got {value}")
         if self.num_steps < 0:
             raise HParamsError(f"num_steps must be >= 0, got {self.num_steps}")
         for name in ("recurrent_dropout_prob", "input_dropout_prob", "output_dropout_prob"):
@@ -164,13 +174,13 @@ class HParams:
     def from_json(cls, path: str | os.PathLike[str]) -> HParams:
         """Load a ``model_config.json`` (sketchart's or magenta's 2017 format)."""
         try:
-            with open(path, encoding="utf-8") as fh:
-                values = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise HParamsError(f"{path}: not valid JSON ({exc})") from None
+            with open(path, "rb") as fh:
+                data = fh.read(_MAX_JSON_BYTES + 1)
         except OSError as exc:
             raise HParamsError(f"{path}: cannot read ({exc.strerror})") from None
-        return cls.from_dict(values, source=str(path))
+        if len(data) > _MAX_JSON_BYTES:
+            raise HParamsError(f"{path}: larger than {_MAX_JSON_BYTES >> 10} KB, not hparams")
+        return cls.from_dict(_loads(data, str(path)), source=str(path))
 
     def replace(self, values: dict[str, Any], source: str = "hparams") -> HParams:
         """A copy with ``values`` overriding these; unknown keys are errors."""
@@ -195,10 +205,10 @@ class HParams:
         if not text:
             return self.replace({})
         if text.startswith("{"):
-            try:
-                return self.replace(json.loads(text), source="--hparams")
-            except json.JSONDecodeError as exc:
-                raise HParamsError(f"--hparams: not valid JSON ({exc})") from None
+            loaded = _loads(text.encode("utf-8", "surrogatepass"), "--hparams")
+            if not isinstance(loaded, dict):
+                raise HParamsError("--hparams: JSON must be an object of name: value")
+            return self.replace(loaded, source="--hparams")
         values: dict[str, Any] = {}
         for item in _split_top_level(text):
             if "=" not in item:
@@ -211,6 +221,40 @@ class HParams:
 
 
 # ---------------------------------------------------------------------- helpers
+#: the largest sizes accepted: beyond them a model cannot be built in any memory
+_UPPER_LIMITS: dict[str, float] = {
+    "max_seq_len": 100_000, "dec_rnn_size": 16_384, "enc_rnn_size": 16_384,
+    "z_size": 16_384, "batch_size": 1_000_000, "num_mixture": 1_000, "save_every": 10**12,
+    "num_steps": 10**12, "learning_rate": 100.0, "min_learning_rate": 100.0,
+    "grad_clip": 1e6, "kl_weight": 1e6, "kl_weight_start": 1e6, "kl_tolerance": 1e6,
+    "random_scale_factor": 10.0,
+}
+_MAX_JSON_BYTES = 1 << 20
+
+
+def _loads(data: bytes, source: str) -> Any:
+    """JSON bytes, every failure (encoding, syntax, depth, huge numbers) one line."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HParamsError(f"{source}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise HParamsError(f"{source}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise HParamsError(f"{source}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise HParamsError(f"{source}: not valid JSON ({exc})") from None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to one short line (values come from files and the command line)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _kind(f: dataclasses.Field[Any]) -> str:
     return {"list[str]": "list", "int": "int", "float": "float", "str": "str", "bool": "bool"}[
         str(f.type)
@@ -225,7 +269,7 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
     """Convert ``value`` (from JSON, a string or Python) to the hparam's type, or raise."""
 
     def bad(expected: str) -> HParamsError:
-        return HParamsError(f"hparam {name} expects {expected}, got {value!r}")
+        return HParamsError(f"hparam {name} expects {expected}, got {_short(value)}")
 
     if kind == "bool":
         if isinstance(value, bool):
@@ -243,6 +287,8 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
+            if len(value) > 40:  # no hparam needs more digits; int() of 10**5 digits is slow
+                raise bad("an integer")
             try:
                 return int(value)
             except ValueError:
@@ -251,13 +297,11 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
     if kind == "float":
         if isinstance(value, bool):
             raise bad("a number")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
+        try:
+            if isinstance(value, (int, float, str)):
                 return float(value)
-            except ValueError:
-                raise bad("a number") from None
+        except (ValueError, OverflowError):
+            raise bad("a number") from None
         raise bad("a number")
     if kind == "str":
         if isinstance(value, str):
@@ -291,6 +335,6 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def _unknown_key_message(key: str, valid: list[str], source: str) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
+    close = difflib.get_close_matches(key[:100], valid, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"{source}: unknown hparam {key!r}{hint}; valid names: {', '.join(valid)}"
+    return f"{source}: unknown hparam {_short(key)}{hint}; valid names: {', '.join(valid)}"

@@ -204,6 +204,50 @@ def _check_layout(shape: dict[str, tuple[int, ...]], source: str) -> None:
         need("init_b", (2 * dec,))
 
 
+#: the largest ``max_seq_len`` accepted (Google's models use 100-250)
+MAX_SEQ_LEN = 100_000
+#: the largest ``scale_factor`` accepted (Google's models: 20-150 dataset units per model unit)
+MAX_SCALE_FACTOR = 1e6
+#: the format versions written by Google's converter (all published files say 6)
+KNOWN_VERSIONS = range(1, 7)
+
+
+def _parse_json(raw: bytes, label: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JSFormatError(
+            f"{label}: not valid JSON, the file is corrupt or truncated ({exc})") from None
+    except RecursionError:
+        raise JSFormatError(f"{label}: not a model file (JSON nested too deeply)") from None
+    except ValueError as exc:  # integers too long to convert
+        raise JSFormatError(f"{label}: not valid JSON ({exc})") from None
+
+
+def _check_info(info: dict[str, Any], label: str) -> None:
+    """Refuse info values that would break sampling or drawing later."""
+    for key, limit in (("max_seq_len", MAX_SEQ_LEN), ("scale_factor", MAX_SCALE_FACTOR)):
+        value = info.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+            raise JSFormatError(
+                f"{label}: info.{key} must be a positive number, got {str(value)[:40]}")
+        if not value <= limit:
+            raise JSFormatError(f"{label}: info.{key} must be at most {limit:g}, "
+                                f"got {str(value)[:40]}")
+    if isinstance(info["max_seq_len"], float) and not info["max_seq_len"].is_integer():
+        raise JSFormatError(
+            f"{label}: info.max_seq_len must be a whole number, got {info['max_seq_len']}")
+    if "mode" in info and _is_gen_mode(info["mode"]) is None:
+        raise JSFormatError(f"{label}: unknown info.mode {str(info['mode'])[:40]!r} "
+                            "(0 or 1 for a VAE, 2 for a decoder-only model)")
+    version = info.get("version", KNOWN_VERSIONS[-1])
+    if isinstance(version, bool) or not isinstance(version, int) or (
+            version not in KNOWN_VERSIONS):
+        raise JSFormatError(
+            f"{label}: unknown format version {str(version)[:40]!r} (this reads "
+            f"sketch-rnn-js files up to version {KNOWN_VERSIONS[-1]})")
+
+
 def read_js_model(source: str | os.PathLike[str] | bytes, name: str | None = None) -> JSModel:
     """Parse a ``.gen.json`` / ``.vae.json`` file (or its bytes) into dequantised arrays.
 
@@ -227,23 +271,13 @@ def read_js_model(source: str | os.PathLike[str] | bytes, name: str | None = Non
             raw = Path(source).read_bytes()
         except OSError as exc:
             raise JSFormatError(f"{label}: cannot read ({exc.strerror})") from None
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise JSFormatError(
-            f"{label}: not valid JSON, the file is corrupt or truncated ({exc})") from None
+    doc = _parse_json(raw, label)
     if not (isinstance(doc, list) and len(doc) == 3):
         raise JSFormatError(f"{label}: expected a JSON array [info, dims, weights]")
     info, dims, blobs = doc
     if not isinstance(info, dict):
         raise JSFormatError(f"{label}: info (item 0) must be a JSON object")
-    for key in ("max_seq_len", "scale_factor"):
-        value = info.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise JSFormatError(
-                f"{label}: info.{key} must be a positive number, got {value!r}")
-        if not math.isfinite(value):
-            raise JSFormatError(f"{label}: info.{key} must be finite, got {value!r}")
+    _check_info(info, label)
     if not (isinstance(dims, list) and isinstance(blobs, list) and len(dims) == len(blobs)):
         raise JSFormatError(f"{label}: dims and weights must be lists of the same length")
     shapes: list[tuple[int, ...]] = []

@@ -18,6 +18,7 @@ Importing this module never imports TensorFlow or Keras (``load_model_dir`` and
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -85,19 +86,30 @@ class ModelMeta:
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ModelDirError(
-                f"{META_FILE}: unknown source {self.source!r}: expected one of "
+                f"{META_FILE}: unknown source {str(self.source)[:40]!r}: expected one of "
                 f"{', '.join(SOURCES)}"
             )
         if self.scale_factor is not None:
-            self.scale_factor = float(self.scale_factor)
-            if not self.scale_factor > 0:
+            self.scale_factor = _number(self.scale_factor, "scale_factor")
+            # offsets are multiplied by it: beyond 1e6 a sketch leaves any page
+            if not 0 < self.scale_factor <= 1e6:
                 raise ModelDirError(
-                    f"{META_FILE}: scale_factor must be positive, got {self.scale_factor}"
+                    f"{META_FILE}: scale_factor must be in (0, 1e6], got {self.scale_factor}"
                 )
+        for name, limit in (("max_seq_len", 100_000), ("steps", 10**12)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value <= limit):
+                raise ModelDirError(
+                    f"{META_FILE}: {name} must be an integer in [0, {limit}], got "
+                    f"{str(value)[:40]}")
         for name in ("valid", "test"):
             value = getattr(self, name)
             if value is not None:
-                setattr(self, name, {k: float(v) for k, v in dict(value).items()})
+                if not isinstance(value, dict):
+                    raise ModelDirError(f"{META_FILE}: {name} must be an object of costs")
+                setattr(self, name, {str(k): _number(v, f"{name}.{k}")
+                                     for k, v in value.items()})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, ``format_version`` first."""
@@ -119,12 +131,15 @@ class ModelMeta:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ModelDirError(
-                f"{source}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}"
+                f"{source}: unknown key {unknown[0][:60]!r}; "
+                f"valid keys: {', '.join(sorted(known))}"
             )
         try:
             return cls(**data)
         except (TypeError, ValueError) as exc:
-            raise ModelDirError(f"{source}: {exc}") from None
+            raise ModelDirError(f"{source}: {str(exc)[:200]}") from None
+        except RecursionError:
+            raise ModelDirError(f"{source}: values nested too deeply") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -132,12 +147,31 @@ class ModelMeta:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ModelMeta:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ModelDirError(f"{path}: not valid JSON ({exc})") from None
+            raw = Path(path).read_bytes()
         except OSError as exc:
             raise ModelDirError(f"{path}: cannot read ({exc.strerror})") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ModelDirError(f"{path}: not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise ModelDirError(f"{path}: not valid JSON ({exc})") from None
+        except (RecursionError, ValueError):  # too deep, or integers too long to convert
+            raise ModelDirError(f"{path}: not valid JSON (nested too deeply or "
+                                "numbers too long)") from None
         return cls.from_dict(data, source=str(path))
+
+
+def _number(value: Any, name: str) -> float:
+    """A finite float from a JSON value, or a one-line error."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ModelDirError(f"{META_FILE}: {name} must be a number, got "
+                            f"{str(value)[:40]}") from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ModelDirError(f"{META_FILE}: {name} must be a finite number, got {value}")
+    return number
 
 
 def is_model_dir(path: str | os.PathLike[str]) -> bool:

@@ -144,3 +144,41 @@ def test_unreadable_files(tmp_path: Path) -> None:
     bad.write_text("{nope")
     with pytest.raises(HParamsError, match="not valid JSON"):
         HParams.from_json(bad)
+
+
+# ------------------------------------------------ absurd values and hostile JSON refused
+@pytest.mark.parametrize("text, message", [
+    ("learning_rate=nan", "learning_rate must be a finite number"),
+    ("grad_clip=inf", "grad_clip must be"),
+    ("batch_size=1e308", "batch_size expects an integer"),
+    ('{"batch_size": 1e308}', "batch_size must be at most"),
+    ("dec_rnn_size=100000000", "dec_rnn_size must be at most"),
+    ("enc_rnn_size=99999999", "enc_rnn_size must be at most"),
+    ('{"num_mixture": 1e308}', "num_mixture must be at most"),
+    ('{"learning_rate": 1' + "0" * 400 + "}", "learning_rate expects a number"),
+    ('{"z_size": 1' + "0" * 400 + "}", "z_size must be at most"),
+    ("max_seq_len=" + "9" * 5000, "max_seq_len expects an integer"),
+    ("{" + '"a": [' * 100_000, "nested too deeply|not valid JSON"),
+])
+def test_absurd_hparams_are_one_line_errors(text, message):
+    from sketchart.errors import SketchartError
+
+    with pytest.raises(SketchartError, match=message) as err:
+        HParams().parse(text)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 400
+
+
+@pytest.mark.parametrize("data, message", [
+    (b'{"dec_rnn_size": 512, "name": "\xff"}', "not UTF-8"),
+    (b'{"a": ' * 100_000, "nested too deeply|not valid JSON"),
+    (b'{"num_mixture": 1e308}', "num_mixture must be at most"),
+    (b'{"batch_size": ' + b"1" * 5000 + b"}", "not valid JSON|must be at most"),
+])
+def test_hostile_model_config_is_one_line(tmp_path, data, message):
+    from sketchart.errors import SketchartError
+
+    path = tmp_path / "model_config.json"
+    path.write_bytes(data)
+    with pytest.raises(SketchartError, match=message) as err:
+        HParams.from_json(path)
+    assert "\n" not in str(err.value)

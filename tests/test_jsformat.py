@@ -150,3 +150,35 @@ def test_write_refuses_incomplete_model(tmp_path: Path) -> None:
                                {"output_w": np.zeros((4, 9), np.float32),
                                 "dec_W_hh": np.zeros((4, 16), np.float32)}))
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("max_seq_len", 1e18, "max_seq_len must be at most"),
+        ("max_seq_len", 250.7, "whole number"),
+        ("max_seq_len", float("nan"), "positive number"),
+        ("scale_factor", 1e300, "scale_factor must be at most"),
+        ("scale_factor", float("inf"), "scale_factor must be at most"),
+        ("version", 99, "unknown format version"),
+        ("version", "6", "unknown format version"),
+        ("mode", "sketch", "unknown info.mode"),
+        ("mode", 7, "unknown info.mode"),
+    ],
+)
+def test_absurd_info_values_are_refused(flamingo_path: Path, tmp_path: Path, key: str,
+                                        value: object, message: str) -> None:
+    bad = _corrupt(flamingo_path, tmp_path, lambda d: d[0].__setitem__(key, value))
+    with pytest.raises(JSFormatError, match=message) as err:
+        read_js_model(bad)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("data", [b"[" * 100_000,
+                                  b'[{"max_seq_len": 1' + b"0" * 5000 + b"}]'"])
+def test_hostile_json_is_one_line(tmp_path: Path, data: bytes) -> None:
+    bad = tmp_path / "x.gen.json"
+    bad.write_bytes(data)
+    with pytest.raises(JSFormatError) as err:
+        read_js_model(bad)
+    assert "\n" not in str(err.value)

@@ -82,7 +82,7 @@ def test_meta_round_trip_and_validation(tmp_path: Path) -> None:
     assert ModelMeta.load(tmp_path / "m.json") == meta
     with pytest.raises(ModelDirError, match="unknown source 'pirate'"):
         ModelMeta(source="pirate")
-    with pytest.raises(ModelDirError, match="scale_factor must be positive"):
+    with pytest.raises(ModelDirError, match="scale_factor must be in"):
         ModelMeta(scale_factor=0)
     with pytest.raises(ModelDirError, match="unknown key 'colour'"):
         ModelMeta.from_dict({**data, "colour": "red"})
@@ -203,3 +203,22 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(Exception) as info:
         load_model_dir(path)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b'{"scale_factor": 1e300}', "scale_factor must be in"),
+    (b'{"scale_factor": "x"}', "scale_factor must be a number"),
+    (b'{"max_seq_len": 1e18}', "max_seq_len must be an integer"),
+    (b'{"valid": {"r_cost": 1' + b"0" * 400 + b"}}", "valid.r_cost must be"),
+    (b'{"valid": [1]}', "valid must be an object"),
+    (b'{"source": "\xff"}', "not UTF-8"),
+    (b'{"a": ' * 100_000, "nested too deeply|not valid JSON"),
+])
+def test_hostile_meta_is_one_line(tmp_path: Path, data: bytes, message: str) -> None:
+    from sketchart.modeldir import ModelDirError, ModelMeta
+
+    path = tmp_path / "sketchart.json"
+    path.write_bytes(data)
+    with pytest.raises(ModelDirError, match=message) as err:
+        ModelMeta.load(path)
+    assert "\n" not in str(err.value)
