@@ -375,3 +375,25 @@ def test_ctrl_c_exits_130_saved_and_resume_says_its_step(
     assert info.value.code in (0, None)
     assert "resuming from step 2" in capsys.readouterr().err
     time.sleep(0)
+
+
+def test_a_killed_writers_part_file_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    """A ``.part`` download of a killed process goes when the same file is fetched again;
+    a live process's stays."""
+    from sketchart.util.atomic import atomic_file
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        stale = tmp_path / f".cat.gen.json.{dead.pid}-abc.part"
+        running = tmp_path / f".cat.gen.json.{live.pid}-def.part"
+        stale.write_text("half")
+        running.write_text("half")
+        with atomic_file(tmp_path / "cat.gen.json", suffix=".part") as fh:
+            fh.write(b"{}")
+        assert not stale.exists() and running.exists()
+        assert (tmp_path / "cat.gen.json").read_bytes() == b"{}"
+    finally:
+        live.kill()
+        live.wait()

@@ -71,7 +71,9 @@ def guard_log_root(train: Callable[..., _Result]) -> Callable[..., _Result]:
             remove_empty_event_files(root)
             return train(log_root, *args, **kwargs)
         finally:
-            if created:
+            # only the lock's holder may remove the root: a run that lost the race for
+            # it must not delete the winner's lock file
+            if created and lock.held:
                 remove_if_empty(root)
             lock.release()
 

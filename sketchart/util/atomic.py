@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import glob
 import os
 import re
 import shutil
@@ -61,10 +62,13 @@ def atomic_file(
     ``path``'s folder, which is created if missing; the file gets the umask's mode.
     ``check(temporary_path)``, run once the file is closed, may raise to reject it. If the
     body or the check raises, the temporary file is removed and ``path`` is untouched.
+    Temporary files of the same target left by killed processes (a ``.part`` download)
+    are removed first.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     start = f".{target.name}." if prefix is None else prefix
+    _clean_stale_files(target.parent, start, suffix)
     fd, tmp = tempfile.mkstemp(prefix=f"{start}{os.getpid()}-", suffix=suffix,
                                dir=target.parent)
     try:
@@ -76,6 +80,15 @@ def atomic_file(
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _clean_stale_files(folder: Path, start: str, suffix: str) -> None:
+    """Remove ``<start><pid>-*<suffix>`` files whose process is gone."""
+    for leftover in folder.glob(f"{glob.escape(start)}*{glob.escape(suffix)}"):
+        pid = leftover.name[len(start):].split("-", 1)[0]
+        if pid.isdigit() and not owner_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 # ---------------------------------------------------------------- atomic directories
