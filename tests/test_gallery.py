@@ -409,8 +409,14 @@ def test_small_gallery_layouts(small_gallery: Path) -> None:
     import vpype as vp
 
     def layers(name: str) -> dict[str, int]:
+        """Layer label -> paths; every name starts with its layer number (plotters read it)."""
         doc = vp.read_multilayer_svg(str(small_gallery / f"{name}.svg"), 0.1)
-        return {str(lc.property("vp_name")): len(lc) for lc in doc.layers.values()}
+        out = {}
+        for lid, lc in doc.layers.items():
+            number, _, label = str(lc.property("vp_name")).partition(" ")
+            assert number == str(lid), (name, lc.property("vp_name"))
+            out[label] = len(lc)
+        return out
 
     assert set(layers("tiny-temperatures")) == {f"{TINY} samples", "labels"}
     # originals at both ends of the strip; a random model's decodes may be empty (an
@@ -443,7 +449,7 @@ def test_print_sheet_has_gcode_layers_and_time(small_gallery: Path) -> None:
         "width_mm": 148.0,
         "height_mm": 105.0,
     }
-    assert [layer["name"] for layer in rec["layers"]] == ["row 1", "row 2"]
+    assert [layer["name"] for layer in rec["layers"]] == ["1 row 1", "2 row 2"]
     assert rec["layers"][0]["color"] != rec["layers"][1]["color"]
     # every layer is drawn in its pen's colour in the SVG
     svg = (small_gallery / "tiny-print.svg").read_text()

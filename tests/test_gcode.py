@@ -21,7 +21,16 @@ from sketchart.data.npzsafe import read_npz
 from sketchart.page import layout
 
 MM = vp.convert_length("mm")
-PROFILES = ("grbl-servo", "grbl-z")
+PROFILES = (
+    "grbl-servo",
+    "grbl-servo-pause",
+    "grbl-servo-bl",
+    "grbl-servo-bl-pause",
+    "grbl-z",
+    "grbl-z-pause",
+    "grbl-z-bl",
+    "grbl-z-bl-pause",
+)
 
 
 def _profile(name: str) -> dict:

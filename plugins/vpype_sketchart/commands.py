@@ -3,7 +3,11 @@
 Plain click + ``vpype_cli`` decorators (typer's vendored click does not mix with vpype); the
 work is done by :mod:`sketchart.page`, which the ``sketchart`` CLI calls too. Every command
 is a global processor: it writes several layers with their pen properties (``vp_color``,
-``vp_name``, ``vp_pen_width``), which vpype's ``generator`` wrapper would drop. The model
+``vp_name``, ``vp_pen_width``), which vpype's ``generator`` wrapper would drop. Otherwise
+they behave as vpype's generators (:func:`sketchart.page.layout.add_layers`): properties
+only on the layers they create, a target layer the user named keeps its own, new layers
+never merge into existing ones, and vpype's target layer points at the first layer written
+afterwards; files read with ``--svg`` / ``-e`` join ``vp_sources``. The model
 is imported inside the processors, so ``vpype --help`` never pays for TensorFlow. Library
 errors become vpype-style one-line messages (``click.ClickException``), never a traceback.
 

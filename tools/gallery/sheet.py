@@ -20,6 +20,7 @@ import numpy as np
 import vpype as vp
 
 from sketchart.page.layout import fit_lines
+from sketchart.page.pens import numbered
 
 __all__ = ["LABEL_LAYER", "Sheet", "mm", "render_png", "write_svg"]
 
@@ -170,7 +171,8 @@ def _text(
 def _add(
     doc: vp.Document, lc: vp.LineCollection, layer_id: int, name: str, color: str
 ) -> None:
-    lc.set_property(vp.METADATA_FIELD_NAME, name)
+    # the layer number first: plotter software (AxiDraw's layers mode) reads it there
+    lc.set_property(vp.METADATA_FIELD_NAME, numbered(layer_id, name))
     lc.set_property(vp.METADATA_FIELD_COLOR, vp.Color(color))
     doc.add(lc, layer_id, with_metadata=True)
 
