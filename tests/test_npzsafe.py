@@ -193,3 +193,69 @@ def test_writer_refuses_values_outside_int16_and_keeps_old_file(tmp_path):
         write_npz(path, {"train": [np.array([[1, 1, 1]]), np.array([[40000, 0, 1]])]})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]  # no temporary left behind
+
+
+# --------------------------------------------------------------- decompression bombs
+def _bomb(path: Path, name: str, megabytes: int, extra: dict[str, list] | None = None) -> Path:
+    """A valid dataset plus a member of zeros that deflates a thousandfold."""
+    write_npz(path, extra or {s: [np.array([[1, 2, 0], [3, 4, 1]], np.int16)]
+                              for s in ("train", "valid", "test")})
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(name, "w", force_zip64=True) as member:
+            for _ in range(megabytes):
+                member.write(bytes(1 << 20))
+    return path
+
+
+def test_unused_members_are_never_decompressed(tmp_path):
+    import time
+
+    from sketchart.data.datasets import load_npz
+
+    path = _bomb(tmp_path / "junk.npz", "junk.npy", 512)
+    start = time.perf_counter()
+    assert len(load_npz(path).train) == 1
+    assert time.perf_counter() - start < 1.0
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    import time
+
+    from sketchart.data.datasets import load_npz
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("train.npy", "w", force_zip64=True) as member:
+            for _ in range(512):
+                member.write(bytes(1 << 20))
+    start = time.perf_counter()
+    with pytest.raises(SketchartError, match="zip bomb") as err:
+        load_npz(path)
+    assert time.perf_counter() - start < 1.0 and "\n" not in str(err.value)
+
+
+def test_declared_sizes_are_capped(tmp_path):
+    path = tmp_path / "big.npz"
+    write_npz(path, {s: [np.zeros((50, 3), np.int16)] for s in ("train", "valid", "test")})
+    with pytest.raises(SketchartError, match="decompresses to more than"):
+        read_npz(path, max_bytes=100)
+
+
+def test_offsets_beyond_float32_are_refused(tmp_path):
+    from sketchart.data.datasets import load_npz
+
+    path = tmp_path / "huge.npz"
+    sketch = np.array([[1e39, 0, 0], [1, 1, 1]], np.float64)
+    write_npz(path, {"train": [sketch], "valid": [sketch[1:]], "test": [sketch[1:]]},
+              dtype="float64")
+    with pytest.raises(SketchartError, match="offset beyond") as err:
+        load_npz(path)
+    assert "sketch 0" in str(err.value)
+    assert len(load_npz(path, skip_bad=True).train) == 0
+
+
+def test_writer_refuses_non_finite_values(tmp_path):
+    bad = np.array([[np.nan, 0, 0], [1, 1, 1]])
+    with pytest.raises(SketchartError, match="sketch 0: non-finite"):
+        write_npz(tmp_path / "x.npz", {"train": [bad], "valid": [], "test": []})
+    assert not (tmp_path / "x.npz").exists()

@@ -86,6 +86,11 @@ class SketchData:
         return scale_factor(self.train)
 
 
+#: largest offset accepted: far beyond any drawing, and small enough that sums of squares
+#: (the scale factor) stay finite in float32
+MAX_OFFSET = 1e6
+
+
 def validate_strokes3(strokes3: Any, where: str) -> np.ndarray:
     """Check one stored sketch and return it as ``float32 [n, 3]``.
 
@@ -108,6 +113,10 @@ def validate_strokes3(strokes3: Any, where: str) -> np.ndarray:
     if strokes3.dtype.kind == "f" and not np.isfinite(strokes3).all():
         row = int(np.flatnonzero(~np.isfinite(strokes3).all(axis=1))[0])
         raise SketchartError(f"{where}: non-finite value in row {row}")
+    too_big = np.abs(strokes3[:, 0:2]) > MAX_OFFSET
+    if too_big.any():
+        row = int(np.flatnonzero(too_big.any(axis=1))[0])
+        raise SketchartError(f"{where}: offset beyond ±{MAX_OFFSET:g} in row {row}")
     pen = strokes3[:, 2]
     bad = (pen != 0) & (pen != 1)
     if bad.any():
@@ -147,7 +156,8 @@ def load_npz(path: str | os.PathLike[str], *, skip_bad: bool = False) -> SketchD
         SketchartError: one line naming the file, split and sketch index.
     """
     path = Path(path)
-    arrays = read_npz(path)
+    # members besides these are never decompressed (a bomb may hide in an unused key)
+    arrays = read_npz(path, keys={*SPLITS, *(f"{s}_labels" for s in SPLITS), "class_names"})
     missing = [s for s in SPLITS if s not in arrays]
     if missing:
         raise SketchartError(

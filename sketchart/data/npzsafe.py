@@ -21,7 +21,7 @@ import os
 import pickle
 import struct
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from sketchart.util.atomic import atomic_file
 
 __all__ = [
     "ALLOWED_STROKE_DTYPES",
+    "MAX_NPZ_BYTES",
     "RestrictedUnpickler",
     "read_npy",
     "read_npz",
@@ -215,26 +216,56 @@ def read_npy(data: bytes, where: str = "<npy>") -> np.ndarray:
     return arr.reshape(shape, order="F" if header["fortran_order"] else "C").copy()
 
 
-def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file, read without executing any pickle code.
+#: most bytes read from one ``.npz`` once decompressed (Google's largest full QuickDraw
+#: categories hold a few hundred MB)
+MAX_NPZ_BYTES = 4 << 30
+#: members larger than this must not claim a compression ratio above :data:`MAX_RATIO`
+_RATIO_FLOOR = 16 << 20
+#: stroke data deflates 2-6x; a thousandfold member is a zip bomb
+MAX_RATIO = 100
+
+
+def _check_member(info: zipfile.ZipInfo, where: str, budget: int) -> None:
+    """Refuse a member by its declared sizes, before decompressing anything."""
+    if info.file_size > budget:
+        raise SketchartError(
+            f"{where}: decompresses to more than {MAX_NPZ_BYTES >> 20} MB in all")
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > _RATIO_FLOOR and ratio > MAX_RATIO:
+        raise SketchartError(
+            f"{where}: compressed {ratio:.0f} to 1, far beyond any sketch data (a zip bomb?)")
+
+
+def read_npz(path: str | os.PathLike[str], keys: Collection[str] | None = None,
+             max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` file, read without executing any pickle code.
+
+    Only ``keys`` are read when given (others are never decompressed). Members are
+    checked by their declared sizes first (zipfile never inflates past the declared size):
+    more than ``max_bytes`` in all, or a zip-bomb compression ratio, is refused.
 
     Args:
         path: the ``.npz`` file.
+        keys: the keys wanted (without ``.npy``); None for all.
+        max_bytes: most decompressed bytes read.
 
     Returns:
         ``{key: array}`` with keys without the ``.npy`` suffix.
 
     Raises:
-        SketchartError: missing, truncated or corrupt file (one line naming the file).
+        SketchartError: missing, truncated, corrupt or oversized file (one line naming it).
     """
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
             out: dict[str, np.ndarray] = {}
+            budget = max_bytes
             for info in zf.infolist():
-                if info.is_dir():
-                    continue
                 key = info.filename.removesuffix(".npy")
+                if info.is_dir() or (keys is not None and key not in keys):
+                    continue
+                _check_member(info, f"{path}:{key}", budget)
+                budget -= info.file_size
                 out[key] = read_npy(zf.read(info), f"{path}:{key}")
             return out
     except FileNotFoundError:
@@ -244,9 +275,11 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
         # zlib errors, CRC mismatches and truncation all land here
         raise SketchartError(f"{path}: truncated or corrupt .npz ({exc})") from None
-    except Exception as exc:  # zlib.error and friends from a damaged member
-        if isinstance(exc, SketchartError):
-            raise
+    except SketchartError:
+        raise
+    # zlib.error, NotImplementedError (an unknown compression) and friends from a damaged
+    # member: any of them means the file is unreadable, and the user needs its name
+    except Exception as exc:  # noqa: BLE001
         raise SketchartError(f"{path}: truncated or corrupt .npz ({exc})") from None
 
 
@@ -301,6 +334,9 @@ def write_npz(
             s = np.asarray(s)
             if s.ndim != 2 or s.shape[1] != 3:
                 raise SketchartError(f"{path}: split {name!r}, sketch {i}: shape {s.shape}")
+            if s.dtype.kind == "f" and not np.isfinite(s).all():
+                # NaN passes any range check and casts to an arbitrary integer
+                raise SketchartError(f"{path}: split {name!r}, sketch {i}: non-finite values")
             if target.kind in "iu":
                 info = np.iinfo(target)
                 rounded = np.rint(s)
