@@ -80,20 +80,12 @@ def _train_command(
         help="Sketches drawn into TensorBoard at each save.")] = 8,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar.")] = False,
-    # magenta's spellings, accepted but kept out of the help (they would double the width
-    # of its option column)
-    log_root_m: Annotated[Path | None, typer.Option("--log_root", hidden=True)] = None,
-    data_dir_m: Annotated[str | None, typer.Option("--data_dir", hidden=True)] = None,
-    resume_m: Annotated[bool, typer.Option("--resume_training", hidden=True)] = False,
 ) -> None:
     """Train a Sketch-RNN with magenta's schedules; crash-safe and resumable.
 
     Magenta's spellings --log_root, --data_dir and --resume_training work too.
     """
     from sketchart.training.trainer import train
-
-    log_root, data_dir = log_root_m or log_root, data_dir_m or data_dir
-    resume = resume or resume_m
 
     text = hparams
     if data:
@@ -144,7 +136,14 @@ def _evaluate_command(
                f"{out['sketches']} {split} sketches)")
 
 
+def _magenta_spelling(name: str) -> str:
+    """Option names as magenta spells them (``--log_root``, ``--resume_training``) read as
+    ours; accepted this way, they stay out of the help's option column."""
+    return {"resume_training": "resume"}.get(name, name.replace("_", "-"))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``evaluate`` to the main CLI."""
-    app.command("train")(_train_command)
+    app.command("train", context_settings={"token_normalize_func": _magenta_spelling})(
+        _train_command)
     app.command("evaluate")(_evaluate_command)

@@ -66,10 +66,8 @@ def evaluate_model(
     model's ``max_seq_len`` are dropped with a warning.
 
     Args:
-        model_dir: any name or path :func:`sketchart.hub.store.load_model` takes: a
-            model directory, a training log root (its ``best/``), a ``.gen.json`` /
-            ``.vae.json`` file, a magenta checkpoint, ``google/cat``, ``magenta/owl/lstm``
-            or a shipped model's name.
+        model_dir: any name or path ``sketchart sample`` takes (a training log root
+            gives its ``best/``).
         data: a sketch-rnn ``.npz``.
         split: ``train``, ``valid`` or ``test``.
         kl_weight: weight of KL in ``cost`` (default: the schedule at the model's step

@@ -68,6 +68,17 @@ def _closest_file(name: str, data_dir: str | os.PathLike[str] | None) -> str | N
     return close[0] if close else None
 
 
+def _dropped(data: Any, names: str, limit: int) -> dict[str, int]:
+    """Sketches longer than ``limit`` per split, with a warning that counts them."""
+    dropped = {s: sum(len(x) > limit for x in data.split(s)[0])
+               for s in ("train", "valid", "test")}
+    if any(dropped.values()):
+        counts = ", ".join(f"{n} of {len(data.split(s)[0])} {s}" for s, n in dropped.items())
+        warnings.warn(f"{names}: dropped sketches longer than max_seq_len={limit}: {counts}",
+                      stacklevel=3)
+    return dropped
+
+
 def prepare_data(
     hps: HParams, data_dir: str | os.PathLike[str] | None, *, max_seq_len_from_data: bool,
     bucketed: bool = False, seed: int = 0, scale_factor: float | None = None,
@@ -100,12 +111,7 @@ def prepare_data(
     if max_seq_len_from_data:
         hps = hps.replace({"max_seq_len": max(data.max_len(), 1)})
     limit = hps.max_seq_len
-    dropped = {s: sum(len(x) > limit for x in data.split(s)[0])
-               for s in ("train", "valid", "test")}
-    if any(dropped.values()):
-        counts = ", ".join(f"{n} of {len(data.split(s)[0])} {s}" for s, n in dropped.items())
-        warnings.warn(f"{names}: dropped sketches longer than max_seq_len={limit}: {counts}",
-                      stacklevel=2)
+    dropped = _dropped(data, names, limit)
     for split in ("train", "valid", "test"):
         total = len(data.split(split)[0])
         if total - dropped[split] == 0:

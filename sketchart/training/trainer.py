@@ -162,10 +162,8 @@ def train(
         A :class:`TrainResult` (its :meth:`~TrainResult.summary` is the final line).
 
     Raises:
-        TrainError: bad setup (before any training), another run holding ``log_root``
-            (an exclusive lock for the whole call), a full disk or a non-finite loss
-            (after both, ``last/`` still holds the last good state); its subclass
-            :class:`TrainInterrupted` after Ctrl-C, with ``last/`` saved.
+        TrainError: bad setup, ``log_root`` locked by another run, a full disk or a
+            non-finite loss (``last/`` kept); :class:`TrainInterrupted` after Ctrl-C.
         HParamsError: an unknown or badly typed hparam.
     """
     started = time.monotonic()
