@@ -26,8 +26,8 @@ from conftest import ROOT, shared_path
 
 from sketchart.generate import numpy_sampler
 from sketchart.generate.numpy_engine import (
-    EngineError,
     NumpySketchRNN,
+    SampleError,
     draw_noise,
     lerp,
     slerp,
@@ -399,7 +399,7 @@ def test_temperature_factors_match_sampling() -> None:
         for t in (0.1, 0.4, 1.0, 2.0):
             assert numpy_sampler.temperature_factors(t, mode) == \
                 sampling.temperature_factors(t, mode)
-    with pytest.raises(EngineError):
+    with pytest.raises(SampleError):
         numpy_sampler.temperature_factors(0.0)
 
 
@@ -443,13 +443,13 @@ def test_complete_continues_a_prefix(flamingo: NumpySketchRNN, sheep: NumpySketc
 
 
 def test_errors(flamingo: NumpySketchRNN) -> None:
-    with pytest.raises(EngineError, match="decoder-only"):
+    with pytest.raises(SampleError, match="decoder-only"):
         flamingo.encode(np.zeros((3, 3), np.float32))
-    with pytest.raises(EngineError, match="decoder-only"):
+    with pytest.raises(SampleError, match="decoder-only"):
         flamingo.sample(1, z=np.zeros(128))
-    with pytest.raises(EngineError, match="temperature"):
+    with pytest.raises(SampleError, match="temperature"):
         flamingo.sample(1, temperature=-1)
-    with pytest.raises(EngineError, match="n must be"):
+    with pytest.raises(SampleError, match="n must be"):
         flamingo.sample(0)
 
 

@@ -157,7 +157,7 @@ def test_no_download_when_forbidden(cache: Path) -> None:
 def test_load_by_name_downloads_and_matches_the_file(cache: Path, google_server: str) -> None:
     from sketchart.hub.convert import weights_by_role
 
-    model = store.load_model("flamingo")
+    model = store.load_model("flamingo", engine="keras")
     assert model.hps.conditional is False and model.hps.dec_rnn_size == 512
     assert model.meta.scale_factor == pytest.approx(72.0492)
     assert model.meta.max_seq_len == 105
@@ -227,7 +227,7 @@ def test_checkpoint_dir_loads_directly() -> None:
     from sketchart.hub.convert import read_checkpoint, reference_weights
 
     path = shared_path(*CKPT_DIR)
-    model = store.load_model(path)
+    model = store.load_model(path, engine="keras")
     arrays = read_checkpoint(path)
     for name, value in reference_weights(model).items():
         np.testing.assert_array_equal(value, arrays[name])
@@ -346,7 +346,7 @@ def test_model_dirs_and_log_roots_load(tmp_path: Path) -> None:
     model = _small_vae(seed=3)
     save_model_dir(model, tmp_path / "run" / "best", model.meta)
     for path in (tmp_path / "run", tmp_path / "run" / "best"):
-        loaded = store.load_model(path)
+        loaded = store.load_model(path, engine="keras")
         assert loaded.meta.scale_factor == pytest.approx(18.5198)
         want = reference_weights(model)
         for name, value in reference_weights(loaded).items():

@@ -1,9 +1,17 @@
 """Drawing from a model: free and conditional samples, decoding latent vectors, encoding
-and reconstructing drawings."""
+and reconstructing drawings.
+
+Every function takes either model: a Keras :class:`~sketchart.nn.model.SketchRNN` (its
+compiled loop, :mod:`~sketchart.generate.loops`) or a
+:class:`~sketchart.generate.numpy_engine.NumpySketchRNN` (NumPy, no Keras imported). Both
+read their random numbers from one ``Generator(PCG64(seed))`` in the order
+:mod:`~sketchart.generate.numpy_sampler` documents, so a seed draws the same drawing on
+either, up to float rounding.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -14,62 +22,87 @@ from sketchart.generate.common import (
     _check_max_len,
     _check_n,
     _check_strokes3,
+    _given_z,
     _info,
     _ModelInfo,
+    _rows_to_drawings,
     _to_numpy,
+    draws_a_line,
     temperature_factors,
 )
-from sketchart.generate.loops import _compiled, _Draws, _rows_to_drawings, _run_loop
-from sketchart.strokes import START_TOKEN
+from sketchart.generate.numpy_engine import NumpySketchRNN
+from sketchart.generate.numpy_sampler import draw_noise, make_rng
+from sketchart.strokes import START_TOKEN, pad_batch
 
-__all__ = ["decode", "draws_a_line", "encode", "reconstruct", "sample"]
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
+
+__all__ = ["AnyModel", "Seed", "decode", "draws_a_line", "encode", "reconstruct", "sample"]
+
+#: A model the sampling functions accept: the NumPy engine or a Keras SketchRNN.
+AnyModel: TypeAlias = "NumpySketchRNN | SketchRNN"
+#: A seed: an int, None (fresh entropy) or a Generator whose stream continues.
+Seed: TypeAlias = int | np.random.Generator | None
+#: ``(temperature, temperature_mode, softmax_temperature)``.
+Temps: TypeAlias = tuple[float, str, float | None]
+Array = np.ndarray
 
 
-def _latent(model: Any, z: Any, n: int, draws: _Draws, info: _ModelInfo) -> Any:
-    """``z [n, z_size]`` as a tensor for a conditional model (None for decoder-only)."""
+def _sample_rows(model: AnyModel, x0: Array, state: Any, z: Array | None,
+                 noise: dict[str, Array], greedy: bool, temps: Temps) -> Array:
+    """Stroke-5 rows ``[steps, B, 5]`` sampled from ``x0`` on the model's engine; ``state``
+    None starts from ``z``'s initial state (zeros for a decoder-only model)."""
+    temperature, mode, softmax_temperature = temps
+    if isinstance(model, NumpySketchRNN):
+        if state is None:
+            state = model.initial_state(z, len(x0))
+        return model.sample_rows(x0, state, z, noise, temperature, greedy, mode,
+                                 softmax_temperature)
     from keras import ops
 
-    if not info.conditional:
-        if z is not None:
-            raise SampleError(
-                "z given, but this model is decoder-only (it has no latent space)"
-            )
-        return None
-    if z is None:
-        z_np = draws.z.standard_normal((n, info.z_size), dtype=np.float32)
-    else:
-        z_np = np.asarray(z, dtype=np.float32)
-        if z_np.ndim == 1:
-            z_np = np.broadcast_to(z_np, (n, z_np.shape[0]))
-        if z_np.shape != (n, info.z_size):
-            raise SampleError(
-                f"z must have shape [{n}, {info.z_size}] (or [{info.z_size}]), "
-                f"got {list(np.shape(z))}")
-        if not np.all(np.isfinite(z_np)):
-            raise SampleError("z holds NaN or infinite values")
-    return ops.convert_to_tensor(np.ascontiguousarray(z_np))
+    from sketchart.generate.loops import _run_loop
+
+    z_t = None if z is None else ops.convert_to_tensor(z)
+    if state is None:
+        state = model.initial_state(z_t, len(x0))
+    return _run_loop(model, np.ascontiguousarray(x0), state, z_t, noise, temperature,
+                     greedy, mode, softmax_temperature)
+
+
+def _one_round(model: AnyModel, info: _ModelInfo, rng: np.random.Generator, n: int,
+               steps: int, z: Array | None, greedy: bool, temps: Temps) -> list[Array]:
+    """``n`` sketches from the start token: one :func:`draw_noise` of ``rng`` (its z
+    unless ``z`` is given)."""
+    noise = draw_noise(rng, n, steps, info.z_size if info.conditional else 0)
+    if info.conditional and z is None:
+        z = noise["z"]
+    x0 = np.broadcast_to(START_TOKEN, (n, 5)).astype(np.float32)
+    rows = _sample_rows(model, x0, None, z, noise, greedy, temps)
+    return _rows_to_drawings(rows, info.scale_factor)
 
 
 def sample(
-    model: Any,
+    model: AnyModel,
     n: int = 1,
     temperature: float = 0.65,
     greedy: bool = False,
-    seed: int | None = None,
+    seed: Seed = None,
     z: Any = None,
     max_len: int | None = None,
     temperature_mode: str = "js",
     softmax_temperature: float | None = None,
-    redraw_empty: int = REDRAW_ROUNDS,
-) -> list[np.ndarray]:
+    redraw_empty: int | None = REDRAW_ROUNDS,
+) -> list[Array]:
     """Draw ``n`` sketches.
 
     Args:
-        model: a loaded :class:`~sketchart.nn.model.SketchRNN`.
+        model: a :class:`~sketchart.generate.numpy_engine.NumpySketchRNN` (what
+            :func:`sketchart.load_model` returns) or a Keras ``SketchRNN``.
         n: number of sketches (they advance together, one batch).
         temperature: ``T > 0``; lower is tidier (see ``temperature_mode``).
         greedy: take the most likely component, pen state and the component mean.
-        seed: makes the run reproducible (per backend).
+        seed: makes the run reproducible, on every engine (an int, or a Generator whose
+            stream continues).
         z: latent vectors ``[n, z_size]`` (or one ``[z_size]`` for all) for a conditional
             model; drawn from N(0, I) when omitted.
         max_len: most points per sketch (default the model's ``max_seq_len``).
@@ -77,9 +110,9 @@ def sample(
         softmax_temperature: in ``"js"`` mode, overrides the logit divisor ``0.5 + 0.5·T``.
         redraw_empty: when ``z`` is drawn here, a sketch that draws no line (it chose its
             end state at once: a VAE trained for a few thousand steps does so for a
-            fifth of prior ``z``) is drawn again with a fresh ``z`` and fresh noise, at
-            most this many rounds; ``0`` keeps such empty sketches, as the reference.
-            Given ``z`` is never replaced.
+            fifth of prior ``z``) is drawn again with a fresh ``z`` and fresh noise from
+            the same generator, at most this many rounds (None: the default, 8); ``0``
+            keeps such empty sketches, as the reference. Given ``z`` is never replaced.
 
     Returns:
         ``n`` float32 stroke-3 arrays ``[k, 3]`` in dataset units, each cut before its end
@@ -89,38 +122,28 @@ def sample(
     temperature_factors(temperature, temperature_mode, softmax_temperature)
     info = _info(model)
     steps = _check_max_len(max_len, info.max_seq_len)
-    draws = _Draws.from_seed(seed)
-    z_t = _latent(model, z, n, draws, info)
-    state0 = model.initial_state(z_t, n)
-    x0 = np.broadcast_to(START_TOKEN, (n, 5)).astype(np.float32)
-    rows = _run_loop(model, x0, state0, z_t, steps, draws, temperature, greedy,
-                     temperature_mode, softmax_temperature)
-    drawings = _rows_to_drawings(rows, info.scale_factor)
+    rng = make_rng(seed)
+    temps = (temperature, temperature_mode, softmax_temperature)
+    drawings = _one_round(model, info, rng, n, steps, _given_z(info, z, n), greedy, temps)
+    rounds = REDRAW_ROUNDS if redraw_empty is None else int(redraw_empty)
     # nothing new can come of a redraw with z given, or greedily without a z to change
-    rounds = 0 if z is not None or (greedy and not info.conditional) else int(redraw_empty)
+    if z is not None or (greedy and not info.conditional):
+        rounds = 0
     for _ in range(rounds):
         empty = [i for i, d in enumerate(drawings) if not draws_a_line(d)]
         if not empty:
             break
-        # a whole batch again (the loop is compiled for n rows), its first good sketches
-        z_t = _latent(model, None, n, draws, info)
-        rows = _run_loop(model, x0, model.initial_state(z_t, n), z_t, steps, draws,
-                         temperature, greedy, temperature_mode, softmax_temperature)
-        fresh = [d for d in _rows_to_drawings(rows, info.scale_factor) if draws_a_line(d)]
+        # a whole batch again (a compiled loop is compiled for n rows), its first good ones
+        fresh = [d for d in _one_round(model, info, rng, n, steps, None, greedy, temps)
+                 if draws_a_line(d)]
         for i, d in zip(empty, fresh):
             drawings[i] = d
     return drawings
 
 
-def draws_a_line(strokes3: np.ndarray) -> bool:
-    """Whether a stroke-3 sketch puts the pen down between two of its points."""
-    arr = np.asarray(strokes3)
-    return bool(len(arr) >= 2 and np.any(arr[:-1, 2] < 0.5))
-
-
-def decode(model: Any, z: Any, temperature: float = 0.65, greedy: bool = False,
-           seed: int | None = None, max_len: int | None = None,
-           temperature_mode: str = "js") -> list[np.ndarray]:
+def decode(model: AnyModel, z: Any, temperature: float = 0.65, greedy: bool = False,
+           seed: Seed = None, max_len: int | None = None,
+           temperature_mode: str = "js") -> list[Array]:
     """Draw one sketch per latent vector ``z [n, z_size]`` (conditional models only)."""
     info = _info(model)
     if not info.conditional:
@@ -134,30 +157,23 @@ def decode(model: Any, z: Any, temperature: float = 0.65, greedy: bool = False,
                   max_len=max_len, temperature_mode=temperature_mode)
 
 
-def encode(model: Any, drawings: Any, sample_z: bool = False,
-           seed: int | None = None) -> np.ndarray:
-    """Latent vectors of drawings (conditional models only).
-
-    Args:
-        model: a conditional SketchRNN.
-        drawings: one stroke-3 array or a list of them, in dataset units.
-        sample_z: return ``mu + sigma·eps`` instead of ``mu``.
-        seed: for ``sample_z``.
-
-    Returns:
-        ``float32 [n, z_size]``.
-
-    Raises:
-        SampleError: a decoder-only model, a drawing that is not stroke-3, or one longer
-            than the model's ``max_seq_len``.
-    """
+def _encode_batch(model: AnyModel, targets: Array, lengths: Array) -> tuple[Array, Array]:
+    """``(mu, presig)`` as NumPy arrays, on the model's engine."""
+    if isinstance(model, NumpySketchRNN):
+        return model.encode_batch(targets, lengths)
     from keras import ops
 
-    from sketchart.strokes import pad_batch
+    from sketchart.generate.loops import _compiled
 
-    info = _info(model)
-    if not info.conditional:
-        raise SampleError("encode needs a conditional (VAE) model; this one is decoder-only")
+    keras_model = model
+    run = _compiled(keras_model, "encode",
+                    lambda x, n: keras_model.encode(x, n, training=False))
+    mu, presig = run(ops.convert_to_tensor(targets), ops.convert_to_tensor(lengths))
+    return _to_numpy(mu), _to_numpy(presig)
+
+
+def _normalised(info: _ModelInfo, drawings: Any) -> list[Array]:
+    """Drawings checked and in model units, lifts as 0/1."""
     items = _as_list(drawings)
     if not items:
         raise SampleError("encode: no drawings given")
@@ -174,20 +190,44 @@ def encode(model: Any, drawings: Any, sample_z: bool = False,
         arr[:, 0:2] /= info.scale_factor
         arr[:, 2] = (arr[:, 2] > 0.5).astype(np.float32)
         normed.append(arr)
-    batch, lengths = pad_batch(normed, info.max_seq_len)
-    run = _compiled(model, "encode", lambda x, n: model.encode(x, n, training=False))
-    mu, presig = run(ops.convert_to_tensor(batch[:, 1:]), ops.convert_to_tensor(lengths))
-    mu_np, presig_np = _to_numpy(mu), _to_numpy(presig)
+    return normed
+
+
+def encode(model: AnyModel, drawings: Any, sample_z: bool = False,
+           seed: Seed = None) -> Array:
+    """Latent vectors of drawings (conditional models only).
+
+    Args:
+        model: a conditional model (NumPy engine or Keras SketchRNN).
+        drawings: one stroke-3 array or a list of them, in dataset units.
+        sample_z: return ``mu + sigma·eps`` instead of ``mu`` (eps: ``standard_normal`` of
+            the seed's generator, float64 cast to float32).
+        seed: for ``sample_z``.
+
+    Returns:
+        ``float32 [n, z_size]``.
+
+    Raises:
+        SampleError: a decoder-only model, a drawing that is not stroke-3, or one longer
+            than the model's ``max_seq_len``.
+    """
+    info = _info(model)
+    if not info.conditional:
+        raise SampleError("encode needs a conditional (VAE) model; this one is decoder-only")
+    batch, lengths = pad_batch(_normalised(info, drawings), info.max_seq_len)
+    mu, presig = _encode_batch(model, batch[:, 1:], lengths)
     if not sample_z:
-        return mu_np.astype(np.float32)
-    eps = np.random.default_rng(seed).standard_normal(mu_np.shape).astype(np.float32)
-    return (mu_np + np.exp(presig_np / 2.0) * eps).astype(np.float32)
+        return mu.astype(np.float32)
+    eps = make_rng(seed).standard_normal(mu.shape).astype(np.float32)
+    return (mu + np.exp(presig / np.float32(2.0)) * eps).astype(np.float32)
 
 
-def reconstruct(model: Any, drawings: Any, temperature: float = 0.65, greedy: bool = False,
-                seed: int | None = None, sample_z: bool = False,
-                max_len: int | None = None, temperature_mode: str = "js") -> list[np.ndarray]:
-    """Encode drawings, then decode them (one reconstruction per drawing)."""
-    z = encode(model, drawings, sample_z=sample_z, seed=seed)
-    return decode(model, z, temperature, greedy=greedy, seed=seed, max_len=max_len,
+def reconstruct(model: AnyModel, drawings: Any, temperature: float = 0.65,
+                greedy: bool = False, seed: Seed = None, sample_z: bool = False,
+                max_len: int | None = None, temperature_mode: str = "js") -> list[Array]:
+    """Encode drawings, then decode them (one reconstruction per drawing); one generator:
+    encoding's eps first (with ``sample_z``), then the decoding's draws."""
+    rng = make_rng(seed)
+    z = encode(model, drawings, sample_z=sample_z, seed=rng)
+    return decode(model, z, temperature, greedy=greedy, seed=rng, max_len=max_len,
                   temperature_mode=temperature_mode)

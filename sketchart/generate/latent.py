@@ -1,42 +1,21 @@
 """Latent-space operations: interpolation between two drawings or vectors, and grids
-between four corners."""
+between four corners, on either engine (through :func:`~sketchart.generate.draw.encode`
+and :func:`~sketchart.generate.draw.decode`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from sketchart.generate.common import SampleError, _info
-from sketchart.generate.draw import decode, encode
+from sketchart.generate.common import SampleError, _info, lerp, slerp
+from sketchart.generate.draw import AnyModel, Seed, decode, encode
 
 __all__ = ["grid", "interpolate", "lerp", "slerp"]
 
 
-def lerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
-    """Linear interpolation ``(1 - t)·z0 + t·z1``."""
-    return ((1.0 - t) * np.asarray(z0, np.float64) + t * np.asarray(z1, np.float64)).astype(
-        np.float32)
-
-
-def slerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation (Shoemake), as the sketch-rnn notebook does; lerp if
-    parallel."""
-    a, b = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 or nb == 0:
-        return lerp(a, b, t)
-    omega = math.acos(float(np.clip(np.dot(a / na, b / nb), -1.0, 1.0)))
-    so = math.sin(omega)
-    if so < 1e-6:
-        return lerp(a, b, t)
-    return ((math.sin((1.0 - t) * omega) / so) * a + (math.sin(t * omega) / so) * b).astype(
-        np.float32)
-
-
-def _latent_or_encode(model: Any, item: Any) -> np.ndarray:
+def _latent_or_encode(model: AnyModel, item: Any) -> np.ndarray:
     """A latent vector given directly (``[z_size]``), or the mu of a stroke-3 drawing."""
     info = _info(model)
     arr = np.asarray(item, dtype=np.float32)
@@ -49,13 +28,13 @@ def _latent_or_encode(model: Any, item: Any) -> np.ndarray:
     return encode(model, arr)[0]
 
 
-def interpolate(model: Any, start: Any, end: Any, steps: int = 5, method: str = "slerp",
-                temperature: float = 0.65, greedy: bool = False, seed: int | None = None,
+def interpolate(model: AnyModel, start: Any, end: Any, steps: int = 5, method: str = "slerp",
+                temperature: float = 0.65, greedy: bool = False, seed: Seed = None,
                 max_len: int | None = None, temperature_mode: str = "js") -> list[np.ndarray]:
     """Drawings along a path in latent space from ``start`` to ``end`` (both included).
 
     Args:
-        model: a conditional SketchRNN.
+        model: a conditional model (NumPy engine or Keras SketchRNN).
         start, end: stroke-3 drawings (encoded to their mu) or latent vectors ``[z_size]``.
         steps: number of drawings (>= 2).
         method: ``"slerp"`` (default) or ``"lerp"``.
@@ -75,8 +54,8 @@ def interpolate(model: Any, start: Any, end: Any, steps: int = 5, method: str = 
                   temperature_mode=temperature_mode)
 
 
-def grid(model: Any, corners: Sequence[Any], rows: int = 5, cols: int = 5,
-         temperature: float = 0.65, greedy: bool = False, seed: int | None = None,
+def grid(model: AnyModel, corners: Sequence[Any], rows: int = 5, cols: int = 5,
+         temperature: float = 0.65, greedy: bool = False, seed: Seed = None,
          max_len: int | None = None, temperature_mode: str = "js") -> list[list[np.ndarray]]:
     """A ``rows × cols`` grid of drawings, bilinear in z between four corners.
 

@@ -2,6 +2,10 @@
 every sketch of a call together (``tf.while_loop`` in a ``tf.function``, ``lax.while_loop``
 under ``jax.jit``, or eager Python), cached per model.
 
+The loops draw no random numbers: they read the uniforms ``u`` and normals ``g`` that the
+NumPy engine's generator drew (``numpy_sampler.draw_noise``, ``compiled_inputs``), so a
+seed draws the same sketch on NumPy, TensorFlow and JAX up to float rounding.
+
 ``SKETCHART_TF_XLA=0/1`` forces XLA off or on for the TensorFlow loop (default ``auto``:
 see :data:`PLAIN_TF_BATCHES`); it exists for benchmarks (``benchmarks/sample.py``).
 """
@@ -10,13 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sketchart.generate.common import _backend, _to_numpy, temperature_factors
-from sketchart.strokes import strokes5_to_strokes3
+from sketchart.generate.numpy_sampler import compiled_inputs
 
 __all__ = ["PLAIN_TF_BATCHES", "TF_JIT_COMPILE"]
 
@@ -251,56 +254,29 @@ def _make_eager_loop(model: Any, greedy: bool) -> Callable:
     return run
 
 
-@dataclass
-class _Draws:
-    """Independent random streams of one call, so that the draws of step ``t`` do not depend
-    on ``max_len`` or on whether ``z`` was given (a shorter run is a prefix of a longer one).
-    """
-
-    z: np.random.Generator
-    uniform: np.random.Generator
-    normal: np.random.Generator
-
-    @classmethod
-    def from_seed(cls, seed: int | None) -> _Draws:
-        z, uniform, normal = (np.random.default_rng(s)
-                              for s in np.random.SeedSequence(seed).spawn(3))
-        return cls(z, uniform, normal)
-
-
 _LEN_BUCKET = 32
 
 
-def _run_loop(model: Any, x0: np.ndarray, state0: Any, z: Any, max_len: int,
-              draws: _Draws, temperature: float, greedy: bool,
-              temperature_mode: str, softmax_temperature: float | None,
-              jit: bool | None = None) -> np.ndarray:
-    """Run the compiled loop; returns sampled stroke-5 rows ``[steps, B, 5]`` (model units)."""
+def _run_loop(model: Any, x0: np.ndarray, state0: Any, z: Any, noise: dict[str, np.ndarray],
+              temperature: float, greedy: bool, temperature_mode: str,
+              softmax_temperature: float | None, jit: bool | None = None) -> np.ndarray:
+    """Run the compiled loop on the pre-drawn ``noise`` (``numpy_sampler.draw_noise``: its
+    steps bound the loop); returns sampled stroke-5 rows ``[steps, B, 5]`` (model units)."""
     from keras import ops
 
     logit_div, sigma_mul = temperature_factors(temperature, temperature_mode,
                                                softmax_temperature)
     batch = x0.shape[0]
+    u, g = compiled_inputs(noise)
+    max_len = u.shape[0]
     # buffers are sized in buckets of 32 steps and the loop bound is a traced value, so
     # that a new max_len rarely means a new compilation (JAX compiles per shape)
     bucket = -(-max_len // _LEN_BUCKET) * _LEN_BUCKET
-    u = draws.uniform.random((bucket, batch, 2), dtype=np.float32)
-    g = draws.normal.standard_normal((bucket, batch, 2), dtype=np.float32)
+    pad = ((0, bucket - max_len), (0, 0), (0, 0))
+    u, g = np.pad(u, pad), np.pad(g, pad)
     loop = _loop_for(model, greedy, jit, batch)
     buf, steps = loop(ops.convert_to_tensor(x0), state0, z, ops.convert_to_tensor(u),
                       ops.convert_to_tensor(g), ops.convert_to_tensor(np.float32(logit_div)),
                       ops.convert_to_tensor(np.float32(sigma_mul)),
                       ops.convert_to_tensor(np.int32(max_len)))
     return _to_numpy(buf)[: int(_to_numpy(steps))]
-
-
-def _rows_to_drawings(rows: np.ndarray, scale_factor: float,
-                      prefix: np.ndarray | None = None) -> list[np.ndarray]:
-    drawings = []
-    for b in range(rows.shape[1]):
-        strokes3 = strokes5_to_strokes3(rows[:, b])
-        strokes3[:, 0:2] *= scale_factor
-        if prefix is not None:
-            strokes3 = np.concatenate([prefix, strokes3], axis=0)
-        drawings.append(strokes3)
-    return drawings

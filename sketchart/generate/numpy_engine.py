@@ -22,8 +22,8 @@ corners), ``complete``; drawings are stroke-3 in dataset units (offsets times th
 
 Seeds: every random number of a call comes from one ``Generator(PCG64(seed))`` in the
 order ``sketchart.generate.numpy_sampler`` documents (latent noise, then per step: pen
-uniform, component uniform, two normals), so that another engine fed the same arrays
-draws the same sketch. (``sketchart.generate.sampling``'s own draws differ today.)
+uniform, component uniform, two normals); the compiled TensorFlow/JAX samplers read the
+same arrays, so a seed draws the same sketch on every engine (up to float rounding).
 
 Importing this module imports NumPy, h5py (on first load of a weight file) and the
 format modules (``sketchart.hparams``, ``modeldir``, ``jsformat``, ``strokes``, ``errors``).
@@ -34,28 +34,31 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from sketchart.generate import numpy_weights
-from sketchart.generate.numpy_cells import NumpyCell, make_numpy_cell
-from sketchart.generate.numpy_sampler import (
+from sketchart.generate.common import (
     TEMPERATURE_MODES,
-    EngineError,
-    compiled_inputs,
-    draw_noise,
-    run_loop,
+    SampleError,
+    lerp,
+    slerp,
     temperature_factors,
 )
+from sketchart.generate.numpy_cells import NumpyCell, make_numpy_cell
+from sketchart.generate.numpy_sampler import compiled_inputs, draw_noise, run_loop
 from sketchart.hparams import HParams
 from sketchart.modeldir import ModelMeta
 
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
+
 __all__ = [
     "TEMPERATURE_MODES",
-    "EngineError",
     "MixtureArrays",
     "NumpySketchRNN",
+    "SampleError",
     "compiled_inputs",
     "draw_noise",
     "lerp",
@@ -87,26 +90,6 @@ def split_mixture(raw: Array, num_mixture: int) -> MixtureArrays:
     blocks = [raw[..., 3 + k * m:3 + (k + 1) * m] for k in range(6)]
     pi, mu_x, mu_y, s_x, s_y, corr = blocks
     return MixtureArrays(raw[..., :3], pi, mu_x, mu_y, np.exp(s_x), np.exp(s_y), np.tanh(corr))
-
-
-def lerp(z0: Any, z1: Any, t: float) -> Array:
-    """Linear interpolation ``(1 - t)·z0 + t·z1`` (float64 maths, float32 result)."""
-    a, b = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
-    return ((1.0 - t) * a + t * b).astype(np.float32)
-
-
-def slerp(z0: Any, z1: Any, t: float) -> Array:
-    """Spherical interpolation (Shoemake), as the sketch-rnn notebook; lerp if parallel."""
-    a, b = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 or nb == 0:
-        return lerp(a, b, t)
-    omega = float(np.arccos(np.clip(np.dot(a / na, b / nb), -1.0, 1.0)))
-    so = np.sin(omega)
-    if so < 1e-6:
-        return lerp(a, b, t)
-    return ((np.sin((1.0 - t) * omega) / so) * a + (np.sin(t * omega) / so) * b).astype(
-        np.float32)
 
 
 class NumpySketchRNN:
@@ -196,7 +179,7 @@ class NumpySketchRNN:
     def encoder_features(self, targets: Any, lengths: Any) -> Array:
         """``[h_fw, h_bw]`` ``[B, 2 enc_rnn_size]``: each direction's final output."""
         if self.enc_fw is None or self.enc_bw is None:
-            raise EngineError("encode: this is a decoder-only model (conditional=False)")
+            raise SampleError("encode: this is a decoder-only model (conditional=False)")
         x = np.asarray(targets, self.dtype)
         lengths = np.asarray(lengths, np.int64)
         batch, steps = x.shape[0], x.shape[1]
@@ -222,13 +205,13 @@ class NumpySketchRNN:
         """``tanh(W z + b)`` in the decoder's state layout (conditional), else zeros."""
         if self.conditional:
             if z is None:
-                raise EngineError("initial_state: a conditional model needs z")
+                raise SampleError("initial_state: a conditional model needs z")
             w = self.roles["init_state"]
             flat = np.tanh(np.asarray(z, self.dtype) @ w["W"] + w["b"])
             return self.decoder.split_state(flat)
         if batch_size is None:
             if z is None:
-                raise EngineError(
+                raise SampleError(
                     "initial_state: give batch_size (or z) for a decoder-only model")
             batch_size = len(z)
         return self.decoder.zero_state(batch_size)
@@ -281,60 +264,72 @@ class NumpySketchRNN:
                         noise, div, mul, greedy, fast=fast)
 
     # ------------------------------------------------------------ drawing
+    # the functions of sketchart.generate.sampling, as methods (imported when called:
+    # those modules import this one)
     def sample(self, n: int = 1, temperature: float = 0.65, greedy: bool = False,
                seed: int | np.random.Generator | None = None, z: Any = None,
                max_len: int | None = None, temperature_mode: str = "js",
                softmax_temperature: float | None = None,
                redraw_empty: int | None = None) -> list[Array]:
-        """Draw ``n`` sketches (``sketchart.generate.sampling.sample``'s arguments)."""
-        from sketchart.generate import numpy_ops
+        """Draw ``n`` sketches (``sketchart.generate.sampling.sample``)."""
+        from sketchart.generate.draw import sample
 
-        return numpy_ops.sample(self, n, temperature, greedy, seed, z, max_len,
-                                temperature_mode, softmax_temperature, redraw_empty)
+        return sample(self, n, temperature, greedy, seed, z, max_len, temperature_mode,
+                      softmax_temperature, redraw_empty)
 
     def encode(self, drawings: Any, sample_z: bool = False,
                seed: int | np.random.Generator | None = None) -> Array:
         """Latent vectors ``[n, z_size]`` of stroke-3 drawings (their mu, or a sample)."""
-        from sketchart.generate import numpy_ops
+        from sketchart.generate.draw import encode
 
-        return numpy_ops.encode(self, drawings, sample_z, seed)
+        return encode(self, drawings, sample_z, seed)
 
     def decode(self, z: Any, temperature: float = 0.65, greedy: bool = False,
                seed: int | np.random.Generator | None = None, max_len: int | None = None,
                temperature_mode: str = "js") -> list[Array]:
         """One drawing per latent vector ``z [n, z_size]``."""
-        from sketchart.generate import numpy_ops
+        from sketchart.generate.draw import decode
 
-        return numpy_ops.decode(self, z, temperature, greedy, seed, max_len, temperature_mode)
+        return decode(self, z, temperature, greedy, seed, max_len, temperature_mode)
 
     def reconstruct(self, drawings: Any, temperature: float = 0.65, greedy: bool = False,
                     seed: int | np.random.Generator | None = None, sample_z: bool = False,
                     max_len: int | None = None, temperature_mode: str = "js") -> list[Array]:
         """Encode drawings, then decode them (one generator for both)."""
-        from sketchart.generate import numpy_ops
+        from sketchart.generate.draw import reconstruct
 
-        return numpy_ops.reconstruct(self, drawings, temperature, greedy, seed, sample_z,
-                                     max_len, temperature_mode)
+        return reconstruct(self, drawings, temperature, greedy, seed, sample_z, max_len,
+                           temperature_mode)
 
     def interpolate(self, start: Any, end: Any, steps: int = 5, method: str = "slerp",
                     **kwargs: Any) -> list[Array]:
         """Drawings along a latent path from ``start`` to ``end`` (both included)."""
-        from sketchart.generate import numpy_ops
+        from sketchart.generate.latent import interpolate
 
-        return numpy_ops.interpolate(self, start, end, steps, method, **kwargs)
+        return interpolate(self, start, end, steps, method, **kwargs)
 
     def grid(self, corners: Sequence[Any], rows: int = 5, cols: int = 5,
              **kwargs: Any) -> list[list[Array]]:
         """A ``rows × cols`` grid, bilinear in z between four corners (tl, tr, bl, br)."""
-        from sketchart.generate import numpy_ops
+        from sketchart.generate.latent import grid
 
-        return numpy_ops.grid(self, corners, rows, cols, **kwargs)
+        return grid(self, corners, rows, cols, **kwargs)
 
     def complete(self, partial: Any, n: int = 1, **kwargs: Any) -> list[Array]:
         """Continue a partial drawing ``n`` ways."""
-        from sketchart.generate import numpy_ops
+        from sketchart.generate.completion import complete
 
-        return numpy_ops.complete(self, partial, n, **kwargs)
+        return complete(self, partial, n, **kwargs)
+
+    def to_keras(self) -> SketchRNN:
+        """The same weights in a Keras ``SketchRNN`` (imports Keras), with ``meta``."""
+        from sketchart.hub.convert import set_weights_by_role
+        from sketchart.nn.model import SketchRNN
+
+        model = SketchRNN(self.hps)
+        set_weights_by_role(model, self.roles)
+        model.meta = self.meta
+        return model
 
 
 def _reorder(loaded: tuple[HParams, ModelMeta, numpy_weights.Roles],

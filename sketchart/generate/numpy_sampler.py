@@ -20,16 +20,14 @@ by inverse CDF: the number of cumulative probabilities below the uniform, clippe
 last category (magenta-js's ``sampleSoftmax``). The offset is
 ``dx = mu_x + sx (sqrt(1 - rho^2) n1 + rho n2)``, ``dy = mu_y + sy n2`` (magenta-js's
 ``birandn``). Any other engine fed these very arrays (see :func:`compiled_inputs` for the
-compiled TensorFlow/JAX samplers' ``u``/``g`` layout) draws the same sketch, up to float
-rounding.
+compiled TensorFlow/JAX samplers' ``u``/``g`` layout, which ``sketchart.generate.loops``
+uses) draws the same sketch, up to float rounding.
 
 A sampling call that draws again (``redraw_empty``) continues the same generator: its
 second round's draws are :func:`draw_noise` called again after the first round's.
 
-**Temperatures** (``temperature_mode``, as ``sketchart.generate.sampling``): ``js``
-(default) divides the logits by ``0.5 + 0.5 T`` and multiplies sigma by ``sqrt(T)``;
-``paper`` divides by ``T``, sigma times ``sqrt(T)``; ``reference`` divides by ``T``, sigma
-times ``T``.
+**Temperatures** (``temperature_mode``): ``sketchart.generate.common.temperature_factors``,
+shared by every engine.
 
 **The loop.** One array program per step for the whole batch. A sketch that has drawn its
 end state leaves the batch (its rows are dropped from the state arrays), so later steps
@@ -38,7 +36,7 @@ The loop runs NumPy's OpenBLAS on one thread (restored after): its matrix produc
 small, and on a busy 2-core machine two BLAS threads made one flamingo sketch 115 ms
 instead of 13 ms (batch 100: 11.6 instead of 2.3 ms per sketch).
 
-Importing this module imports NumPy only.
+Importing this module imports NumPy and ``sketchart.generate.common`` only.
 """
 
 from __future__ import annotations
@@ -46,18 +44,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from sketchart.errors import SketchartError
+from sketchart.generate.common import TEMPERATURE_MODES, SampleError, temperature_factors
 from sketchart.generate.numpy_cells import FORGET_BIAS, NumpyCell
 
 __all__ = [
     "TEMPERATURE_MODES",
-    "EngineError",
+    "SampleError",
     "compiled_inputs",
     "draw_noise",
     "make_rng",
@@ -66,14 +63,7 @@ __all__ = [
     "temperature_factors",
 ]
 
-#: Accepted values of ``temperature_mode``.
-TEMPERATURE_MODES = ("js", "paper", "reference")
-
 Array = np.ndarray
-
-
-class EngineError(SketchartError):
-    """Bad input to the NumPy engine's sampling or latent operations."""
 
 
 def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -81,29 +71,6 @@ def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.Generator(np.random.PCG64(seed))
-
-
-def temperature_factors(temperature: float, mode: str = "js",
-                        softmax_temperature: float | None = None) -> tuple[float, float]:
-    """``(logit divisor, sigma multiplier)`` of a temperature (see the module docstring).
-
-    Raises:
-        EngineError: ``T <= 0`` or an unknown mode.
-    """
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise EngineError(f"temperature must be > 0, got {temperature}")
-    if mode == "js":
-        div = 0.5 + 0.5 * t if softmax_temperature is None else float(softmax_temperature)
-        if not (math.isfinite(div) and div > 0):
-            raise EngineError(f"softmax_temperature must be > 0, got {softmax_temperature}")
-        return div, math.sqrt(t)
-    if mode == "paper":
-        return t, math.sqrt(t)
-    if mode == "reference":
-        return t, t
-    raise EngineError(
-        f"unknown temperature_mode {mode!r}: expected one of {', '.join(TEMPERATURE_MODES)}")
 
 
 def draw_noise(rng: np.random.Generator, batch: int, steps: int, z_size: int = 0,

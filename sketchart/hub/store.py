@@ -11,13 +11,15 @@ Names (resolved by :func:`resolve`):
   ``models/`` if there is one, else the cached Google model, else Google's catalog.
 
 Paths: our model directories, training log roots (their ``best/``), ``.gen.json`` /
-``.vae.json`` files and magenta checkpoint directories. Every source loads into the same
-:class:`~sketchart.nn.model.SketchRNN`, so every operation works on every source.
+``.vae.json`` files and magenta checkpoint directories. Every source loads into the NumPy
+engine (:class:`~sketchart.generate.numpy_engine.NumpySketchRNN`, the default) or into the
+Keras :class:`~sketchart.nn.model.SketchRNN` (``engine="keras"``), so every operation works
+on every source.
 
 The cache is ``$SKETCHART_HOME``, else ``$XDG_CACHE_HOME/sketchart``, else
 ``~/.cache/sketchart``; it holds ``google/<name>.gen.json`` and
 ``magenta/<category>/<variant>/`` (model directories). Importing this module does not import
-Keras; :func:`load_model` does.
+Keras; :func:`load_model` does only for ``engine="keras"`` (or a raw magenta checkpoint).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sketchart.hub import jsmodels
 from sketchart.hub.cache import (
     DEFAULT_MAGENTA_URL,
     DEFAULT_MODEL_URL,
@@ -47,15 +50,15 @@ from sketchart.hub.catalog import (
     normalize_name,
 )
 from sketchart.hub.downloads import fetch_google, fetch_magenta, verify_cached
-from sketchart.hub.jsmodels import (
-    _model_from_checkpoint,
-    export_js,
-    model_from_js,
-    model_to_js,
-)
+from sketchart.hub.jsmodels import _model_from_checkpoint, model_from_js
+
+if TYPE_CHECKING:
+    from sketchart.generate.numpy_engine import NumpySketchRNN
+    from sketchart.nn.model import SketchRNN
 
 __all__ = [
     "DEFAULT_MAGENTA_URL",
+    "LOAD_ENGINES",
     "DEFAULT_MODEL_URL",
     "ModelListing",
     "ModelSource",
@@ -166,24 +169,85 @@ def resolve(name_or_path: str | os.PathLike[str]) -> ModelSource:
 
 
 # ---------------------------------------------------------------------- loading
-def load_model(name_or_path: str | os.PathLike[str], *, download: bool = True,
-               progress: bool = False) -> Any:
-    """Load a :class:`~sketchart.nn.model.SketchRNN` by name or path.
+#: ``load_model(engine=...)``: ``numpy`` (default) gives the NumPy engine; ``keras`` the
+#: Keras ``SketchRNN`` on the configured Keras backend; ``tensorflow`` / ``jax`` the Keras
+#: model on that backend (``sketchart.generate.engines.use_engine``).
+LOAD_ENGINES = ("numpy", "keras", "tensorflow", "jax")
+
+
+def _local_source(name_or_path: str | os.PathLike[str], download: bool,
+                  progress: bool) -> ModelSource:
+    """``resolve``, then a catalog model downloaded (or found in the cache)."""
+    source = resolve(name_or_path)
+    if source.kind == "google":
+        path = fetch_google(source.name, progress=progress, download=download)
+        source = ModelSource(source.name, "js", path)
+    return source
+
+
+def load_model(name_or_path: str | os.PathLike[str], *, engine: str = "numpy",
+               download: bool = True, progress: bool = False) -> NumpySketchRNN | SketchRNN:
+    """Load a model by name or path, for the NumPy engine (default) or as Keras model.
 
     Args:
         name_or_path: a name (``flamingo``, ``google/cat``, ``magenta/owl/lstm``,
             ``sheep-uncond``) or a path (model directory, training log root, ``.gen.json``
             / ``.vae.json``, magenta checkpoint directory).
+        engine: ``"numpy"`` (default): a
+            :class:`~sketchart.generate.numpy_engine.NumpySketchRNN`, which draws without
+            importing TensorFlow, Keras or JAX; ``"keras"``: the Keras
+            :class:`~sketchart.nn.model.SketchRNN` (training, evaluation, export, the
+            compiled samplers) on Keras' configured backend; ``"tensorflow"`` / ``"jax"``:
+            the Keras model on that backend (set before Keras is imported). Every
+            sampling function takes either model, and a seed draws the same drawing on each.
         download: allow downloading a catalog model that is not cached.
         progress: show download progress on stderr.
 
     Returns:
         The model, with ``model.meta`` (``scale_factor``, ``max_seq_len``, ``source``).
     """
-    source = resolve(name_or_path)
-    if source.kind == "google":
-        path = fetch_google(source.name, progress=progress, download=download)
-        source = ModelSource(source.name, "js", path)
+    if engine not in LOAD_ENGINES:
+        raise StoreError(
+            f"unknown engine {engine!r}: expected one of {', '.join(LOAD_ENGINES)}")
+    source = _local_source(name_or_path, download, progress)
+    assert source.path is not None
+    if engine == "numpy":
+        return _load_numpy(source)
+    if engine != "keras":
+        from sketchart.generate.engines import use_engine
+
+        use_engine(engine)
+    return _load_keras(source)
+
+
+def _damaged(source: ModelSource, exc: Exception) -> Exception:
+    """A cached Google model damaged after its verified download: say how to replace it."""
+    if source.name.startswith("google/"):
+        return StoreError(f"{exc}; run `sketchart models fetch {source.name} --force` to "
+                          "download it again")
+    return exc
+
+
+def _load_numpy(source: ModelSource) -> NumpySketchRNN:
+    from sketchart.generate.numpy_engine import NumpySketchRNN
+    from sketchart.jsformat import JSFormatError
+
+    assert source.path is not None
+    if source.kind == "js":
+        try:
+            return NumpySketchRNN.from_js(source.path, name=source.name)
+        except JSFormatError as exc:
+            raise _damaged(source, exc) from None
+    if source.kind in ("modeldir", "logroot"):
+        return NumpySketchRNN.from_model_dir(source.path)
+    if source.kind == "checkpoint":
+        # a raw magenta checkpoint: read through the Keras model (imports Keras);
+        # `sketchart convert` makes it a model directory that loads without
+        return NumpySketchRNN.from_keras(_model_from_checkpoint(source.path, source.name))
+    raise StoreError(f"{source.name}: unsupported model source {source.kind!r}")
+
+
+def _load_keras(source: ModelSource) -> SketchRNN:
     assert source.path is not None
     if source.kind == "js":
         from sketchart.jsformat import JSFormatError
@@ -191,11 +255,7 @@ def load_model(name_or_path: str | os.PathLike[str], *, download: bool = True,
         try:
             return model_from_js(source.path, name=source.name)
         except JSFormatError as exc:
-            if source.name.startswith("google/"):
-                # a cached copy damaged after its verified download: say how to replace it
-                raise StoreError(f"{exc}; run `sketchart models fetch {source.name} "
-                                 "--force` to download it again") from None
-            raise
+            raise _damaged(source, exc) from None
     if source.kind in ("modeldir", "logroot"):
         from sketchart import modeldir
 
@@ -203,6 +263,24 @@ def load_model(name_or_path: str | os.PathLike[str], *, download: bool = True,
     if source.kind == "checkpoint":
         return _model_from_checkpoint(source.path, source.name)
     raise StoreError(f"{source.name}: unsupported model source {source.kind!r}")
+
+
+def _keras(model: NumpySketchRNN | SketchRNN) -> SketchRNN:
+    from sketchart.generate.numpy_engine import NumpySketchRNN
+
+    return model.to_keras() if isinstance(model, NumpySketchRNN) else model
+
+
+def model_to_js(model: NumpySketchRNN | SketchRNN, name: str | None = None) -> Any:
+    """:func:`sketchart.hub.jsmodels.model_to_js` of either engine's model."""
+    return jsmodels.model_to_js(_keras(model), name)
+
+
+def export_js(model: NumpySketchRNN | SketchRNN, path: str | os.PathLike[str],
+              name: str | None = None) -> tuple[Path, int]:
+    """:func:`sketchart.hub.jsmodels.export_js` of either engine's model (an LSTM model as
+    ``.gen.json`` / ``.vae.json``; the NumPy engine's weights go through Keras)."""
+    return jsmodels.export_js(_keras(model), path, name)
 
 
 # ----------------------------------------------------------------------- listing
