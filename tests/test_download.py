@@ -179,3 +179,142 @@ def test_a_url_data_dir_is_fetched_once_into_the_cache(
     assert server.requests == ["/sketchrnn/my_sheep.npz"]
     with pytest.raises(DownloadError, match="HTTP 404"):
         resolve_data_set("other.npz", server.url, progress=False)
+
+
+# ------------------------------------------------------------- faulty servers, one line
+class _RawServer:
+    """Answers each path with raw bytes (a faulty server); ``trickle`` paths send a byte
+    every 0.1 s; ``big`` paths stream zeros without a Content-Length."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                import time
+
+                line = self.rfile.readline().decode("latin1")
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                path = line.split(" ")[1] if " " in line else "/"
+                try:
+                    if path == "/trickle":
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                        for _ in range(100):
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    elif path == "/big":
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                        for _ in range(64):
+                            self.wfile.write(bytes(1 << 20))
+                    else:
+                        self.wfile.write(_RAW["/loop" if path.startswith("/loop") else path])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+_RAW = {
+    "/chunked-cut": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"10\r\n0123456789abcdef\r\n10\r\n0123"),
+    "/bad-status": b"HTTP/1.1 abc\r\n\r\n",
+    "/garbage": b"\x00\x01 not http at all\r\n\r\n",
+    "/bad-length": b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\nConnection: close\r\n\r\nhello",
+    "/loop": b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
+    "/declared-huge": b"HTTP/1.1 200 OK\r\nContent-Length: 300000000\r\n\r\nxx",
+}
+
+
+@pytest.fixture
+def raw_server() -> Iterator[_RawServer]:
+    srv = _RawServer()
+    yield srv
+    srv.close()
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("/chunked-cut", "interrupted"),
+    ("/bad-status", "network"),
+    ("/garbage", "network"),
+    ("/loop", "http"),
+    ("/declared-huge", "size"),
+])
+def test_http_faults_are_one_line_fetch_errors(raw_server: _RawServer, tmp_path: Path,
+                                               path: str, kind: str) -> None:
+    from sketchart.util.download import FetchError, Limits, download_file
+
+    with pytest.raises(FetchError) as err:
+        download_file(raw_server.url + path, tmp_path / "x.bin", label="x", timeout=5,
+                      limits=Limits(max_bytes=1 << 20))
+    assert err.value.kind == kind
+    assert "\n" not in str(err.value) and "\n" not in str(err.value.reason or "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_content_length_is_read_to_the_end(raw_server: _RawServer,
+                                                 tmp_path: Path) -> None:
+    from sketchart.util.download import download_file
+
+    out = download_file(raw_server.url + "/bad-length", tmp_path / "x.bin", label="x",
+                        timeout=5)
+    assert out.read_bytes() == b"hello"
+
+
+def test_the_redirect_loop_reads_as_one_line_for_users(raw_server: _RawServer,
+                                                       tmp_path: Path) -> None:
+    with pytest.raises(DownloadError) as err:
+        download_category("x", tmp_path, base_url=raw_server.url + "/loop")
+    assert "\n" not in str(err.value) and "HTTP 302" in str(err.value)
+
+
+def test_downloads_have_a_deadline_a_minimum_rate_and_a_size_cap(
+        raw_server: _RawServer, tmp_path: Path) -> None:
+    import time
+
+    from sketchart.util.download import FetchError, Limits, download_file
+
+    cases = [("/trickle", Limits(deadline=1.0), "deadline", "not done after"),
+             ("/trickle", Limits(grace=0.5, min_rate=100), "deadline", "too slow"),
+             ("/big", Limits(max_bytes=1 << 20), "size", "larger than")]
+    for path, limits, kind, text in cases:
+        start = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            download_file(raw_server.url + path, tmp_path / "x.bin", label="x", timeout=5,
+                          limits=limits)
+        assert err.value.kind == kind and text in str(err.value.reason)
+        assert time.monotonic() - start < 4
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pinned_download_may_not_exceed_its_size(raw_server: _RawServer,
+                                                   tmp_path: Path) -> None:
+    from sketchart.util.download import FetchError, download_file
+
+    with pytest.raises(FetchError) as err:
+        download_file(raw_server.url + "/big", tmp_path / "m.gen.json", label="m", timeout=5,
+                      sha256="0" * 64, expect_bytes=3_000_000)
+    assert err.value.kind == "size" and err.value.received <= 3_000_000 + (1 << 16)
+
+
+def test_a_killed_downloads_part_file_is_removed_by_the_next(
+        server: _Server, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    leftover = folder / f".flamingo.npz.{dead}-abc123.part"
+    leftover.write_bytes(b"half a download")
+    download_category("flamingo", folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["flamingo.npz"]

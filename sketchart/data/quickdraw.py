@@ -261,6 +261,10 @@ def _fetch_message(exc: FetchError, label: str) -> str:
         return f"cannot download {url}: {exc.reason}"
     if exc.kind == "interrupted":
         return f"{url}: download interrupted ({exc.reason})"
+    if exc.kind == "size":
+        return f"{url}: download refused, {exc.reason}"
+    if exc.kind == "deadline":
+        return f"{url}: download stopped, {exc.reason}"
     return f"{url}: truncated download ({exc.received} of {exc.total} bytes)"
 
 

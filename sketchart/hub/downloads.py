@@ -60,6 +60,9 @@ def _download(url: str, target: Path, *, label: str, sha256: str | None = None,
             raise StoreError(
                 f"{label}: sha256 mismatch for {url} (got {exc.got[:16]}..., pinned "
                 f"{(sha256 or '')[:16]}...): download rejected, cache untouched") from None
+        if exc.kind in ("size", "deadline"):
+            raise StoreError(f"cannot download {label} from {url}: {exc.reason}; "
+                             f"{hint(url, target)}") from None
         reason = (f"truncated download: {exc.received} of {exc.total} bytes"
                   if exc.kind == "truncated" else exc.reason)
         raise StoreError(
