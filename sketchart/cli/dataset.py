@@ -91,6 +91,12 @@ def build(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Skip and count bad records instead of failing.")
     ] = False,
+    shard_size: Annotated[
+        int | None, typer.Option(
+            "--shard-size", help="Write shards of at most N training sketches "
+            "(OUTPUT-00000-of-000NN.npz, memory-mapped when training) instead of one .npz.",
+            show_default=False)
+    ] = None,
     keep_first_point: Annotated[
         bool, typer.Option(
             "--keep-first-point",
@@ -123,14 +129,20 @@ def build(
     )
     import numpy as np
 
-    write_npz(
-        output,
-        {split: sketches for split, (sketches, _) in splits.items()},
-        {
-            **{f"{split}_labels": labels for split, (_, labels) in splits.items()},
-            "class_names": np.array(names),
-        },
-    )
+    if shard_size is not None:
+        from sketchart.data.shards import write_shards
+
+        shards = write_shards(output, splits, names, shard_size)
+        typer.echo(f"wrote {len(shards)} shard(s): {shards[0]} ... {shards[-1].name}")
+    else:
+        write_npz(
+            output,
+            {split: sketches for split, (sketches, _) in splits.items()},
+            {
+                **{f"{split}_labels": labels for split, (_, labels) in splits.items()},
+                "class_names": np.array(names),
+            },
+        )
     skipped = sum(classes[n].skipped for n in names)
     counts = ", ".join(
         f"{split} {len(splits[split][0])}" for split in ("train", "valid", "test")

@@ -26,6 +26,8 @@ class PreparedData:
     valid: Any
     test: Any
     dropped: dict[str, int]
+    #: the training batches stream from shards, each process its own share
+    streamed: bool = False
 
 
 #: magenta's default ``data_set``: what a run given no data asks for
@@ -83,6 +85,7 @@ def prepare_data(
     hps: HParams, data_dir: str | os.PathLike[str] | None, *, max_seq_len_from_data: bool,
     bucketed: bool = False, seed: int = 0, scale_factor: float | None = None,
     download: bool = True, progress: bool = True, paths: list[Path] | None = None,
+    share: tuple[int, int] = (0, 1),
 ) -> PreparedData:
     """Resolve, download, load and filter ``hps.data_set``; build the three loaders.
 
@@ -97,6 +100,8 @@ def prepare_data(
         download: allow downloading QuickDraw categories.
         progress: progress bar for downloads.
         paths: the files of ``hps.data_set`` when already known (a resumed run).
+        share: ``(process, processes)``: a sharded dataset's training batches are this
+            process's share of the global batch, read from its own shards.
 
     Raises:
         TrainError: a split is empty (or emptied by the filter), or the training split
@@ -105,7 +110,13 @@ def prepare_data(
     from sketchart.data.datasets import BatchLoader, load_datasets
 
     if paths is None:
-        paths = [_resolve(name, data_dir, download, progress) for name in hps.data_set]
+        paths = _shard_sources(hps.data_set, data_dir) or [
+            _resolve(name, data_dir, download, progress) for name in hps.data_set]
+    from sketchart.data.shards import is_shard
+
+    if all(is_shard(p) for p in paths):
+        return _prepare_streamed(hps, paths, max_seq_len_from_data, seed, scale_factor,
+                                 share)
     data = load_datasets(paths)
     names = ", ".join(p.name for p in paths)
     if max_seq_len_from_data:
@@ -140,3 +151,62 @@ def prepare_data(
                         scale_factor=float(scale_factor), train=train_loader,
                         valid=loader("valid", False), test=loader("test", False),
                         dropped=dropped)
+
+
+def _shard_sources(names: list[str], data_dir: str | os.PathLike[str] | None,
+                   ) -> list[Path] | None:
+    """The shards of ``data_set`` when it names folders of shards or shard files."""
+    from sketchart.data.shards import is_shard, shard_paths
+
+    found = []
+    for name in names:
+        candidates = [Path(name)] + ([Path(data_dir) / name] if data_dir else [])
+        hit = next((c for c in candidates if c.is_dir() or is_shard(c)), None)
+        if hit is None:
+            return None
+        found.append(hit)
+    return shard_paths(found)
+
+
+def _prepare_streamed(hps: HParams, paths: list[Path], max_from_data: bool, seed: int,
+                      scale_factor: float | None, share: tuple[int, int]) -> PreparedData:
+    """Training batches streamed from shards; valid and test (small) held in memory."""
+    import numpy as np
+
+    from sketchart.data.datasets import BatchLoader
+    from sketchart.data.shards import (
+        ShardStream,
+        class_names_of,
+        read_split,
+        scale_factor_of,
+        split_lengths,
+    )
+
+    if max_from_data:
+        longest = max(int(split_lengths(p, s).max(initial=1)) for p in paths
+                      for s in ("train", "valid", "test"))
+        hps = hps.replace({"max_seq_len": longest})
+    if scale_factor is None:
+        scale_factor = scale_factor_of(paths)
+    process, processes = share
+    if hps.batch_size % processes:
+        raise TrainError(f"batch_size={hps.batch_size} (the global batch) does not "
+                         f"divide over {processes} processes")
+    train = ShardStream(paths, batch_size=hps.batch_size // processes,
+                        max_seq_len=hps.max_seq_len, scale_factor=scale_factor,
+                        random_scale_factor=hps.random_scale_factor,
+                        augment_stroke_prob=hps.augment_stroke_prob, seed=seed,
+                        process_id=process, num_processes=processes)
+    held = {}
+    for split in ("valid", "test"):
+        parts = [read_split(p, split) for p in paths]
+        sketches = [s for part, _ in parts for s in part]
+        labels = np.concatenate([lab for _, lab in parts]).astype(np.int32)
+        if not any(len(x) <= hps.max_seq_len for x in sketches):
+            raise TrainError(f"the {split} split of the shards is empty")
+        held[split] = BatchLoader(sketches, labels, batch_size=hps.batch_size,
+                                  max_seq_len=hps.max_seq_len, scale_factor=scale_factor)
+    return PreparedData(hps=hps, paths=paths, class_names=class_names_of(paths[0]),
+                        scale_factor=float(scale_factor), train=train,
+                        valid=held["valid"], test=held["test"],
+                        dropped={s: held[s].num_dropped for s in held}, streamed=True)

@@ -121,6 +121,12 @@ class TrainingRun:
             self.step_fn = TrainStep(self.model, self.optimizer, hps,
                                      jit_compile=options.jit_compile, strategy=strategy,
                                      distribution=distribution)
+        if prepared.streamed and options.cluster is not None:
+            if options.cluster.backend != "jax":
+                raise TrainError("sharded datasets train on several processes with JAX "
+                                 "only; on TensorFlow give the .npz files")
+            # each process streams its own rows of the global batch
+            self.step_fn.local_batches = True
         self.state = st = _RunState(result=TrainResult(log_root=log_root, steps=0,
                                                        wall_time_s=0.0))
         self.resumed = saved is not None

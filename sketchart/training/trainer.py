@@ -194,7 +194,9 @@ def train(
     saved_scale, saved_paths = _saved_data(log_root, state, data_dir)
     prepared = prepare_data(hps, data_dir, max_seq_len_from_data=max_from_data,
                             bucketed=bucketed, seed=seed, scale_factor=saved_scale,
-                            download=download, progress=progress, paths=saved_paths)
+                            download=download, progress=progress, paths=saved_paths,
+                            share=(0, 1) if cluster is None else (cluster.process_id,
+                                                                  cluster.num_processes))
     if cluster is not None and cluster.num_processes > 1:
         samples = 0  # drawing runs on one process, the model spans all of them
     options = RunOptions(seed=seed, bucketed=bucketed, data_parallel=data_parallel,
