@@ -325,3 +325,30 @@ def test_build_matches_sketch_rnn_js_under_googles_models(name, tmp_path):
         return
     magenta = _reconstruction_costs(engine, canonical(build("--keep-first-point")))
     assert np.mean(magenta) != pytest.approx(np.mean(theirs), rel=1e-3)
+
+
+def test_build_and_info_refuse_hostile_input_in_one_line(tmp_path, capsys):
+    import zipfile
+
+    good = shared_path("data", "quickdraw", "simplified", "cat.ndjson").read_bytes()
+    bad = tmp_path / "cat.ndjson"
+    bad.write_bytes(good.splitlines(keepends=True)[0] + b'{"drawing": "\xff\xfe"}\n'
+                    + b"[" * 100_000 + b"\n" + b"".join(good.splitlines(keepends=True)[1:]))
+    out = tmp_path / "cat.npz"
+    code, captured = _run_main(["dataset", "build", str(bad), "-o", str(out)], capsys)
+    assert code == 1 and "cat.ndjson:2: not UTF-8 text" in captured.err
+    # the progress bar's label aside, the error is one line and nothing is written
+    assert "Traceback" not in captured.err and not out.exists()
+    assert [line for line in captured.err.splitlines() if line != "reading"] == [
+        line for line in captured.err.splitlines() if line.startswith("Error: ")]
+    code, captured = _run_main(["dataset", "build", str(bad), "-o", str(out), "--skip-bad",
+                                "--multiple", "1"], capsys)
+    assert code == 0 and "2 bad record(s) skipped" in captured.out
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("train.npy", "w", force_zip64=True) as member:
+            for _ in range(64):
+                member.write(bytes(1 << 20))
+    code, captured = _run_main(["dataset", "info", str(bomb)], capsys)
+    assert code == 1 and "zip bomb" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
