@@ -255,12 +255,9 @@ def read_js_model(source: str | os.PathLike[str] | bytes, name: str | None = Non
         source: a path, or the file's bytes.
         name: what to call the source in error messages (defaults to the path).
 
-    Returns:
-        The :class:`JSModel`.
-
     Raises:
         JSFormatError: the file is not valid JSON, is truncated, has base64 of the wrong
-            length, or weights whose shapes do not fit the layout.
+            length, weights whose shapes do not fit the layout, or absurd info values.
     """
     if isinstance(source, bytes):
         label = name or "<bytes>"

@@ -323,6 +323,56 @@ def _npz_classes(
     return out
 
 
+@dataclass
+class _Collector:
+    """Sources read into named classes (the body of :func:`collect_sources`)."""
+
+    rdp_epsilon: float | None
+    skip_bad: bool
+    svg_size: float | None
+    progress: Callable[[str], None] | None
+    keep_first_point: bool
+    classes: dict[str, ImportResult] = field(default_factory=dict)
+
+    def add(self, name: str, result: ImportResult) -> None:
+        self.classes.setdefault(name, ImportResult()).extend(result)
+
+    def svgs(self, name: str, paths: Sequence[Path]) -> None:
+        self.add(name, read_svg_folder(
+            paths, rdp_epsilon=self.rdp_epsilon, size=self.svg_size, skip_bad=self.skip_bad,
+            keep_first_point=self.keep_first_point))
+
+    def file(self, path: Path) -> None:
+        suffix = path.suffix.lower()
+        if self.progress:
+            self.progress(path.name)
+        if suffix == ".ndjson":
+            self.add(path.stem, read_ndjson(path, rdp_epsilon=self.rdp_epsilon,
+                                            skip_bad=self.skip_bad,
+                                            keep_first_point=self.keep_first_point))
+        elif suffix == ".npz":
+            for name, result in _npz_classes(path, self.rdp_epsilon, self.skip_bad).items():
+                self.add(name, result)
+        elif suffix == ".svg":
+            self.svgs(path.resolve().parent.name or "svg", [path])
+        else:
+            raise SketchartError(f"{path}: unsupported source (ndjson, npz, svg or a folder)")
+
+    def folder(self, folder: Path) -> None:
+        entries = sorted(folder.iterdir())
+        svgs = [p for p in entries if p.is_file() and p.suffix.lower() == ".svg"]
+        for p in entries:
+            if p.is_file() and p.suffix.lower() in (".ndjson", ".npz"):
+                self.file(p)
+        if svgs:
+            if self.progress:
+                self.progress(f"{folder.name}/ ({len(svgs)} SVG)")
+            self.svgs(folder.name, svgs)
+        for p in entries:
+            if p.is_dir() and not p.name.startswith("."):
+                self.folder(p)
+
+
 def collect_sources(
     sources: Sequence[str | os.PathLike[str]],
     *,
@@ -351,59 +401,13 @@ def collect_sources(
         SketchartError: a missing source, an unsupported file, or a bad record (without
             ``skip_bad``).
     """
-    classes: dict[str, ImportResult] = {}
-
-    def add(name: str, result: ImportResult) -> None:
-        classes.setdefault(name, ImportResult()).extend(result)
-
-    def visit_file(path: Path) -> None:
-        suffix = path.suffix.lower()
-        if progress:
-            progress(path.name)
-        if suffix == ".ndjson":
-            add(path.stem, read_ndjson(path, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
-                                       keep_first_point=keep_first_point))
-        elif suffix == ".npz":
-            for name, result in _npz_classes(path, rdp_epsilon, skip_bad).items():
-                add(name, result)
-        elif suffix == ".svg":
-            folder = path.resolve().parent.name or "svg"
-            add(
-                folder,
-                read_svg_folder(
-                    [path], rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad,
-                    keep_first_point=keep_first_point,
-                ),
-            )
-        else:
-            raise SketchartError(f"{path}: unsupported source (ndjson, npz, svg or a folder)")
-
-    def visit_folder(folder: Path) -> None:
-        entries = sorted(folder.iterdir())
-        svgs = [p for p in entries if p.is_file() and p.suffix.lower() == ".svg"]
-        for p in entries:
-            if p.is_file() and p.suffix.lower() in (".ndjson", ".npz"):
-                visit_file(p)
-        if svgs:
-            if progress:
-                progress(f"{folder.name}/ ({len(svgs)} SVG)")
-            add(
-                folder.name,
-                read_svg_folder(
-                    svgs, rdp_epsilon=rdp_epsilon, size=svg_size, skip_bad=skip_bad,
-                    keep_first_point=keep_first_point,
-                ),
-            )
-        for p in entries:
-            if p.is_dir() and not p.name.startswith("."):
-                visit_folder(p)
-
+    collector = _Collector(rdp_epsilon, skip_bad, svg_size, progress, keep_first_point)
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            visit_folder(path)
+            collector.folder(path)
         elif path.is_file():
-            visit_file(path)
+            collector.file(path)
         else:
             raise SketchartError(f"{path}: no such file or folder")
-    return classes
+    return collector.classes
