@@ -258,7 +258,7 @@ def test_empty_split_is_named(tmp_path: Path, data_dir: Path) -> None:
 def test_unwritable_log_root_is_refused(data_dir: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    with pytest.raises(TrainError, match="not writable"):
+    with pytest.raises(TrainError, match="cannot create the log root"):
         train(blocker / "run", TINY + ",num_steps=1", data_dir=data_dir, **QUIET)
 
 
@@ -375,9 +375,8 @@ def test_ctrl_c_saves_the_steps_done_since_the_last_save(data_dir: Path,
     proc.send_signal(signal.SIGINT)
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 1, err[-2000:]
-    assert "interrupted at step" in err and "--resume continues" in err
     step = _step(root)
-    assert step >= 20 and f"saved step {step}" in err
+    assert step >= 20 and f"stopped at step {step} (saved); continue with --resume" in err
     from sketchart.modeldir import load_model_dir
 
     load_model_dir(root / "last")
