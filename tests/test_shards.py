@@ -14,10 +14,12 @@ import pytest
 
 from sketchart.data.shards import (
     ShardStream,
+    ndjson_to_shards,
     read_split,
     scale_factor_of,
     shard_paths,
     split_lengths,
+    split_size,
     write_shards,
 )
 from sketchart.strokes import scale_factor
@@ -185,3 +187,21 @@ def test_build_shards_and_train(tmp_path: Path, sheep_npz: Path) -> None:
                 f"batch_size=4,num_steps=2,save_every=2,data_set=[{tmp_path}]", seed=0,
                 progress=False, samples=0, tensorboard=False)
     assert out.steps == 2 and out.best_valid is not None
+
+
+def test_ndjson_folder_streams_into_shards(tmp_path: Path) -> None:
+    from conftest import shared_path
+
+    folder = tmp_path / "qd"
+    folder.mkdir()
+    for name in ("cat", "airplane", "ambulance"):
+        (folder / f"{name}.ndjson").write_bytes(
+            shared_path("data", "quickdraw", "simplified", f"{name}.ndjson").read_bytes())
+    shards, counts = ndjson_to_shards(folder, tmp_path / "out" / "qd.npz", shard_size=10,
+                                      holdout=0.1, seed=1)
+    assert shards[0].name.endswith(f"-of-{len(shards):05d}.npz") and len(shards) > 2
+    total = counts["train"] + counts["valid"] + counts["test"]
+    assert sum(split_size(p, "train") for p in shards) == counts["train"]
+    assert total > 30 and counts["valid"] and counts["test"]
+    labels = np.concatenate([read_split(p, "train")[1] for p in shards[:2]])
+    assert len(set(labels.tolist())) == 3  # the files are read in turn: classes mixed

@@ -109,6 +109,10 @@ def build(
     from sketchart.data.datasets import filter_by_length, stratified_split
     from sketchart.data.npzsafe import write_npz
 
+    if shard_size is not None and len(sources) == 1 and any(sources[0].glob("*.ndjson")):
+        _stream_ndjson(sources[0], output, shard_size, max_seq_len, valid_fraction,
+                       rdp_epsilon, skip_bad, seed)
+        return
     classes = _read_sources(sources, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
                             svg_size=svg_size, keep_first_point=keep_first_point)
     names = sorted(classes)
@@ -154,6 +158,21 @@ def build(
     )
     for problem in [p for n in names for p in classes[n].problems][:5]:
         typer.echo(f"  skipped: {problem}")
+
+
+def _stream_ndjson(folder: Path, output: Path, shard_size: int, max_seq_len: int,
+                   holdout: float, rdp_epsilon: float, skip_bad: bool, seed: int) -> None:
+    """A folder of QuickDraw ndjson files to shards, one shard in memory at a time."""
+    from sketchart.data.shards import ndjson_to_shards
+
+    shards, counts = ndjson_to_shards(folder, output, shard_size=shard_size,
+                                      max_seq_len=max_seq_len, holdout=holdout,
+                                      rdp_epsilon=rdp_epsilon or None, skip_bad=skip_bad,
+                                      seed=seed)
+    typer.echo(f"wrote {len(shards)} shard(s) {shards[0].name} ...: train "
+               f"{counts['train']}, valid {counts['valid']}, test {counts['test']}")
+    typer.echo(f"dropped {counts['too_long']} longer than {max_seq_len} points, "
+               f"{counts['skipped']} bad record(s) skipped")
 
 
 @dataset_app.command("info")

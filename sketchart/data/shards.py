@@ -32,8 +32,8 @@ from sketchart.data.batches import Batch
 from sketchart.errors import SketchartError
 from sketchart.strokes import augment_strokes, pad_batch, random_scale
 
-__all__ = ["FORMAT", "ShardStream", "is_shard", "scale_factor_of", "shard_paths",
-           "split_size", "write_shard", "write_shards"]
+__all__ = ["FORMAT", "ShardStream", "is_shard", "ndjson_to_shards", "scale_factor_of",
+           "shard_paths", "split_size", "write_shard", "write_shards"]
 
 FORMAT = "sketchart-shard-1"
 _SPLITS = ("train", "valid", "test")
@@ -77,6 +77,7 @@ def write_shards(stem: str | os.PathLike[str],
     if shard_size < 1:
         raise SketchartError(f"--shard-size must be at least 1, got {shard_size}")
     stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
     count = max(1, -(-len(splits["train"][0]) // shard_size))
     paths = []
     for k in range(count):
@@ -274,3 +275,84 @@ class ShardStream:
 def split_lengths(path: Path, split: str) -> np.ndarray:
     """The lengths of a split's sketches in one shard (read from the offsets only)."""
     return np.diff(np.asarray(_member(path, f"{split}_offsets")))
+
+
+def _ndjson_sketches(path: Path, rdp_epsilon: float | None, skip_bad: bool,
+                     counts: dict[str, int]) -> Iterator[np.ndarray]:
+    """The drawings of one QuickDraw ndjson file, one line at a time."""
+    import json
+
+    from sketchart.data.importers import drawing_to_lines, lines_to_int_strokes3
+
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                lines = drawing_to_lines(record["drawing"])
+                yield lines_to_int_strokes3(lines, rdp_epsilon).astype(np.int16)
+            except (ValueError, KeyError, TypeError, SketchartError) as exc:
+                if not skip_bad:
+                    raise SketchartError(f"{path}:{number}: {exc}") from None
+                counts["skipped"] += 1
+
+
+def ndjson_to_shards(folder: str | os.PathLike[str], stem: str | os.PathLike[str], *,
+                     shard_size: int, max_seq_len: int = 250, holdout: float = 0.05,
+                     rdp_epsilon: float | None = None, skip_bad: bool = False,
+                     seed: int = 0) -> tuple[list[Path], dict[str, int]]:
+    """A folder of QuickDraw ``.ndjson`` files (one class each) to shards, streamed: the
+    files are read in turn, a line of each at a time (so every shard mixes the classes),
+    and at most one shard's sketches are held in memory.
+
+    Each drawing goes to valid or test with probability ``holdout`` each (seeded), else
+    to train; drawings longer than ``max_seq_len`` are dropped.
+
+    Returns:
+        ``(shard paths, counts)`` with ``train``, ``valid``, ``test``, ``too_long`` and
+        ``skipped``.
+    """
+    files = sorted(Path(folder).glob("*.ndjson"))
+    if not files:
+        raise SketchartError(f"{folder}: no .ndjson files")
+    names = [f.name.removesuffix(".ndjson") for f in files]
+    counts = dict.fromkeys(("train", "valid", "test", "too_long", "skipped"), 0)
+    rng = np.random.default_rng(seed)
+    streams = {k: _ndjson_sketches(f, rdp_epsilon, skip_bad, counts)
+               for k, f in enumerate(files)}
+    held: dict[str, tuple[list[np.ndarray], list[int]]] = {s: ([], []) for s in _SPLITS}
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def flush() -> None:
+        part = {s: (sk, np.array(lab, np.int32)) for s, (sk, lab) in held.items()}
+        name = f"{stem.name.removesuffix('.npz')}-{len(written):05d}.npz"
+        written.append(write_shard(stem.parent / name, part, names))
+        for sketches, labels in held.values():
+            sketches.clear()
+            labels.clear()
+
+    while streams:
+        for label in list(rng.permutation(list(streams))):
+            sketch = next(streams[int(label)], None)
+            if sketch is None:
+                del streams[int(label)]
+                continue
+            if len(sketch) > max_seq_len:
+                counts["too_long"] += 1
+                continue
+            u = rng.random()
+            split = "valid" if u < holdout else "test" if u < 2 * holdout else "train"
+            held[split][0].append(sketch)
+            held[split][1].append(int(label))
+            counts[split] += 1
+            if len(held["train"][0]) >= shard_size:
+                flush()
+    if any(sk for sk, _ in held.values()) or not written:
+        flush()
+    final = [p.with_name(f"{p.stem}-of-{len(written):05d}.npz") for p in written]
+    for old, new in zip(written, final):
+        os.replace(old, new)
+    return final, counts

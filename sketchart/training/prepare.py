@@ -112,11 +112,8 @@ def prepare_data(
     if paths is None:
         paths = _shard_sources(hps.data_set, data_dir) or [
             _resolve(name, data_dir, download, progress) for name in hps.data_set]
-    from sketchart.data.shards import is_shard
-
-    if all(is_shard(p) for p in paths):
-        return _prepare_streamed(hps, paths, max_seq_len_from_data, seed, scale_factor,
-                                 share)
+    if _all_shards(paths):
+        return _prepare_streamed(hps, paths, max_seq_len_from_data, seed, scale_factor, share)
     data = load_datasets(paths)
     names = ", ".join(p.name for p in paths)
     if max_seq_len_from_data:
@@ -151,6 +148,12 @@ def prepare_data(
                         scale_factor=float(scale_factor), train=train_loader,
                         valid=loader("valid", False), test=loader("test", False),
                         dropped=dropped)
+
+
+def _all_shards(paths: list[Path]) -> bool:
+    from sketchart.data.shards import is_shard
+
+    return all(is_shard(p) for p in paths)
 
 
 def _shard_sources(names: list[str], data_dir: str | os.PathLike[str] | None,
