@@ -7,6 +7,7 @@ device memory is its own::
     python benchmarks/gpu_check.py train-speed --decoder lstm --seconds 40
     python benchmarks/gpu_check.py sample --model flamingo.gen.json --batch 1000
     python benchmarks/gpu_check.py quality-q --data-dir DIR --num-steps 2000
+    python benchmarks/gpu_check.py quality-q --data-dir DIR --precision bfloat16
 
 Lines that carry a figure start with the device's name, e.g.
 ``H200 (JAX): lstm, default hparams, batch 100: 31.2 steps/s``.
@@ -114,7 +115,8 @@ def sample_speed(model_path: str, batch: int, temperature: float, out: str | Non
         print(f"saved 16 sketches (seed 7) to {out}", flush=True)
 
 
-def quality_q(data_dir: str, num_steps: int, save_every: int, seed: int) -> None:
+def quality_q(data_dir: str, num_steps: int, save_every: int, seed: int,
+              precision: str = "float32") -> None:
     """Config Q on aaron_sheep; validation r_cost at each save (the trainer's notes)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from quality_q import CONFIG_Q
@@ -126,11 +128,11 @@ def quality_q(data_dir: str, num_steps: int, save_every: int, seed: int) -> None
             result = train(os.path.join(tmp, "q"),
                            f"{CONFIG_Q},num_steps={num_steps},save_every={save_every}",
                            data_dir=data_dir, seed=seed, progress=True, samples=0,
-                           download=False)
+                           download=False, precision=precision)
         except TrainError as exc:  # the time cap's SIGINT: the notes above hold the figures
             print(f"config Q stopped: {exc}", flush=True)
             return
-        print(f"{_device_label()}: config Q, seed {seed}: {result.summary()}")
+        print(f"{_device_label()}: config Q, seed {seed}, {precision}: {result.summary()}")
         for h in result.history:
             print(f"{_device_label()}: config Q step {h['step']} {h['split']}: "
                   f"r_cost {h['r_cost']:.4f} kl_cost {h['kl_cost']:.4f}", flush=True)
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-steps", type=int, default=2000)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="bfloat16: mixed precision (float32 weights, loss and mixture head)")
     args = parser.parse_args(argv)
     import jax
 
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.part == "sample":
         sample_speed(args.model, args.batch, args.temperature, args.out)
     else:
-        quality_q(args.data_dir, args.num_steps, args.save_every, args.seed)
+        quality_q(args.data_dir, args.num_steps, args.save_every, args.seed, args.precision)
     return 0
 
 

@@ -69,6 +69,10 @@ def _train_command(
     local_processes: Annotated[int | None, typer.Option(
         "--local-processes", help="Run as N processes on this machine (implies "
                                   "--distributed).", show_default=False)] = None,
+    precision: Annotated[str | None, typer.Option(
+        "--precision", help="float32 (default) or bfloat16 (mixed precision: float32 "
+                            "weights, loss and mixture head); --resume keeps the run's.",
+        show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed of weights, data order and noise (default: random, recorded).")] = None,
     jit_compile: Annotated[bool, typer.Option(
@@ -103,6 +107,7 @@ def _train_command(
         raise typer.Exit(launch_local(local_processes, args, log_root=log_root))
     with _plain_warnings():
         result = train(log_root, text, data_dir=data_dir, resume=resume, bucketed=bucketed,
+                       precision=precision,
                        data_parallel=data_parallel, distributed=distributed, seed=seed,
                        jit_compile=jit_compile,
                        progress=not quiet, tensorboard=tensorboard, samples=samples)

@@ -110,8 +110,9 @@ def scan_products(
       time (all ``T`` steps only for a product with an addend, whose gradient that is);
     * the step itself (forward, and its recomputation and VJP backward) runs as one XLA
       cluster each way, the big products staying with oneDNN outside, so a hyper step's
-      300 small ops are fused (``benchmarks/README.md`` has the timings).
-      ``SKETCHART_XLA_STEP=0`` runs the step op by op (a benchmark and debugging switch);
+      300 small ops are fused (``benchmarks/README.md`` has the timings), unless
+      :func:`~sketchart.nn.step_choice.step_choice` picks op by op for this CPU
+      (``SKETCHART_XLA_STEP=0/1`` overrides it);
     * a step's product with a weight of
       :data:`~sketchart.nn.tf_loop.TRANSPOSED_PRODUCT_MIN_COLS` columns or more runs as
       ``(W^T @ c^T)^T``.
@@ -137,14 +138,35 @@ def scan_products(
         return tf_loop.tf_scan_products(
             step, carry, list(xs), mats, params, y_like, added, constant_xs
         )
+    return _scan_inline(step, carry, xs, mats, params, y_like, added)
+
+
+def _scan_inline(
+    step: Callable[..., tuple[Any, Any]],
+    carry: list[Any],
+    xs: Sequence[Any],
+    mats: list[tuple[int, Any]],
+    params: list[Any],
+    y_like: Any,
+    added: dict[int, int],
+) -> tuple[Any, Any]:
+    """``scan_products`` as :func:`scan` with the products computed in the step."""
     from keras import ops
 
+    # 16-bit weights enter the loop as float32 (exactly) and are cast back inside it: the
+    # loop's gradient sums over the steps then run in float32, not in bfloat16
+    narrow = [keras.backend.standardize_dtype(v.dtype) for v in [w for _, w in mats] + params]
+    wide = [ops.cast(v, "float32") if d in ("bfloat16", "float16") else v
+            for v, d in zip([w for _, w in mats] + params, narrow)]
+
     def inline(c: Any, xt: Sequence[Any]) -> tuple[Any, Any]:
-        products = [ops.matmul(c[i], w) for i, w in mats]
+        vals = [v if v.dtype == d else ops.cast(v, d) for v, d in zip(wide, narrow)]
+        ws, prm = vals[: len(mats)], vals[len(mats) :]
+        products = [ops.matmul(c[i], w) for (i, _), w in zip(mats, ws)]
         for k, j in added.items():
             products[k] = products[k] + xt[j]
         xt = [None if j in added.values() else v for j, v in enumerate(xt)]
-        return step(c, xt, products, params)
+        return step(c, xt, products, prm)
 
     return scan(inline, carry, xs, y_like)
 

@@ -18,21 +18,38 @@ __all__ = ["LN_EPSILON", "SketchCell", "layer_norm", "layer_norm_gates", "per_ga
 LN_EPSILON = 1e-3
 
 
-def read(variable: Any) -> Any:
+def read(variable: Any, dtype: str | None = None) -> Any:
     """A variable's current value as a backend tensor (read once; on TensorFlow
-    ``convert_to_tensor`` of a variable returns the variable itself, hence the copy)."""
-    return ops.copy(getattr(variable, "value", variable))
+    ``convert_to_tensor`` of a variable returns the variable itself, hence the copy), cast
+    to ``dtype`` when given and different (mixed precision: float32 variables, bfloat16
+    compute)."""
+    value = getattr(variable, "value", variable)
+    if dtype is not None and keras.backend.standardize_dtype(value.dtype) != dtype:
+        return ops.cast(value, dtype)
+    return ops.copy(value)
+
+
+def _widened(x: Any) -> Any:
+    """``x`` in float32 when it is a 16-bit float (a reduction's precision), else as is."""
+    if keras.backend.standardize_dtype(x.dtype) in ("bfloat16", "float16"):
+        return ops.cast(x, "float32")
+    return x
 
 
 def layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
     """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its
     own."""
+    # in 16-bit compute the statistics and the normalisation run in float32 (as Keras'
+    # own LayerNormalization does), the result goes back to x's dtype
+    dtype = x.dtype
+    x, gamma, beta = _widened(x), _widened(gamma), _widened(beta)
     shape = ops.shape(x)
     xr = ops.reshape(x, (-1, gates, units))
     shifted = xr - ops.mean(xr, axis=2, keepdims=True)
     var = ops.mean(ops.square(shifted), axis=2, keepdims=True)
     xr = shifted * ops.rsqrt(var + LN_EPSILON)
-    return ops.reshape(xr, shape) * gamma + beta
+    out = ops.reshape(xr, shape) * gamma + beta
+    return out if out.dtype == dtype else ops.cast(out, dtype)
 
 
 def per_gate(z: Any, weight: Any) -> Any:
@@ -48,11 +65,15 @@ def per_gate(z: Any, weight: Any) -> Any:
 
 
 def layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
-    """``rnn.layer_norm`` over the last axis (biased variance, epsilon 1e-3)."""
+    """``rnn.layer_norm`` over the last axis (biased variance, epsilon 1e-3); float32
+    inside when ``x`` is 16-bit (see :func:`layer_norm_gates`)."""
+    dtype = x.dtype
+    x, gamma, beta = _widened(x), _widened(gamma), _widened(beta)
     mean = ops.mean(x, axis=-1, keepdims=True)
     shifted = x - mean
     var = ops.mean(ops.square(shifted), axis=-1, keepdims=True)
-    return gamma * shifted * ops.rsqrt(var + LN_EPSILON) + beta
+    out = gamma * shifted * ops.rsqrt(var + LN_EPSILON) + beta
+    return out if out.dtype == dtype else ops.cast(out, dtype)
 
 
 class SketchCell(keras.layers.Layer):
@@ -147,7 +168,19 @@ class SketchCell(keras.layers.Layer):
         """Rows ``offset:offset+k`` of each input weight, read once: a loop that projects
         its inputs step by step uses ``x_t @ kernel`` (plus a per-sketch offset) where
         :meth:`project_inputs` would have done all steps at once (no bias here)."""
-        return [read(getattr(self, n))[offset : offset + k] for n in self.input_kernel_names]
+        return [
+            self.read(getattr(self, n))[offset : offset + k] for n in self.input_kernel_names
+        ]
+
+    def read(self, variable: Any) -> Any:
+        """:func:`read` in this cell's compute dtype (bfloat16 under ``mixed_bfloat16``)."""
+        return read(variable, self.compute_dtype)
+
+    def in_compute(self, x: Any) -> Any:
+        """``x`` (a variable or a slice of one) cast to the compute dtype when it differs."""
+        if keras.backend.standardize_dtype(x.dtype) == self.compute_dtype:
+            return x
+        return ops.cast(x, self.compute_dtype)
 
     def step_weights(self) -> dict[str, Any]:
         """The tensors ``step`` uses, read from the variables once.

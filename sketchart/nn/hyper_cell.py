@@ -10,7 +10,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, per_gate, read
+from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, per_gate
 from sketchart.nn.initializers import NumpyRandom, PerGateOrthogonal, seeded
 
 __all__ = ["HyperLSTMCell"]
@@ -127,14 +127,14 @@ class HyperLSTMCell(SketchCell):
         # x's share of the main W_xh (modulated per step, so no bias here) and of the
         # hyper cell's input weights (whose input is [x, h]: x takes the first rows)
         return [
-            ops.matmul(x, self.W_xh[offset : offset + k]),
-            ops.matmul(x, self.hyper_W_xh[offset : offset + k]),
+            ops.matmul(x, self.in_compute(self.W_xh[offset : offset + k])),
+            ops.matmul(x, self.in_compute(self.hyper_W_xh[offset : offset + k])),
         ]
 
     def step_weights(self) -> dict[str, Any]:
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
 
-        t = read
+        t = self.read
 
         return {
             "W_hh": t(self.W_hh),

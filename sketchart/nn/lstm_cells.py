@@ -15,7 +15,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, read
+from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates
 from sketchart.nn.initializers import NumpyRandom, PerGateOrthogonal, seeded
 
 __all__ = ["LSTMCell", "LayerNormLSTMCell"]
@@ -49,13 +49,13 @@ class LSTMCell(SketchCell):
         return (self.units, self.units)
 
     def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
-        w = self.W_xh[offset : offset + ops.shape(x)[-1]]
+        w = self.in_compute(self.W_xh[offset : offset + ops.shape(x)[-1]])
         xw = ops.matmul(x, w)
         # the bias rides with the input projection: added once, outside the recurrence
-        return [xw + self.bias if use_bias else xw]
+        return [xw + self.in_compute(self.bias) if use_bias else xw]
 
     def step_weights(self) -> dict[str, Any]:
-        return {"W_hh": read(self.W_hh)}
+        return {"W_hh": self.read(self.W_hh)}
 
     def step(
         self,
@@ -113,11 +113,11 @@ class LayerNormLSTMCell(SketchCell):
 
     def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
         # the reference has no bias here ("live life without garbage"): use_bias is moot
-        return [ops.matmul(x, self.W_xh[offset : offset + ops.shape(x)[-1]])]
+        return [ops.matmul(x, self.in_compute(self.W_xh[offset : offset + ops.shape(x)[-1]]))]
 
     def step_weights(self) -> dict[str, Any]:
         names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
-        return {n: read(getattr(self, n)) for n in names}
+        return {n: self.read(getattr(self, n)) for n in names}
 
     def step(
         self,

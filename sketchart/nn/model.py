@@ -32,18 +32,27 @@ from sketchart.hparams import HParams
 from sketchart.nn.backend import scan_products
 from sketchart.nn.cells import NumpyRandom, SketchCell, make_cell
 from sketchart.nn.losses import MixtureParams, compute_losses, split_mixture
+from sketchart.nn.precision import check_precision, dtype_policy
 
 __all__ = ["MixtureParams", "SketchRNN", "compute_losses"]
 
 
 def _dense(
-    units: int, input_dim: int, name: str, kernel: Any, bias: Any
+    units: int, input_dim: int, name: str, kernel: Any, bias: Any, dtype: str | None = None
 ) -> keras.layers.Dense:
     layer = keras.layers.Dense(
-        units, kernel_initializer=kernel, bias_initializer=bias, name=name
+        units, kernel_initializer=kernel, bias_initializer=bias, name=name, dtype=dtype
     )
     layer.build((None, input_dim))
     return layer
+
+
+def _policies(precision: str) -> tuple[str | None, str | None]:
+    """``(the model's dtype policy, its heads')``: float32 sets none (the global policy
+    rules, as a float64 test sets it); mixed precision keeps the heads in float32."""
+    if check_precision(precision) == "float32":
+        return None, None
+    return dtype_policy(precision), "float32"
 
 
 def _time_major(x: Any) -> Any:
@@ -57,6 +66,10 @@ class SketchRNN(keras.Model):
     Args:
         hps: hyperparameters (an :class:`HParams` or a dict of magenta names).
         seed: seed of the latent-noise and dropout generators (None: random).
+        precision: ``float32`` or ``bfloat16`` (Keras' ``mixed_bfloat16``: float32
+            variables, the recurrences and their products in bfloat16; the latent heads
+            ``enc_mu`` / ``enc_presig``, the mixture head and the losses stay float32).
+            Not part of the config: a saved model loads in float32.
 
     The weights are created in ``__init__`` (no build step). ``model.meta`` holds the
     model directory's metadata (``sketchart.modeldir.ModelMeta``) once loaded or saved.
@@ -66,9 +79,12 @@ class SketchRNN(keras.Model):
         self,
         hps: HParams | dict[str, Any] | None = None,
         seed: int | None = None,
+        precision: str = "float32",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        policy, head = _policies(precision)
+        super().__init__(dtype=policy, **kwargs)
+        self.precision = precision
         if hps is None:
             hps = HParams()
         elif isinstance(hps, dict):
@@ -83,6 +99,7 @@ class SketchRNN(keras.Model):
         dropout = {
             "use_recurrent_dropout": hps.use_recurrent_dropout,
             "recurrent_dropout_prob": hps.recurrent_dropout_prob,
+            "dtype": policy,
         }
 
         def gauss(k: int) -> NumpyRandom:  # the reference's N(0, 0.001) super_linear
@@ -95,10 +112,9 @@ class SketchRNN(keras.Model):
             self.enc_bw = make_cell(
                 hps.enc_model, hps.enc_rnn_size, 5, name="enc_bw", seed=cell_seed(2), **dropout
             )
-            self.enc_mu = _dense(hps.z_size, 2 * hps.enc_rnn_size, "enc_mu", gauss(1), "zeros")
-            self.enc_presig = _dense(
-                hps.z_size, 2 * hps.enc_rnn_size, "enc_presig", gauss(2), "zeros"
-            )
+            n_enc = 2 * hps.enc_rnn_size
+            self.enc_mu = _dense(hps.z_size, n_enc, "enc_mu", gauss(1), "zeros", head)
+            self.enc_presig = _dense(hps.z_size, n_enc, "enc_presig", gauss(2), "zeros", head)
         dec_input = 5 + hps.z_size if hps.conditional else 5
         self.decoder = make_cell(
             hps.dec_model,
@@ -110,12 +126,14 @@ class SketchRNN(keras.Model):
         )
         if hps.conditional:
             self.dec_init = _dense(
-                sum(self.decoder.state_size), hps.z_size, "dec_init", gauss(3), "zeros"
+                sum(self.decoder.state_size), hps.z_size, "dec_init", gauss(3), "zeros",
+                policy,
             )
         # magenta's output_w and output_b have no initializer: TF1's glorot_uniform for both
         n_out = 3 + 6 * hps.num_mixture
         glorot = [NumpyRandom(seed=None if seed is None else seed * 1000 + k) for k in (4, 5)]
-        self.dec_output = _dense(n_out, hps.dec_rnn_size, "dec_output", *glorot)
+        self.dec_output = _dense(n_out, hps.dec_rnn_size, "dec_output", glorot[0], glorot[1],
+                                 head)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
@@ -381,7 +399,8 @@ class SketchRNN(keras.Model):
         reference in training and in its validation).
         """
         outputs = self(inputs, training=training, eps=eps)
-        strokes5 = ops.cast(ops.convert_to_tensor(inputs["strokes5"]), self.compute_dtype)
+        head_dtype = self.dec_output.compute_dtype  # float32 under mixed precision
+        strokes5 = ops.cast(ops.convert_to_tensor(inputs["strokes5"]), head_dtype)
         losses = compute_losses(
             outputs, strokes5[:, 1:], self.hps, kl_weight, training=loss_training
         )
@@ -423,7 +442,7 @@ class _InLoopInputs:
 
 def _no_offsets(cell: SketchCell) -> list[Any]:
     """The per-sketch offsets without z: the bias alone (zeros where there is none)."""
-    return cell.project_inputs(ops.zeros((1, 5)), 0)
+    return cell.project_inputs(ops.zeros((1, 5), dtype=cell.compute_dtype), 0)
 
 
 def _addends(cell: SketchCell, product_offset: int, xs_offset: int) -> list[tuple[int, int]]:

@@ -7,10 +7,11 @@ imported inside the functions.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sketchart.nn.step_choice import step_choice
 
 __all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_scan_products"]
 
@@ -20,7 +21,8 @@ __all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_sc
 WEIGHT_GRAD_CHUNK = 32
 #: on TensorFlow's CPU matmul a step's ``[B, n] @ [n, m]`` with a wide weight (``m`` this
 #: many columns or more, an LSTM's ``4H`` at ``H = 512``) runs faster as ``(W^T @ c^T)^T``
-#: (timings in ``benchmarks/README.md``); narrower weights gain nothing
+#: (timings in ``benchmarks/README.md``); narrower weights gain nothing. Whether this CPU
+#: takes the transposed path at all is :func:`~sketchart.nn.step_choice.step_choice`'s.
 TRANSPOSED_PRODUCT_MIN_COLS = 2048
 
 
@@ -63,6 +65,22 @@ def _arrays(size: Any, like: Sequence[Any]) -> list[Any]:
     import tensorflow as tf
 
     return [tf.TensorArray(v.dtype, size=size, element_shape=v.shape) for v in like]
+
+
+def _widened(x: Any) -> Any:
+    """A 16-bit float sum's addend in float32 (a weight or gain gradient summed over
+    ``T`` steps loses the small terms in bfloat16); other dtypes as they are, so a
+    float32 loop runs the same ops as ever."""
+    import tensorflow as tf
+
+    return tf.cast(x, tf.float32) if x.dtype in (tf.bfloat16, tf.float16) else x
+
+
+def _narrowed(sums: Sequence[Any], like: Sequence[Any]) -> list[Any]:
+    """Sums kept by :func:`_widened` back in their variables' dtype."""
+    import tensorflow as tf
+
+    return [s if s.dtype == v.dtype else tf.cast(s, v.dtype) for s, v in zip(sums, like)]
 
 
 def _product(c_i: Any, w: Any, w_t: Any) -> Any:
@@ -136,12 +154,12 @@ class _ScanSpec:
 
     def compile_steps(self) -> None:
         # the step's elementwise work (and its few small products) as one XLA cluster each
-        # way: a hyper step is some 300 small TensorFlow ops otherwise; SKETCHART_XLA_STEP=0
-        # runs them op by op (a benchmark switch, see benchmarks/README.md)
+        # way: a hyper step is some 300 small TensorFlow ops otherwise; op by op where
+        # step_choice says so (SKETCHART_XLA_STEP=0 forces it; benchmarks/README.md)
         import tensorflow as tf
 
         self.fwd_step, self.bwd_step = self.run_step, self.step_vjp
-        if os.environ.get("SKETCHART_XLA_STEP", "1") != "0":
+        if step_choice().xla_step:
             self.fwd_step = tf.function(self.run_step, jit_compile=True)
             self.bwd_step = tf.function(self.step_vjp, jit_compile=True)
 
@@ -180,9 +198,8 @@ def _forward(spec: _ScanSpec, flat: Sequence[Any]) -> _Forward:
     x_tas = [unstacked(x) for x in x_all]
     a_tas = dict(zip(spec.add_k, [unstacked(a) for a in a_all]))
     prod_like = [tf.matmul(c0[i], w) for i, w in zip(spec.idx, ws)]
-    ws_t = [
-        tf.transpose(w) if w.shape[-1] >= TRANSPOSED_PRODUCT_MIN_COLS else None for w in ws
-    ]
+    wide = TRANSPOSED_PRODUCT_MIN_COLS if step_choice().transposed else None
+    ws_t = [tf.transpose(w) if wide and w.shape[-1] >= wide else None for w in ws]
     fwd_step = spec.fwd_step
     assert fwd_step is not None
 
@@ -232,7 +249,7 @@ def _flush_weight_grads(
             carries[i] = tf.reshape(c_i, (-1, tf.shape(c_i)[-1]))
         dp = bufs[k].gather(tf.range(q + 1))
         right = tf.reshape(dp, (-1, tf.shape(dp)[-1]))
-        new.append(dws[k] + tf.matmul(carries[i], right, transpose_a=True))
+        new.append(dws[k] + _widened(tf.matmul(carries[i], right, transpose_a=True)))
     return new
 
 
@@ -274,7 +291,7 @@ def _backward(spec: _ScanSpec, fw: _Forward, upstream: Sequence[Any]) -> list[An
             lambda: list(dws),
         )
         dx_arrays = [a.write(t, v) for a, v in zip(dx_arrays, g_x)]
-        dprm = [a + b for a, b in zip(dprm, g_prm)]
+        dprm = [a + _widened(b) for a, b in zip(dprm, g_prm)]
         return t - 1, g_c, bufs, dp_full, dx_arrays, dprm, dws
 
     init_b = (
@@ -283,8 +300,8 @@ def _backward(spec: _ScanSpec, fw: _Forward, upstream: Sequence[Any]) -> list[An
         _arrays(chunk, fw.prod_like),
         _arrays(steps, [fw.prod_like[k] for k in spec.add_k]),
         [tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]) for x in diff_x],
-        [tf.zeros_like(p) for p in fw.prm],
-        [tf.zeros_like(w) for w in fw.ws],
+        [_widened(tf.zeros_like(p)) for p in fw.prm],
+        [_widened(tf.zeros_like(w)) for w in fw.ws],
     )
     _, d_c0, _, dp_full, dx_arrays, d_prm, d_ws = tf.while_loop(
         lambda t, *_: t >= 0, back, init_b, maximum_iterations=steps
@@ -292,7 +309,8 @@ def _backward(spec: _ScanSpec, fw: _Forward, upstream: Sequence[Any]) -> list[An
     d_a = [a.stack() for a in dp_full]  # an addend's gradient is its product's
     dx_iter = iter([a.stack() for a in dx_arrays])
     d_x = [next(dx_iter) if d else None for d in spec.diff]
-    return list(d_c0) + d_x + d_a + list(d_ws) + list(d_prm)
+    d_ws, d_prm = _narrowed(d_ws, fw.ws), _narrowed(d_prm, fw.prm)
+    return list(d_c0) + d_x + d_a + d_ws + d_prm
 
 
 def tf_scan_products(

@@ -48,6 +48,8 @@ class RunOptions:
     samples: int
     log_every: int
     started: float
+    #: ``float32`` or ``bfloat16`` (:mod:`sketchart.nn.precision`)
+    precision: str = "float32"
     #: a multi-process run's :class:`~sketchart.training.distributed.Cluster`
     cluster: Any = None
 
@@ -115,7 +117,7 @@ class TrainingRun:
             strategy, distribution, scope, _ = data_parallel(hps.batch_size)
         seed_everything(options.seed)
         with scope:
-            self.model = SketchRNN(hps, seed=options.seed)
+            self.model = SketchRNN(hps, seed=options.seed, precision=options.precision)
             self.optimizer = keras.optimizers.Adam(learning_rate=hps.learning_rate,
                                                    epsilon=1e-8)
             self.step_fn = TrainStep(self.model, self.optimizer, hps,
@@ -195,6 +197,7 @@ class TrainingRun:
                 step=st.step, best_valid_cost=st.best_cost, best_step=st.best_step,
                 seed=opts.seed, data_state=st.pending_state,
                 options={"bucketed": opts.bucketed, "backend": keras.backend.backend(),
+                         "precision": opts.precision,
                          "data_paths": [os.path.relpath(p.resolve(), self.log_root.resolve())
                                         for p in self.prepared.paths],
                          **_cli_command()},
@@ -416,7 +419,9 @@ def _log_samples(tb: Any, model: Any, sketches: list[np.ndarray], prepared: Prep
                  n: int, seed: int, step: int) -> None:
     """Reconstructions of a few valid sketches (conditional) and free samples, as images."""
     from sketchart.generate import sampling
+    from sketchart.nn.precision import float32_twin
 
+    model = float32_twin(model)  # the samplers work in float32
     try:
         originals = [s * np.array([prepared.scale_factor, prepared.scale_factor, 1.0],
                                   np.float32) for s in sketches]

@@ -113,6 +113,9 @@ class TrainStep:
         #: dtype of the SeedGenerator states (int64 on TensorFlow, uint32 on JAX)
         self.seed_dtype = np.dtype(str(seeds[0].dtype)) if seeds else np.dtype("int64")
         if self.backend == "tensorflow":
+            from sketchart.nn.step_choice import step_choice
+
+            step_choice()  # made (measured where it measures) before any tracing; logged
             self._build_tf()
         elif self.backend == "jax":
             self._build_jax()

@@ -125,6 +125,7 @@ def train(
     distributed: bool = False,
     seed: int | None = None,
     jit_compile: bool = False,
+    precision: str | None = None,
     progress: bool = True,
     tensorboard: bool = True,
     samples: int = 8,
@@ -152,6 +153,8 @@ def train(
         seed: seed of initial weights, data order, augmentation, dropout and z noise
             (default: drawn at random and recorded for ``resume``).
         jit_compile: TensorFlow: compile the step with XLA (slower on CPU).
+        precision: ``float32`` (default) or ``bfloat16`` (Keras' ``mixed_bfloat16``:
+            float32 weights, loss and mixture head); a resumed run keeps its own.
         progress: draw a progress bar on stderr.
         tensorboard: write TensorBoard events into ``log_root``.
         samples: sketches drawn into TensorBoard at each save (0: none).
@@ -182,6 +185,7 @@ def train(
             assert isinstance(entropy, int)  # drawn from the OS, not given
             seed = entropy % (2 ** 31)
         state = None
+    precision = _run_precision(log_root, state, precision)
     from sketchart.training.checkpoint import clean_temporaries
 
     if chief:
@@ -199,7 +203,8 @@ def train(
                                                                   cluster.num_processes))
     if cluster is not None and cluster.num_processes > 1:
         samples = 0  # drawing runs on one process, the model spans all of them
-    options = RunOptions(seed=seed, bucketed=bucketed, data_parallel=data_parallel,
+    options = RunOptions(seed=seed, precision=precision, bucketed=bucketed,
+                         data_parallel=data_parallel,
                           jit_compile=jit_compile, progress=progress and chief,
                           tensorboard=tensorboard and chief, samples=samples,
                           log_every=log_every, started=started, cluster=cluster)
@@ -231,6 +236,23 @@ def _shared_seed(cluster: Any, seed: int) -> int:
     from sketchart.training.distributed import broadcast_int
 
     return broadcast_int(cluster, seed)
+
+
+def _run_precision(log_root: Path, state: TrainState | None, precision: str | None) -> str:
+    """The run's precision: a resumed run's recorded one (runs saved before it was
+    recorded are float32), else ``precision`` (default float32)."""
+    from sketchart.nn.precision import check_precision
+
+    if state is None:
+        try:
+            return check_precision(precision or "float32")
+        except ValueError as exc:
+            raise TrainError(str(exc)) from None
+    saved = str(state.options.get("precision", "float32"))
+    if precision is not None and precision != saved:
+        raise TrainError(f"{log_root} was trained in {saved}; resume it the same way "
+                         f"(not {precision})")
+    return saved
 
 
 def _refuse_existing_run(log_root: Path) -> None:
