@@ -7,8 +7,9 @@ is a global processor: it writes several layers with their pen properties (``vp_
 they behave as vpype's generators (:func:`sketchart.page.layout.add_layers`): properties
 only on the layers they create, a target layer the user named keeps its own, new layers
 never merge into existing ones, and vpype's target layer points at the first layer written
-afterwards; files read with ``--svg`` / ``-e`` join ``vp_sources``. The model
-is imported inside the processors, so ``vpype --help`` never pays for TensorFlow. Library
+afterwards; files read with ``--svg`` / ``-e`` join ``vp_sources``. The NumPy engine
+draws by default (``--engine numpy``): neither ``vpype --help`` nor a drawing imports
+TensorFlow or Keras; ``--engine tensorflow|jax`` loads the Keras model. Library
 errors become vpype-style one-line messages (``click.ClickException``), never a traceback.
 
 Reproducibility: without ``--seed`` a seed is drawn from numpy's global generator, which
@@ -31,7 +32,12 @@ import vpype_cli
 from sketchart.errors import SketchartError
 from sketchart.page import options as page_options
 from sketchart.page import plans, redraw
-from sketchart.page.models import looks_like_path, model_source, require_conditional
+from sketchart.page.models import (
+    load_sketch_model,
+    looks_like_path,
+    model_source,
+    require_conditional,
+)
 from sketchart.page.options import OptionError, Pens, Sampling
 from sketchart.page.sources import SourceDrawing, source_drawings
 from vpype_sketchart.options import MODEL_OPTIONS, PEN_OPTIONS, SOURCE_OPTIONS, apply
@@ -71,16 +77,17 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(f"{exc.strerror}: {exc.filename}") from None
 
 
-def _load_model(category: str | None, model: str | None) -> tuple[SketchModel, str]:
-    """The model named by ``--category`` or ``--model``, loaded once per process."""
+def _load_model(category: str | None, model: str | None, engine: str = "numpy"
+                ) -> tuple[SketchModel, str]:
+    """The model named by ``--category`` or ``--model``, loaded once per process and engine
+    (the NumPy engine by default: no TensorFlow or Keras imported)."""
     with _user_errors():
         name, source = model_source(category, model)
-    key = str(pathlib.Path(name).expanduser().resolve()) if looks_like_path(name) else name
+    path = str(pathlib.Path(name).expanduser().resolve()) if looks_like_path(name) else name
+    key = f"{engine}:{path}"
     if key not in _MODELS:
-        from sketchart.hub.store import load_model
-
         with _user_errors():
-            _MODELS[key] = load_model(source)
+            _MODELS[key] = load_sketch_model(source, engine)
     return _MODELS[key], name
 
 
@@ -183,6 +190,7 @@ def sketchrnn_sample(
     seed: int | None,
     greedy: bool,
     max_len: int | None,
+    engine: str,
     count: int,
     size: float,
     layout_mode: str,
@@ -209,7 +217,7 @@ def sketchrnn_sample(
     """
     with _user_errors():
         plans.check_sample(temperature, count, layout_mode)
-    net, model_name = _load_model(category, model)
+    net, model_name = _load_model(category, model, engine)
     sampling = _sampling("sketchrnn-sample", temperature, seed, greedy, max_len)
     target = vpype_cli.single_to_layer_id(layer, document) if layers == "single" else None
     if layers != "single" and layer is not None and layer is not vpype_cli.LayerType.NEW:
@@ -301,6 +309,7 @@ def sketchrnn_interpolate(
     seed: int | None,
     greedy: bool,
     max_len: int | None,
+    engine: str,
     steps: int,
     method: str,
     grid: str | None,
@@ -330,7 +339,7 @@ def sketchrnn_interpolate(
     """
     with _user_errors():
         shape = plans.check_interpolate(temperature, grid, endpoints, steps)
-    net, model_name = _load_model(category, model)
+    net, model_name = _load_model(category, model, engine)
     with _user_errors(), _targeting(state):
         require_conditional(net, model_name, "sketchrnn-interpolate")
         sampling = _sampling("sketchrnn-interpolate", temperature, seed, greedy, max_len)
@@ -381,6 +390,7 @@ def sketchrnn_reconstruct(
     seed: int | None,
     greedy: bool,
     max_len: int | None,
+    engine: str,
     layer: int | list[int] | None,
     svg: str | None,
     whole_layer: bool,
@@ -405,7 +415,7 @@ def sketchrnn_reconstruct(
     with _user_errors():
         page_options.check_temperature(temperature)
         page_options.check_at_least(variations, 1, "'-n'")
-    net, model_name = _load_model(category, model)
+    net, model_name = _load_model(category, model, engine)
     with _user_errors(), _targeting(state):
         require_conditional(net, model_name, "sketchrnn-reconstruct")
         sampling = _sampling("sketchrnn-reconstruct", temperature, seed, greedy, max_len)
@@ -433,6 +443,7 @@ def sketchrnn_complete(
     seed: int | None,
     greedy: bool,
     max_len: int | None,
+    engine: str,
     layer: int | list[int] | None,
     svg: str | None,
     whole_layer: bool,
@@ -456,7 +467,7 @@ def sketchrnn_complete(
     with _user_errors():
         page_options.check_temperature(temperature)
         page_options.check_at_least(variations, 1, "'-n'")
-    net, model_name = _load_model(category, model)
+    net, model_name = _load_model(category, model, engine)
     sampling = _sampling("sketchrnn-complete", temperature, seed, greedy, max_len)
     with _user_errors(), _targeting(state):
         return redraw.complete_page(

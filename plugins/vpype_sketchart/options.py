@@ -51,6 +51,14 @@ MODEL_OPTIONS = (
         default=None,
         help="Most points per sketch (default: the model's max_seq_len).",
     ),
+    click.option(
+        "--engine",
+        type=vpype_cli.ChoiceType(["numpy", "tensorflow", "jax"]),
+        default="numpy",
+        show_default=True,
+        help="What draws: NumPy (no TensorFlow loaded), or the compiled TensorFlow or JAX "
+        "sampler (thousands of sketches, a GPU). A seed draws the same on each.",
+    ),
 )
 
 PEN_OPTIONS = (

@@ -6,7 +6,8 @@
   for p5.js / magenta-js / ml5 sketches.
 
 Bodies stay thin over :mod:`sketchart.hub.store` and :mod:`sketchart.generate.sampling`;
-Keras is imported only when a command runs.
+``sample`` draws with the NumPy engine (``--engine numpy``, no Keras imported) unless
+``--engine tensorflow|jax`` asks for the compiled sampler; ``export`` imports Keras.
 """
 
 from __future__ import annotations
@@ -74,13 +75,18 @@ def sample_command(
                            help="Keep sketches that end before drawing a line (by default "
                                 "they are drawn again with a fresh z).")
     ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="What draws: numpy (default; no TensorFlow "
+                          "loaded), tensorflow or jax (the compiled sampler: thousands of "
+                          "sketches, a GPU). A seed draws the same on each.")
+    ] = "numpy",
 ) -> None:
     """Sample sketches from a model and write them as an SVG (or PNG) grid."""
     from sketchart.cli.samplecheck import check_sample_request
     from sketchart.errors import SketchartError
     from sketchart.generate.sampling import REDRAW_ROUNDS, sample
-    from sketchart.hub.store import load_model
     from sketchart.page.layout import layout_document
+    from sketchart.page.models import load_sketch_model
     from sketchart.page.options import draw_seed, parse_length
 
     if (category is None) == (model is None):
@@ -92,7 +98,7 @@ def sample_command(
     seed = draw_seed(seed, "sketchart sample")
     name = category if category is not None else model
     assert name is not None
-    loaded = load_model(name, progress=True)
+    loaded = load_sketch_model(name, engine, progress=True)
     drawings = sample(loaded, count, temperature, greedy=greedy, seed=seed, max_len=max_len,
                       temperature_mode=temperature_mode,
                       redraw_empty=0 if keep_empty else REDRAW_ROUNDS)
@@ -127,7 +133,7 @@ def export_command(
     from sketchart.util.outputs import check_output
 
     check_output(output, (".gen.json", ".vae.json"))
-    loaded = load_model(model, progress=True)
+    loaded = load_model(model, engine="keras", progress=True)
     path, clipped = export_js(loaded, output, name=name)
     typer.echo(f"wrote {path}")
     if clipped:

@@ -62,6 +62,11 @@ MaxLen = Annotated[
     typer.Option("--max-len", help="Most points per sketch (default: the model's "
                  "max_seq_len)."),
 ]
+Engine = Annotated[
+    str, typer.Option("--engine", help="What draws: numpy (default; no TensorFlow loaded), "
+                      "tensorflow or jax (the compiled sampler: thousands of sketches, a "
+                      "GPU). A seed draws the same on each.")
+]
 Colors = Annotated[
     str | None,
     typer.Option("--colors", help="Comma-separated pen colours, cycled over the layers "
@@ -165,12 +170,12 @@ def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
     return value
 
 
-def _load(category: str | None, model: str | None) -> tuple[SketchModel, str]:
-    from sketchart.hub.store import load_model
-    from sketchart.page.models import model_source
+def _load(category: str | None, model: str | None, engine: str = "numpy"
+          ) -> tuple[SketchModel, str]:
+    from sketchart.page.models import load_sketch_model, model_source
 
     name, source = model_source(category, model)
-    return load_model(source, progress=True), name
+    return load_sketch_model(source, engine, progress=True), name
 
 
 def _settings(
@@ -203,6 +208,7 @@ def interpolate_command(
     seed: Seed = None,
     greedy: Greedy = False,
     max_len: MaxLen = None,
+    engine: Engine = "numpy",
     steps: Steps = 8,
     method: Method = "slerp",
     grid: Grid = None,
@@ -234,7 +240,7 @@ def interpolate_command(
         box = None if size is None else _length(size, "'--size'")
         space = _length(gap, "'--gap'")
         page = oriented_page(_page_size(page_size), landscape)
-        net, model_name = _load(category, model)
+        net, model_name = _load(category, model, engine)
         require_conditional(net, model_name, "sketchart interpolate")
         sampling, pens = _settings(temperature, seed, greedy, max_len,
                                    colors, pen_width, name, optimize)
@@ -255,6 +261,7 @@ def reconstruct_command(
     seed: Seed = None,
     greedy: Greedy = False,
     max_len: MaxLen = None,
+    engine: Engine = "numpy",
     whole_layer: WholeLayer = False,
     margin: Margin = "2mm",
     variations: Variations = 1,
@@ -278,7 +285,7 @@ def reconstruct_command(
         check_temperature(temperature)
         check_at_least(variations, 1, "'-n'")
         space = _length(margin, "'--margin'")
-        net, model_name = _load(category, model)
+        net, model_name = _load(category, model, engine)
         require_conditional(net, model_name, "sketchart reconstruct")
         sampling, pens = _settings(temperature, seed, greedy, max_len,
                                    colors, pen_width, name, optimize)
@@ -298,6 +305,7 @@ def complete_command(
     seed: Seed = None,
     greedy: Greedy = False,
     max_len: MaxLen = None,
+    engine: Engine = "numpy",
     whole_layer: WholeLayer = False,
     margin: Margin = "2mm",
     variations: Variations = 1,
@@ -320,7 +328,7 @@ def complete_command(
         check_temperature(temperature)
         check_at_least(variations, 1, "'-n'")
         space = _length(margin, "'--margin'")
-        net, model_name = _load(category, model)
+        net, model_name = _load(category, model, engine)
         sampling, pens = _settings(temperature, seed, greedy, max_len,
                                    colors, pen_width, name, optimize)
     doc = vp.Document()

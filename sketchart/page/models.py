@@ -1,8 +1,9 @@
 """What the page layer needs to know of a model: its name on the page, its kind, its limits.
 
-The model itself (:class:`~sketchart.nn.model.SketchRNN`, or anything
-:func:`sketchart.hub.store.load_model` returns) is only passed through to
-:mod:`sketchart.generate.sampling`; this module reads its ``hps`` and ``meta``.
+The model itself (what :func:`load_sketch_model` returns: the NumPy engine by default, a
+Keras :class:`~sketchart.nn.model.SketchRNN` for ``--engine tensorflow|jax``) is only
+passed through to :mod:`sketchart.generate.sampling`; this module reads its ``hps`` and
+``meta``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
     from sketchart.hparams import HParams
 
 __all__ = [
+    "ENGINES",
     "SketchModel",
     "is_conditional",
+    "load_sketch_model",
     "looks_like_path",
     "max_seq_len",
     "model_label",
@@ -26,10 +29,31 @@ __all__ = [
 ]
 
 
+#: ``--engine`` of the drawing commands (``sketchart.generate.engines.ENGINES``).
+ENGINES = ("numpy", "tensorflow", "jax")
+
+
 class SketchModel(Protocol):
-    """A loaded Sketch-RNN model as the page layer sees it (``meta`` is optional)."""
+    """A loaded Sketch-RNN model as the page layer sees it (``meta`` is optional): the NumPy
+    engine (:class:`~sketchart.generate.numpy_engine.NumpySketchRNN`) or a Keras
+    ``SketchRNN``, both taken by every :mod:`sketchart.generate.sampling` function."""
 
     hps: HParams
+
+
+def load_sketch_model(source: str, engine: str = "numpy", progress: bool = False
+                      ) -> SketchModel:
+    """Load ``source`` (a name or path) for drawing on ``engine`` (``numpy``: no TensorFlow
+    or Keras imported; ``tensorflow`` / ``jax``: the Keras model, its backend set first).
+
+    Raises:
+        sketchart.errors.SketchartError: an unknown engine, Keras already loaded with
+            another backend, JAX not installed, or a model that does not load.
+    """
+    from sketchart.generate.engines import use_engine
+    from sketchart.hub.store import load_model
+
+    return load_model(source, engine=use_engine(engine), progress=progress)
 
 
 def looks_like_path(name: str) -> bool:
