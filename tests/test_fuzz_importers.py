@@ -28,7 +28,7 @@ import pytest
 
 from sketchart.errors import SketchartError
 
-CI_COUNT = 150
+CI_COUNT = 200
 FULL_COUNT = 2000
 CASE_LIMIT_S = 5.0
 
@@ -200,7 +200,8 @@ def _stroke_array(rng: random.Random) -> np.ndarray:
         big = rng.choice([1e308, -1e308, 7e38, float("nan"), float("inf"), 1e18, 70000])
         arr = arr.astype("f8")
         arr[rng.randrange(n), rng.randrange(2)] = big
-        return arr.astype(dtype) if dtype.startswith("f") else arr
+        with np.errstate(over="ignore", invalid="ignore"):  # inf in float16/32 is the point
+            return arr.astype(dtype) if dtype.startswith("f") else arr
     return arr.astype(dtype)
 
 

@@ -236,12 +236,14 @@ def read_svg_polylines(path: str | os.PathLike[str], *, size: float | None,
     ET.register_namespace("", _SVG_NS)
     ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     try:
-        svg = se.SVG.parse(io.BytesIO(ET.tostring(root)), reify=True)
-        shapes = _rendered_shapes(svg)
-        x0, y0, x1, y1 = _bounds(shapes, where)
-        extent = max(x1 - x0, y1 - y0)
-        step = quantization * extent / size if size and extent > 0 else quantization
-        lines = _flatten(shapes, max(step, 1e-9))
+        # overflow on absurd numbers is expected: the results are checked for finiteness
+        with np.errstate(all="ignore"):
+            svg = se.SVG.parse(io.BytesIO(ET.tostring(root)), reify=True)
+            shapes = _rendered_shapes(svg)
+            x0, y0, x1, y1 = _bounds(shapes, where)
+            extent = max(x1 - x0, y1 - y0)
+            step = quantization * extent / size if size and extent > 0 else quantization
+            lines = _flatten(shapes, max(step, 1e-9))
     except SketchartError:
         raise
     except _TooManyPoints:
