@@ -96,7 +96,9 @@ def test_ship_writes_every_file_and_nothing_else(shipped, log_root: Path) -> Non
     assert (shipped.path / "model_config.json").read_text() == \
         (log_root / "best" / "model_config.json").read_text()
     # the log root was only read
-    assert sorted(p.name for p in log_root.iterdir() if not p.name.startswith("events")) == \
+    # (the training lock file, .lock, stays in the log root)
+    assert sorted(p.name for p in log_root.iterdir()
+                  if not p.name.startswith(("events", "."))) == \
         ["best", "last"]
 
 
