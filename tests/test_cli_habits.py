@@ -174,3 +174,19 @@ def test_evaluate_takes_a_model_name(small_npz: Path,
     except SystemExit as exc:
         assert exc.code in (0, None)
     assert "test sketches" in capsys.readouterr().out
+
+
+def test_sampling_on_tensorflow_and_the_python_api_print_no_chatter(
+        sheep_js: Path, tmp_path: Path) -> None:
+    proc = _run("sample", "-m", str(sheep_js), "--engine", "tensorflow", "-n", "2",
+                "--seed", "1", "-o", str(tmp_path / "tf.svg"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", proc.stderr
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = ("import sketchart\n"
+            f"model = sketchart.load_model({str(sheep_js)!r}, engine='keras')\n"
+            "print(len(sketchart.sample(model, 2, 0.5, seed=1)))\n")
+    api = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert api.returncode == 0 and api.stdout.strip() == "2", api.stderr
+    assert not [w for w in CHATTER if w in api.stderr], api.stderr
