@@ -352,3 +352,23 @@ def test_build_and_info_refuse_hostile_input_in_one_line(tmp_path, capsys):
     code, captured = _run_main(["dataset", "info", str(bomb)], capsys)
     assert code == 1 and "zip bomb" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_sharded_build_reads_ndjson_like_the_importer(tmp_path, capsys):
+    from sketchart.data.importers import read_ndjson
+    from sketchart.data.shards import read_split, shard_paths
+
+    folder = tmp_path / "qd"
+    folder.mkdir()
+    good = shared_path("data", "quickdraw", "simplified", "cat.ndjson").read_bytes()
+    (folder / "cat.ndjson").write_bytes(good + b'{"drawing": "\xff"}\n' + b"[" * 100_000
+                                        + b"\n")
+    code, captured = _run_main(["dataset", "build", str(folder), "-o", str(tmp_path / "s"),
+                                "--shard-size", "100", "--skip-bad"], capsys)
+    assert code == 0 and "2 bad record(s) skipped" in captured.out
+    sketches = [s for p in shard_paths([tmp_path]) for split in ("train", "valid", "test")
+                for s in read_split(p, split)[0]]
+    # the same drawings as the importer reads (Google's convention), in another order
+    ours = read_ndjson(folder / "cat.ndjson", skip_bad=True).sketches
+    assert sorted(s.astype(np.int16).tobytes() for s in sketches) == sorted(
+        s.astype(np.int16).tobytes() for s in ours)

@@ -111,7 +111,7 @@ def build(
 
     if shard_size is not None and len(sources) == 1 and any(sources[0].glob("*.ndjson")):
         _stream_ndjson(sources[0], output, shard_size, max_seq_len, valid_fraction,
-                       rdp_epsilon, skip_bad, seed)
+                       rdp_epsilon, skip_bad, seed, keep_first_point)
         return
     classes = _read_sources(sources, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
                             svg_size=svg_size, keep_first_point=keep_first_point)
@@ -161,14 +161,15 @@ def build(
 
 
 def _stream_ndjson(folder: Path, output: Path, shard_size: int, max_seq_len: int,
-                   holdout: float, rdp_epsilon: float, skip_bad: bool, seed: int) -> None:
+                   holdout: float, rdp_epsilon: float, skip_bad: bool, seed: int,
+                   keep_first_point: bool = False) -> None:
     """A folder of QuickDraw ndjson files to shards, one shard in memory at a time."""
     from sketchart.data.shards import ndjson_to_shards
 
     shards, counts = ndjson_to_shards(folder, output, shard_size=shard_size,
                                       max_seq_len=max_seq_len, holdout=holdout,
                                       rdp_epsilon=rdp_epsilon or None, skip_bad=skip_bad,
-                                      seed=seed)
+                                      seed=seed, keep_first_point=keep_first_point)
     typer.echo(f"wrote {len(shards)} shard(s) {shards[0].name} ...: train "
                f"{counts['train']}, valid {counts['valid']}, test {counts['test']}")
     typer.echo(f"dropped {counts['too_long']} longer than {max_seq_len} points, "

@@ -38,6 +38,7 @@ __all__ = [
     "collect_sources",
     "drawing_to_lines",
     "lines_to_int_strokes3",
+    "parse_ndjson_line",
     "read_ndjson",
     "read_svg",
     "read_svg_folder",
@@ -147,7 +148,7 @@ def drawing_to_lines(drawing: Any, *, simplify_raw: bool = True) -> list[np.ndar
     return lines
 
 
-def _parse_record(data: bytes) -> Any:
+def parse_ndjson_line(data: bytes) -> Any:
     """One ndjson line as JSON, every failure a one-line :class:`SketchartError`."""
     try:
         return json.loads(data.decode("utf-8"))
@@ -201,7 +202,7 @@ def read_ndjson(
             if not line.strip():
                 continue
             try:
-                record = _parse_record(line)
+                record = parse_ndjson_line(line)
                 if not isinstance(record, dict) or "drawing" not in record:
                     raise SketchartError("no 'drawing' key")
                 if recognized_only and not record.get("recognized", True):

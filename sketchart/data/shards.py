@@ -278,21 +278,25 @@ def split_lengths(path: Path, split: str) -> np.ndarray:
 
 
 def _ndjson_sketches(path: Path, rdp_epsilon: float | None, skip_bad: bool,
-                     counts: dict[str, int]) -> Iterator[np.ndarray]:
+                     counts: dict[str, int], keep_first_point: bool = False,
+                     ) -> Iterator[np.ndarray]:
     """The drawings of one QuickDraw ndjson file, one line at a time."""
-    import json
-
-    from sketchart.data.importers import drawing_to_lines, lines_to_int_strokes3
+    from sketchart.data.importers import (
+        drawing_to_lines,
+        lines_to_int_strokes3,
+        parse_ndjson_line,
+    )
 
     with path.open("rb") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = parse_ndjson_line(line)
                 lines = drawing_to_lines(record["drawing"])
-                yield lines_to_int_strokes3(lines, rdp_epsilon).astype(np.int16)
-            except (ValueError, KeyError, TypeError, SketchartError) as exc:
+                yield lines_to_int_strokes3(
+                    lines, rdp_epsilon, keep_first_point=keep_first_point).astype(np.int16)
+            except (KeyError, TypeError, SketchartError) as exc:
                 if not skip_bad:
                     raise SketchartError(f"{path}:{number}: {exc}") from None
                 counts["skipped"] += 1
@@ -301,7 +305,8 @@ def _ndjson_sketches(path: Path, rdp_epsilon: float | None, skip_bad: bool,
 def ndjson_to_shards(folder: str | os.PathLike[str], stem: str | os.PathLike[str], *,
                      shard_size: int, max_seq_len: int = 250, holdout: float = 0.05,
                      rdp_epsilon: float | None = None, skip_bad: bool = False,
-                     seed: int = 0) -> tuple[list[Path], dict[str, int]]:
+                     seed: int = 0, keep_first_point: bool = False,
+                     ) -> tuple[list[Path], dict[str, int]]:
     """A folder of QuickDraw ``.ndjson`` files (one class each) to shards, streamed: the
     files are read in turn, a line of each at a time (so every shard mixes the classes),
     and at most one shard's sketches are held in memory.
@@ -319,7 +324,7 @@ def ndjson_to_shards(folder: str | os.PathLike[str], stem: str | os.PathLike[str
     names = [f.name.removesuffix(".ndjson") for f in files]
     counts = dict.fromkeys(("train", "valid", "test", "too_long", "skipped"), 0)
     rng = np.random.default_rng(seed)
-    streams = {k: _ndjson_sketches(f, rdp_epsilon, skip_bad, counts)
+    streams = {k: _ndjson_sketches(f, rdp_epsilon, skip_bad, counts, keep_first_point)
                for k, f in enumerate(files)}
     held: dict[str, tuple[list[np.ndarray], list[int]]] = {s: ([], []) for s in _SPLITS}
     stem = Path(stem)
