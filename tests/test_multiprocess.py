@@ -114,9 +114,10 @@ def _compare(backend: str, tmp_path: Path, small_npz: Path, steps: int) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_two_processes_equal_one_jax(tmp_path: Path, small_npz: Path) -> None:
-    pytest.importorskip("jax")
-    _compare("jax", tmp_path, small_npz, steps=3)
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_two_processes_equal_one(backend: str, tmp_path: Path, small_npz: Path) -> None:
+    pytest.importorskip("jax" if backend == "jax" else "tensorflow")
+    _compare(backend, tmp_path, small_npz, steps=3)
 
 
 @pytest.mark.slow
@@ -207,3 +208,20 @@ def test_dying_worker_stops_the_run(tmp_path: Path, small_npz: Path) -> None:
     assert any("process 0 of 2" in ln for ln in lines), err
     assert has_train_state(log_root / "last")
     assert not [p for p in log_root.iterdir() if p.name.startswith(".last")]
+
+
+@pytest.mark.timeout(900)
+def test_launcher_trains_on_shards(tmp_path: Path, small_npz: Path) -> None:
+    """Each process streams its own rows of the global batch from its own shards."""
+    pytest.importorskip("jax")
+    from sketchart.data.datasets import load_npz
+    from sketchart.data.shards import write_shards
+
+    data = load_npz(small_npz)
+    splits = {s: data.split(s) for s in ("train", "valid", "test")}
+    write_shards(tmp_path / "shards" / "small.npz", splits, data.class_names, shard_size=16)
+    proc = _cli(tmp_path, tmp_path / "run", f"{TINY},num_steps=2,save_every=2,"
+                f"data_set=[{tmp_path / 'shards'}]")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert out.count("trained 2 steps") == 1, out
