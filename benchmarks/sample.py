@@ -14,6 +14,7 @@ quiet::
 
     python benchmarks/sample.py [--repeat 5] [--node-sketches 10]
     KERAS_BACKEND=jax python benchmarks/sample.py
+    python benchmarks/sample.py --crossover   # NumPy engine vs compiled, per batch size
 """
 
 from __future__ import annotations
@@ -56,11 +57,45 @@ def _node_seconds_per_sketch(model: Path, n: int) -> float | None:
     return float(json.loads(proc.stdout)["seconds"]) / n
 
 
+CROSSOVER_BATCHES = (1, 4, 8, 16, 32, 64, 100, 200, 400)
+
+
+def _crossover(path: str, repeat: int) -> None:
+    """ms per sketch, NumPy engine and the compiled sampler (library default XLA setting,
+    compiled before timing), per batch size: where the compiled sampler starts to win.
+
+    The NumPy engine is timed first, before TensorFlow has run anything: TensorFlow's
+    thread pools keep spinning after its ops and would slow NumPy down in the same process.
+    """
+    from sketchart.generate import sampling
+    from sketchart.hub.store import load_model
+
+    engine = load_model(path)
+    seeds = iter(range(1, 10**6))
+    numpy_ms = {n: _time(lambda n=n: sampling.sample(engine, n, 0.4, seed=next(seeds)),
+                         repeat) / n * 1e3 for n in CROSSOVER_BATCHES}
+    start = time.perf_counter()
+    keras_model = load_model(path, engine="keras")
+    print(f"Keras model loaded (imports included) in {time.perf_counter() - start:.2f} s")
+    print(f"{'batch':>6s} {'numpy ms/sketch':>16s} {'compiled ms/sketch':>19s} "
+          f"{'compile s':>10s}")
+    for n in CROSSOVER_BATCHES:
+        start = time.perf_counter()
+        sampling.sample(keras_model, n, 0.4, seed=0)  # compile for this batch size
+        first = time.perf_counter() - start
+        ms = _time(lambda n=n: sampling.sample(keras_model, n, 0.4, seed=next(seeds)),
+                   repeat) / n * 1e3
+        print(f"{n:6d} {numpy_ms[n]:16.2f} {ms:19.2f} {first:10.2f}"
+              + ("  <- compiled faster" if ms < numpy_ms[n] else ""))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(FLAMINGO), help="model name or path")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--crossover", action="store_true",
+                        help="only: NumPy engine against the compiled sampler per batch size")
     parser.add_argument("--node-sketches", type=int, default=10,
                         help="sketches @magenta/sketch draws (0: skip Node)")
     args = parser.parse_args(argv)
@@ -71,7 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     from sketchart.hub.store import load_model
 
     backend = keras.backend.backend()
-    model = load_model(args.model)
+    if args.crossover:
+        _crossover(args.model, args.repeat)
+        return
+    model = load_model(args.model, engine="keras")
     n_steps = model.meta.max_seq_len
     print(f"backend {backend}, model {args.model} (max_seq_len {n_steps}), T=0.4")
 

@@ -2,7 +2,15 @@
 
 Importing ``sketchart`` never imports TensorFlow or Keras: the plotting side (vpype loads
 every plugin on every call) must stay fast. Names backed by the model are loaded lazily
-on first use (PEP 562).
+on first use (PEP 562). Drawing does not import them either::
+
+    import sketchart
+    model = sketchart.load_model("flamingo")       # the NumPy engine (no TensorFlow)
+    drawings = sketchart.sample(model, n=16, temperature=0.4, seed=7)
+
+``sketchart.load_model(name, engine="keras")`` gives the Keras ``SketchRNN`` (training,
+export, the compiled TensorFlow/JAX samplers); every sampling function takes either, and a
+seed draws the same drawing on both.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ except PackageNotFoundError:  # running from a source tree without an install
 # name -> module that defines it; imported on first attribute access
 _LAZY = {
     "SketchRNN": "sketchart.nn.model",
+    "NumpySketchRNN": "sketchart.generate.numpy_engine",
     "load_model": "sketchart.hub.store",
     "sample": "sketchart.generate.sampling",
     "encode": "sketchart.generate.sampling",
     "decode": "sketchart.generate.sampling",
     "reconstruct": "sketchart.generate.sampling",
     "interpolate": "sketchart.generate.sampling",
+    "grid": "sketchart.generate.sampling",
     "complete": "sketchart.generate.sampling",
     "train": "sketchart.training.trainer",
 }

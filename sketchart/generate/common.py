@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from sketchart.errors import SketchartError
 from sketchart.strokes import strokes5_to_strokes3
 
+if TYPE_CHECKING:
+    from sketchart.hparams import HParams
+
 __all__ = [
     "REDRAW_ROUNDS",
+    "AnyModel",
     "TEMPERATURE_MODES",
     "SampleError",
     "draws_a_line",
@@ -39,6 +43,15 @@ Array = np.ndarray
 
 class SampleError(SketchartError):
     """Bad input to a sampling or latent operation (every engine)."""
+
+
+class AnyModel(Protocol):
+    """What the sampling functions take: a
+    :class:`~sketchart.generate.numpy_engine.NumpySketchRNN` or a Keras
+    :class:`~sketchart.nn.model.SketchRNN` (they dispatch on the type; anything that is not
+    the NumPy engine is drawn as a Keras model). ``meta`` is read when present."""
+
+    hps: HParams
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sketchart.generate.common import (
+    AnyModel,
     SampleError,
     _check_max_len,
     _check_n,
@@ -19,7 +20,7 @@ from sketchart.generate.common import (
     _to_numpy,
     temperature_factors,
 )
-from sketchart.generate.draw import AnyModel, Seed, _sample_rows, encode
+from sketchart.generate.draw import Seed, _keras, _sample_rows, encode
 from sketchart.generate.numpy_engine import MixtureArrays, NumpySketchRNN
 from sketchart.generate.numpy_sampler import draw_noise, make_rng
 from sketchart.strokes import START_TOKEN
@@ -53,7 +54,7 @@ def _feed(model: AnyModel, inputs5: Array, z: Array | None, batch: int,
 
     from sketchart.generate.loops import _compiled
 
-    keras_model = model
+    keras_model = _keras(model)
 
     def run(x, z, state):  # type: ignore[no-untyped-def]
         params, final, _ = keras_model.decode(x, z, state)

@@ -11,12 +11,13 @@ either, up to float rounding.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 
 from sketchart.generate.common import (
     REDRAW_ROUNDS,
+    AnyModel,
     SampleError,
     _as_list,
     _check_max_len,
@@ -37,15 +38,18 @@ from sketchart.strokes import START_TOKEN, pad_batch
 if TYPE_CHECKING:
     from sketchart.nn.model import SketchRNN
 
-__all__ = ["AnyModel", "Seed", "decode", "draws_a_line", "encode", "reconstruct", "sample"]
+__all__ = ["Seed", "decode", "draws_a_line", "encode", "reconstruct", "sample"]
 
-#: A model the sampling functions accept: the NumPy engine or a Keras SketchRNN.
-AnyModel: TypeAlias = "NumpySketchRNN | SketchRNN"
 #: A seed: an int, None (fresh entropy) or a Generator whose stream continues.
 Seed: TypeAlias = int | np.random.Generator | None
 #: ``(temperature, temperature_mode, softmax_temperature)``.
 Temps: TypeAlias = tuple[float, str, float | None]
 Array = np.ndarray
+
+
+def _keras(model: AnyModel) -> SketchRNN:
+    """A model that is not the NumPy engine: a Keras SketchRNN (or one that acts as it)."""
+    return cast("SketchRNN", model)
 
 
 def _sample_rows(model: AnyModel, x0: Array, state: Any, z: Array | None,
@@ -62,10 +66,11 @@ def _sample_rows(model: AnyModel, x0: Array, state: Any, z: Array | None,
 
     from sketchart.generate.loops import _run_loop
 
+    keras_model = _keras(model)
     z_t = None if z is None else ops.convert_to_tensor(z)
     if state is None:
-        state = model.initial_state(z_t, len(x0))
-    return _run_loop(model, np.ascontiguousarray(x0), state, z_t, noise, temperature,
+        state = keras_model.initial_state(z_t, len(x0))
+    return _run_loop(keras_model, np.ascontiguousarray(x0), state, z_t, noise, temperature,
                      greedy, mode, softmax_temperature)
 
 
@@ -165,7 +170,7 @@ def _encode_batch(model: AnyModel, targets: Array, lengths: Array) -> tuple[Arra
 
     from sketchart.generate.loops import _compiled
 
-    keras_model = model
+    keras_model = _keras(model)
     run = _compiled(keras_model, "encode",
                     lambda x, n: keras_model.encode(x, n, training=False))
     mu, presig = run(ops.convert_to_tensor(targets), ops.convert_to_tensor(lengths))

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from sketchart.generate.common import SampleError, _info, lerp, slerp
-from sketchart.generate.draw import AnyModel, Seed, decode, encode
+from sketchart.generate.common import AnyModel, SampleError, _info, lerp, slerp
+from sketchart.generate.draw import Seed, decode, encode
 
 __all__ = ["grid", "interpolate", "lerp", "slerp"]
 

@@ -120,7 +120,8 @@ class NumpyCell:
                  dtype: type = np.float32) -> None:
         self.kind = kind
         self.dtype = dtype
-        self.w = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in weights.items()}
+        self.w: dict[str, np.ndarray] = {
+            k: np.ascontiguousarray(v, dtype=dtype) for k, v in weights.items()}
         self.units = int(self.w["W_hh"].shape[0])
         self.input_dim = int(self.w["W_xh"].shape[0])
         expected = cell_shapes(kind, self.units, self.input_dim)

@@ -180,7 +180,7 @@ class NumpySketchRNN:
         """``[h_fw, h_bw]`` ``[B, 2 enc_rnn_size]``: each direction's final output."""
         if self.enc_fw is None or self.enc_bw is None:
             raise SampleError("encode: this is a decoder-only model (conditional=False)")
-        x = np.asarray(targets, self.dtype)
+        x: Array = np.asarray(targets, self.dtype)
         lengths = np.asarray(lengths, np.int64)
         batch, steps = x.shape[0], x.shape[1]
         t = np.arange(steps)[None, :]
@@ -232,13 +232,13 @@ class NumpySketchRNN:
         """Teacher-forced decoder over ``inputs [B, N, 5]`` (start token first):
         ``(params [B, N, ...], final_state, outputs [B, N, H])``; ``z`` is ignored by a
         decoder-only model."""
-        x = np.asarray(inputs, self.dtype)
+        x: Array = np.asarray(inputs, self.dtype)
         batch, steps = x.shape[0], x.shape[1]
         offsets = self.input_offsets(z, batch)
         cell = self.decoder
         projected = [p + o[:, None] for p, o in zip(cell.project(x, use_bias=False), offsets)]
         state = list(state)
-        hs = np.empty((batch, steps, cell.units), self.dtype)
+        hs: Array = np.empty((batch, steps, cell.units), self.dtype)
         for i in range(steps):
             hs[:, i], state = cell.step([p[:, i] for p in projected], state)
         return split_mixture(self.head_raw(hs), self.num_mixture), state, hs
@@ -246,7 +246,7 @@ class NumpySketchRNN:
     def decoder_step(self, x_t: Any, state: Sequence[Array], z: Any = None,
                      ) -> tuple[MixtureArrays, list[Array]]:
         """One step: ``x_t [B, 5]`` -> ``(params [B, ...], new_state)``."""
-        x = np.asarray(x_t, self.dtype)
+        x: Array = np.asarray(x_t, self.dtype)
         offsets = self.input_offsets(z, x.shape[0])
         projected = [p + o for p, o in zip(self.decoder.project(x, use_bias=False), offsets)]
         h, new_state = self.decoder.step(projected, list(state))

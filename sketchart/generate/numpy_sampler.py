@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -110,9 +111,8 @@ def compiled_inputs(noise: dict[str, Array]) -> tuple[Array, Array]:
 def _blas_threads_api() -> tuple[Callable[[], int], Callable[[int], None]] | None:
     """OpenBLAS's get/set number of threads, as linked into NumPy (None if not found)."""
     try:
-        from numpy._core import _multiarray_umath
-
-        lib = ctypes.CDLL(_multiarray_umath.__file__)
+        umath = importlib.import_module("numpy._core._multiarray_umath")
+        lib = ctypes.CDLL(umath.__file__)
     except (ImportError, OSError, AttributeError):
         return None
     for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),

@@ -35,6 +35,7 @@ from __future__ import annotations
 from sketchart.generate.common import (
     REDRAW_ROUNDS,
     TEMPERATURE_MODES,
+    AnyModel,
     SampleError,
     draws_a_line,
     lerp,
@@ -43,7 +44,7 @@ from sketchart.generate.common import (
 )
 from sketchart.generate.common import _to_numpy as _to_numpy
 from sketchart.generate.completion import complete, next_pdf
-from sketchart.generate.draw import AnyModel, Seed, decode, encode, reconstruct, sample
+from sketchart.generate.draw import Seed, decode, encode, reconstruct, sample
 from sketchart.generate.latent import grid, interpolate
 from sketchart.generate.loops import PLAIN_TF_BATCHES
 
