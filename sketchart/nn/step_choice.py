@@ -2,23 +2,28 @@
 
 Two choices, both exact (the same sums, up to float rounding):
 
+* ``transposed``: a step's product with a wide weight as ``(W^T @ c^T)^T`` or plain. Which
+  is faster depends on the CPU (``benchmarks/README.md``: 30 % faster transposed on one
+  EPYC, 15-20 % slower on a newer one), so it is measured on every CPU: a compiled loop
+  of products at default sizes each way, timed alternately (about a second);
 * ``xla_step``: the step's elementwise work (gates, layer norms) as one XLA cluster each
-  way, or op by op;
-* ``transposed``: a step's product with a wide weight as ``(W^T @ c^T)^T`` or plain.
+  way, or op by op. On the CPUs the figures come from (x86 without AMX) the XLA step is
+  the faster and stays, unmeasured (its gain is within one sitting's noise, so a
+  measurement on a busy machine could only move it off the faster path); a CPU with AMX
+  or unreadable features is measured: a loop of layer-norm LSTM steps each way.
 
-On the CPUs whose figures ``benchmarks/README.md`` holds (no AMX), both are faster; the
-choice keeps them there without measuring (a measurement on a busy machine could only move
-them off the faster path). A CPU with AMX, or whose features cannot be read, is measured
-once: a short loop of a layer-norm LSTM step at default sizes, each variant timed
-alternately inside one compiled loop, and the result cached per CPU model, TensorFlow
-version and thread count. Overrides: ``SKETCHART_XLA_STEP=0/1``,
-``SKETCHART_TRANSPOSED_PRODUCTS=0/1``, and ``SKETCHART_STEP_CHOICE=measure`` or
-``default`` (measure on any CPU, or never). The choice is logged on ``sketchart.nn``.
+A variant replaces the default (transposed, XLA) only when :data:`SWITCH_MARGIN` faster.
+The result is cached per CPU model, thread count and TensorFlow version
+(``$SKETCHART_HOME`` or ``~/.cache/sketchart``, ``step_choice.json``) and logged on the
+``sketchart.nn`` logger. Overrides: ``SKETCHART_XLA_STEP=0/1``,
+``SKETCHART_TRANSPOSED_PRODUCTS=0/1`` (read at every call), and
+``SKETCHART_STEP_CHOICE=default`` (no measurement) or ``measure`` (the step too).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -28,7 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CpuInfo", "StepChoice", "cpu_info", "step_choice"]
+__all__ = ["CpuInfo", "StepChoice", "cpu_info", "measure_products", "measure_step",
+           "step_choice"]
 
 log = logging.getLogger("sketchart.nn")
 
@@ -45,6 +51,9 @@ class CpuInfo:
     amx: bool
     avx512_bf16: bool
     threads: int
+    #: family, model and a digest of the feature flags: CPUs that a virtual machine names
+    #: alike (``AMD EPYC``) still differ here
+    signature: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ def cpu_info() -> CpuInfo:
             break  # the first processor's block is enough
         fields.setdefault(key, value.strip())
     flags = set(fields.get("flags", "").split())
+    digest = hashlib.sha1(" ".join(sorted(flags)).encode()).hexdigest()[:8]
     return CpuInfo(
         model=fields.get("model name") or platform.processor() or "unknown",
         vendor=fields.get("vendor_id", "unknown"),
@@ -80,6 +90,8 @@ def cpu_info() -> CpuInfo:
         avx512_bf16="avx512_bf16" in flags,
         threads=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
         else (os.cpu_count() or 1),
+        signature=f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')} "
+                  f"flags {digest}",
     )
 
 
@@ -118,13 +130,9 @@ def _overridden(choice: StepChoice) -> StepChoice:
 @functools.cache
 def _base_choice() -> StepChoice:
     mode = os.environ.get("SKETCHART_STEP_CHOICE", "auto")
+    if mode == "default":
+        return StepChoice(True, True, "default (SKETCHART_STEP_CHOICE=default)")
     info = cpu_info()
-    default = StepChoice(True, True, "default")
-    if mode == "default" or (mode != "measure" and _has_figures(info)):
-        return StepChoice(True, True, "default: no AMX, the benchmarked path")
-    if _env_bool("SKETCHART_XLA_STEP") is not None and _env_bool(
-            "SKETCHART_TRANSPOSED_PRODUCTS") is not None:
-        return default  # both overridden: nothing to measure
     cached = _read_cache(info)
     if cached is not None:
         return cached
@@ -135,17 +143,29 @@ def _base_choice() -> StepChoice:
         # asks up front): no measurement possible there
         return StepChoice(True, True, "default: first asked inside a traced function")
     try:
-        measured = measure()
+        measured = _measure_all(info, mode == "measure")
     except Exception as exc:  # noqa: BLE001 (a failed measurement keeps the default)
         log.warning("sketchart: step measurement failed (%s); using the default", exc)
-        return default
+        return StepChoice(True, True, "default: the measurement failed")
     _write_cache(info, measured)
     return measured
 
 
+def _measure_all(info: CpuInfo, force: bool) -> StepChoice:
+    """The products measured on every CPU (a second or two; the two ways differ by 15-40 %
+    where measured, far beyond noise); the XLA step only where :func:`_has_figures` says
+    the benchmarked XLA default is not known to hold, or when forced."""
+    transposed, product_detail = measure_products()
+    if force or not _has_figures(info):
+        xla, step_detail = measure_step(transposed)
+        return StepChoice(xla, transposed, "measured", f"{product_detail}; {step_detail}")
+    return StepChoice(True, transposed, "products measured, XLA step: no AMX, as benchmarked",
+                      product_detail)
+
+
 def _has_figures(info: CpuInfo) -> bool:
-    """Whether the benchmarked default applies without measuring: a readable x86 CPU
-    without AMX (the kind ``benchmarks/README.md`` measured)."""
+    """Whether the XLA step is known to be the faster on this kind of CPU: a readable x86
+    CPU without AMX (the kind ``benchmarks/README.md`` measured)."""
     return info.vendor != "unknown" and not info.amx
 
 
@@ -159,7 +179,7 @@ def _cache_path() -> Path:
 def _cache_key(info: CpuInfo) -> str:
     import tensorflow as tf
 
-    return f"{info.model}|{info.threads} threads|tensorflow {tf.__version__}"
+    return f"{info.model}|{info.signature}|{info.threads} threads|tensorflow {tf.__version__}"
 
 
 def _read_cache(info: CpuInfo) -> StepChoice | None:
@@ -188,21 +208,13 @@ def _write_cache(info: CpuInfo, choice: StepChoice) -> None:
 
 
 # ------------------------------------------------------------------ the measurement
-def measure(batch: int = 100, units: int = 512, steps: int = 25,
-            rounds: int = 3) -> StepChoice:
-    """Time the four variants of a layer-norm LSTM step loop (forward and the step's VJP,
-    the recurrent product outside the step), alternately, ``rounds`` times each; keep the
-    default (XLA, transposed) unless another variant is :data:`SWITCH_MARGIN` faster."""
-    import tensorflow as tf
-
-    if not tf.executing_eagerly():
-        raise RuntimeError("measure() runs eagerly, not while a function is traced")
-    loops = {(x, t): _loop_fn(batch, units, steps, x, t)
-             for x in (True, False) for t in (True, False)}
+def _timed(loops: dict[Any, Any], rounds: int) -> tuple[dict[Any, float], dict[Any, float]]:
+    """The fastest wall seconds of each compiled loop over ``rounds`` alternating runs,
+    and the CPU seconds of that run."""
     for fn in loops.values():
         fn()  # compile
-    best: dict[tuple[bool, bool], float] = {}
-    cpu: dict[tuple[bool, bool], float] = {}
+    best: dict[Any, float] = {}
+    cpu: dict[Any, float] = {}
     for _ in range(rounds):
         for key, fn in loops.items():
             t0, c0 = time.perf_counter(), time.process_time()
@@ -210,12 +222,55 @@ def measure(batch: int = 100, units: int = 512, steps: int = 25,
             wall = time.perf_counter() - t0
             if wall < best.get(key, float("inf")):
                 best[key], cpu[key] = wall, time.process_time() - c0
+    return best, cpu
+
+
+def _pick(best: dict[Any, float], cpu: dict[Any, float], default: Any,
+          names: dict[Any, str]) -> tuple[Any, str]:
+    """``default`` unless another variant is :data:`SWITCH_MARGIN` faster; a summary."""
     fastest = min(best, key=lambda k: best[k])
-    pick = fastest if best[(True, True)] > SWITCH_MARGIN * best[fastest] else (True, True)
-    detail = ", ".join(
-        f"{'xla' if x else 'ops'}/{'T' if t else 'plain'} {best[(x, t)] * 1e3:.1f} ms "
-        f"(cpu/wall {cpu[(x, t)] / max(best[(x, t)], 1e-9):.1f})" for x, t in best)
-    return StepChoice(pick[0], pick[1], "measured", detail)
+    pick = fastest if best[default] > SWITCH_MARGIN * best[fastest] else default
+    detail = ", ".join(f"{names[k]} {best[k] * 1e3:.1f} ms (cpu/wall "
+                       f"{cpu[k] / max(best[k], 1e-9):.1f})" for k in best)
+    return pick, detail
+
+
+def measure_products(batch: int = 100, units: int = 512, steps: int = 100,
+                     rounds: int = 5) -> tuple[bool, str]:
+    """Whether a step's ``[B, H] @ [H, 4H]`` runs faster transposed: ``steps`` dependent
+    products in a compiled loop each way, timed alternately."""
+    import tensorflow as tf
+
+    w = tf.random.stateless_normal((units, 4 * units), (0, 1)) * 0.01
+    w_t = tf.transpose(w)
+    h = tf.random.stateless_normal((batch, units), (0, 2))
+
+    def loop(transposed: bool) -> Any:
+        def body(i: Any, c: Any) -> tuple[Any, Any]:
+            p = tf.transpose(tf.matmul(w_t, c, transpose_b=True)) if transposed else c @ w
+            return i + 1, p[:, :units] + h
+
+        return tf.function(lambda: tf.while_loop(lambda i, c: i < steps, body, (0, h))[1],
+                           autograph=False)
+
+    best, cpu = _timed({True: loop(True), False: loop(False)}, rounds)
+    pick, detail = _pick(best, cpu, True, {True: "transposed", False: "plain"})
+    return pick, f"{steps} products: {detail}"
+
+
+def measure_step(transposed: bool, batch: int = 100, units: int = 512, steps: int = 20,
+                 rounds: int = 3) -> tuple[bool, str]:
+    """Whether the XLA step is the faster: a loop of layer-norm LSTM steps (the product
+    outside the step, then the step's forward and VJP) timed with the step compiled by
+    XLA and op by op, alternately."""
+    import tensorflow as tf
+
+    if not tf.executing_eagerly():
+        raise RuntimeError("the measurement runs eagerly, not while a function is traced")
+    loops = {x: _loop_fn(batch, units, steps, x, transposed) for x in (True, False)}
+    best, cpu = _timed(loops, rounds)
+    pick, detail = _pick(best, cpu, True, {True: "XLA step", False: "op by op"})
+    return pick, f"{steps} layer-norm steps: {detail}"
 
 
 def _loop_fn(batch: int, units: int, steps: int, xla: bool, transposed: bool) -> Any:

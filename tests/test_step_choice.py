@@ -1,0 +1,75 @@
+"""The per-CPU choice of how TensorFlow's recurrence step runs (``nn.step_choice``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sketchart.nn import step_choice as sc
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No cached choice in this process or on disk; the cache in ``tmp_path``."""
+    monkeypatch.setenv("SKETCHART_HOME", str(tmp_path))
+    for name in ("SKETCHART_XLA_STEP", "SKETCHART_TRANSPOSED_PRODUCTS",
+                 "SKETCHART_STEP_CHOICE"):
+        monkeypatch.delenv(name, raising=False)
+    sc._base_choice.cache_clear()
+    yield tmp_path
+    sc._base_choice.cache_clear()
+
+
+def test_cpu_info_reads_the_features() -> None:
+    info = sc.cpu_info()
+    assert info.model and info.threads >= 1
+    assert isinstance(info.amx, bool) and isinstance(info.avx512_bf16, bool)
+
+
+def test_overrides_apply_at_every_call(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKETCHART_STEP_CHOICE", "default")
+    assert sc.step_choice() == sc.StepChoice(True, True, sc.step_choice().source)
+    monkeypatch.setenv("SKETCHART_XLA_STEP", "0")
+    monkeypatch.setenv("SKETCHART_TRANSPOSED_PRODUCTS", "0")
+    choice = sc.step_choice()
+    assert not choice.xla_step and not choice.transposed and "override" in choice.source
+    monkeypatch.setenv("SKETCHART_XLA_STEP", "1")
+    assert sc.step_choice().xla_step
+
+
+def test_a_measured_choice_is_cached_per_cpu(fresh: Path) -> None:
+    pytest.importorskip("tensorflow")
+    first = sc.step_choice()
+    assert first.source.startswith(("measured", "products measured"))
+    table = json.loads((fresh / "step_choice.json").read_text())
+    (key,) = table
+    assert sc.cpu_info().model in key and table[key]["transposed"] == first.transposed
+    sc._base_choice.cache_clear()
+    again = sc.step_choice()
+    assert again.source == "measured earlier on this CPU"
+    assert (again.xla_step, again.transposed) == (first.xla_step, first.transposed)
+
+
+def test_the_step_measurement_runs_both_ways() -> None:
+    pytest.importorskip("tensorflow")
+    xla, detail = sc.measure_step(True, batch=4, units=8, steps=3, rounds=1)
+    assert isinstance(xla, bool) and "XLA step" in detail and "op by op" in detail
+
+
+@pytest.mark.parametrize("xla", ["1", "0"])
+def test_transposed_products_match_scan_whatever_this_cpu_picks(
+    xla: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The transposed path stays covered on a CPU whose measured choice is plain."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the transposed products are TensorFlow's loop")
+    from test_backend import test_scan_products_matches_scan as check
+
+    monkeypatch.setenv("SKETCHART_TRANSPOSED_PRODUCTS", "1")
+    check(True, True, (1,), 3, 8, xla, monkeypatch)
