@@ -89,6 +89,28 @@ def _crossover(path: str, repeat: int) -> None:
               + ("  <- compiled faster" if ms < numpy_ms[n] else ""))
 
 
+def _report(results: dict[str, tuple[float, float]], backend: str, batch: int,
+            node_s: float | None) -> None:
+    """The fastest setting against the anchors and the goals."""
+    from sketchart.generate import sampling
+
+    best_batch = min(results, key=lambda k: results[k][0])
+    best_single = min(results, key=lambda k: results[k][1])
+    t_batch, t_single = results[best_batch][0], results[best_single][1]
+    print(f"fastest: batch {best_batch}, single {best_single}"
+          + (" (on TensorFlow the library's default, SKETCHART_TF_XLA=auto, uses XLA except "
+             f"for batches of {sampling.PLAIN_TF_BATCHES.start}-"
+             f"{sampling.PLAIN_TF_BATCHES.stop - 1})" if backend == "tensorflow" else ""))
+    print(f"  batch {batch}: {REFERENCE_S_PER_SKETCH / t_batch:7.1f}x the reference "
+          f"(goal >= 20x), {NODE_ANCHOR_S_PER_SKETCH / t_batch:7.1f}x the Node anchor"
+          + (f", {node_s / t_batch:7.1f}x Node measured now" if node_s else "")
+          + " (goal >= 70x)")
+    print(f"  single:    {REFERENCE_S_PER_SKETCH / t_single:7.1f}x the reference"
+          + (f", {node_s / t_single:7.1f}x Node measured now" if node_s else ""))
+    print(f"  goals met: batch {'yes' if t_batch <= GOAL_BATCH_S else 'NO'}, "
+          f"single {'yes' if t_single <= GOAL_SINGLE_S else 'NO'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(FLAMINGO), help="model name or path")
@@ -99,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--node-sketches", type=int, default=10,
                         help="sketches @magenta/sketch draws (0: skip Node)")
     args = parser.parse_args(argv)
+    if args.crossover:
+        _crossover(args.model, args.repeat)
+        return
 
     import keras
 
@@ -106,9 +131,6 @@ def main(argv: list[str] | None = None) -> None:
     from sketchart.hub.store import load_model
 
     backend = keras.backend.backend()
-    if args.crossover:
-        _crossover(args.model, args.repeat)
-        return
     model = load_model(args.model, engine="keras")
     n_steps = model.meta.max_seq_len
     print(f"backend {backend}, model {args.model} (max_seq_len {n_steps}), T=0.4")
@@ -145,21 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     if node_s is not None:
         print(f"@magenta/sketch (Node, this sitting): {node_s:.3f} s/sketch "
               f"(issue anchor {NODE_ANCHOR_S_PER_SKETCH} s)")
-    best_batch = min(results, key=lambda k: results[k][0])
-    best_single = min(results, key=lambda k: results[k][1])
-    t_batch, t_single = results[best_batch][0], results[best_single][1]
-    print(f"fastest: batch {best_batch}, single {best_single}"
-          + (" (on TensorFlow the library's default, SKETCHART_TF_XLA=auto, uses XLA except "
-             f"for batches of {sampling.PLAIN_TF_BATCHES.start}-"
-             f"{sampling.PLAIN_TF_BATCHES.stop - 1})" if backend == "tensorflow" else ""))
-    print(f"  batch {args.batch}: {REFERENCE_S_PER_SKETCH / t_batch:7.1f}x the reference "
-          f"(goal >= 20x), {NODE_ANCHOR_S_PER_SKETCH / t_batch:7.1f}x the Node anchor"
-          + (f", {node_s / t_batch:7.1f}x Node measured now" if node_s else "")
-          + " (goal >= 70x)")
-    print(f"  single:    {REFERENCE_S_PER_SKETCH / t_single:7.1f}x the reference"
-          + (f", {node_s / t_single:7.1f}x Node measured now" if node_s else ""))
-    print(f"  goals met: batch {'yes' if t_batch <= GOAL_BATCH_S else 'NO'}, "
-          f"single {'yes' if t_single <= GOAL_SINGLE_S else 'NO'}")
+    _report(results, backend, args.batch, node_s)
+
 
 if __name__ == "__main__":
     main()

@@ -36,6 +36,14 @@ def write_svg_file(doc: object, output: Path, source: str) -> None:
         vpype.write_svg(fh, doc, source_string=source)
 
 
+#: ``--engine`` (as ``sketchart.cli.pages``' and the vpype commands')
+Engine = Annotated[
+    str, typer.Option("--engine", help="What draws: numpy (default; no TensorFlow loaded), "
+                      "tensorflow or jax (the compiled sampler: thousands of sketches, a "
+                      "GPU). A seed draws the same on each.")
+]
+
+
 def sample_command(
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="The file to write: .svg (a vpype grid) or .png.")],
@@ -75,11 +83,7 @@ def sample_command(
                            help="Keep sketches that end before drawing a line (by default "
                                 "they are drawn again with a fresh z).")
     ] = False,
-    engine: Annotated[
-        str, typer.Option("--engine", help="What draws: numpy (default; no TensorFlow "
-                          "loaded), tensorflow or jax (the compiled sampler: thousands of "
-                          "sketches, a GPU). A seed draws the same on each.")
-    ] = "numpy",
+    engine: Engine = "numpy",
 ) -> None:
     """Sample sketches from a model and write them as an SVG (or PNG) grid."""
     from sketchart.cli.samplecheck import check_sample_request
