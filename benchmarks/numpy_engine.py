@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     from sketchart.hub.store import load_model, model_from_js
 
     model = (model_from_js(args.model) if args.model.endswith(".json")
-             else load_model(args.model))
+             else load_model(args.model, engine="keras"))
     start = time.perf_counter()
     sampling.sample(model, 100, temperature=TEMPERATURE, seed=0)
     first_s = time.perf_counter() - start
