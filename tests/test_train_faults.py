@@ -397,3 +397,35 @@ def test_a_killed_writers_part_file_is_removed_by_the_next_write(tmp_path: Path)
     finally:
         live.kill()
         live.wait()
+
+
+@pytest.mark.timeout(120)
+def test_events_on_a_full_disk_raise_in_the_caller_and_never_hang(tmp_path: Path) -> None:
+    """tensorboardX's background writer died on a full disk and the next events waited
+    on its full queue for ever; the events are now written by the caller."""
+    from sketchart.training.tblog import TensorBoardLogger
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root, or no mount permission)")
+    try:
+        logger = TensorBoardLogger(mnt / "run", purge_step=1)
+        logger.scalars("train", {"cost": 1.0}, 1)
+        logger.flush()
+        fd = os.open(mnt / "fill", os.O_WRONLY | os.O_CREAT)
+        with pytest.raises(OSError):
+            while True:
+                os.write(fd, b"\0" * 65536)
+        os.close(fd)
+        rng = np.random.default_rng(0)
+        with pytest.raises(OSError) as info:
+            for step in range(2, 400):
+                logger.scalars("train", {"cost": 1.0}, step)
+                logger.image("img", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), step)
+            logger.flush()
+        assert info.value.errno == errno.ENOSPC
+        logger.close()  # a failing close is not raised
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

@@ -8,7 +8,10 @@ tensorboardX only (never Keras).
 
 The event file is opened on the first event, not before: a run killed before it logged
 anything leaves no event file, and :func:`remove_empty_event_files` removes the ones
-that earlier versions left.
+that earlier versions left. Events are written in the calling thread (tensorboardX's
+``EventsWriter``, not ``SummaryWriter``'s background thread): a full disk then raises
+``OSError`` where the run can stop cleanly, where the thread would die with a traceback
+and leave the next events blocked on its full queue.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,8 @@ __all__ = [
 ]
 
 _EVENTS_GLOB = "events.out.tfevents.*"
+#: most seconds between writes to disk while events come in
+_FLUSH_SECS = 30.0
 
 
 def is_empty_event_file(path: Path) -> bool:
@@ -144,31 +150,49 @@ class TensorBoardLogger:
         self.enabled = enabled
         self._purge_step = purge_step
         self._writer: Any = None
+        self._flushed = time.time()
 
     def _open(self) -> Any:
-        # tensorboardX writes the file's header as soon as a writer exists
+        # the file's header is written as soon as a writer exists
         if self._writer is None and self.enabled:
-            from tensorboardX import SummaryWriter
+            from tensorboardX.event_file_writer import EventsWriter
+            from tensorboardX.proto.event_pb2 import Event, SessionLog
 
-            self._writer = SummaryWriter(
-                logdir=str(self.log_dir), purge_step=self._purge_step, flush_secs=30
-            )
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._writer = EventsWriter(str(self.log_dir / "events"))
+            if self._purge_step is not None:
+                # what TensorBoard reads as "hide the events after this step"
+                self._writer.write_event(Event(
+                    step=self._purge_step, wall_time=time.time(),
+                    session_log=SessionLog(status=SessionLog.START)))
         return self._writer
+
+    def _write(self, summary: Any, step: int) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+
+        writer = self._open()
+        if writer is not None:
+            now = time.time()
+            writer.write_event(Event(summary=summary, step=step, wall_time=now))
+            if now - self._flushed > _FLUSH_SECS:  # so TensorBoard sees a long run live
+                self.flush()
 
     def scalars(self, group: str, values: Mapping[str, float], step: int) -> None:
         """Log ``values`` as ``group/name`` at ``step``."""
-        writer = self._open()
-        if writer is None:
+        if not self.enabled:
             return
+        from tensorboardX.summary import scalar
+
         for name, value in values.items():
-            writer.add_scalar(f"{group}/{name}", float(value), global_step=step)
+            self._write(scalar(f"{group}/{name}", float(value)), step)
 
     def image(self, tag: str, image: np.ndarray, step: int) -> None:
         """Log one ``uint8 [H, W, 3]`` image."""
-        writer = self._open()
-        if writer is None:
+        if not self.enabled:
             return
-        writer.add_image(tag, image, global_step=step, dataformats="HWC")
+        from tensorboardX.summary import image as image_summary
+
+        self._write(image_summary(tag, image, dataformats="HWC"), step)
 
     def sketches(self, tag: str, sketches: Sequence[np.ndarray], step: int,
                  cols: int | None = None) -> None:
@@ -183,6 +207,7 @@ class TensorBoardLogger:
         Raises:
             OSError: the write failed (a full disk).
         """
+        self._flushed = time.time()
         if self._writer is not None:
             self._writer.flush()
 
