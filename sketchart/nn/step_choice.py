@@ -156,11 +156,24 @@ def _measure_all(info: CpuInfo, force: bool) -> StepChoice:
     where measured, far beyond noise); the XLA step only where :func:`_has_figures` says
     the benchmarked XLA default is not known to hold, or when forced."""
     transposed, product_detail = measure_products()
+    product_detail += f"; {_threading()}"
     if force or not _has_figures(info):
         xla, step_detail = measure_step(transposed)
         return StepChoice(xla, transposed, "measured", f"{product_detail}; {step_detail}")
     return StepChoice(True, transposed, "products measured, XLA step: no AMX, as benchmarked",
                       product_detail)
+
+
+def _threading() -> str:
+    """TensorFlow's thread settings and XLA's flags, for the log: nothing in sketchart sets
+    them, but a user's ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`` or one intra-op
+    thread would pin the step to one core."""
+    import tensorflow as tf
+
+    intra = tf.config.threading.get_intra_op_parallelism_threads() or "default"
+    inter = tf.config.threading.get_inter_op_parallelism_threads() or "default"
+    flags = os.environ.get("XLA_FLAGS", "")
+    return f"threads intra {intra} inter {inter}" + (f", XLA_FLAGS {flags}" if flags else "")
 
 
 def _has_figures(info: CpuInfo) -> bool:
