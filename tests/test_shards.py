@@ -178,7 +178,7 @@ def test_build_shards_and_train(tmp_path: Path, sheep_npz: Path) -> None:
     from sketchart.training.trainer import train
 
     result = CliRunner().invoke(app, ["dataset", "build", str(sheep_npz), "-o",
-                                      str(tmp_path / "sheep.npz"), "--shard-size", "2000",
+                                      str(tmp_path / "sheep.npz"), "--shard-size", "300",
                                       "--max-seq-len", "60"])
     assert result.exit_code == 0, result.output
     shards = sorted(tmp_path.glob("sheep-*-of-*.npz"))
