@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README's second command calls it).
-# 0. ruff (the rule set is in pyproject.toml);
+# 0. ruff and mypy (both configured in pyproject.toml);
 # 1. every test not marked slow, on the TensorFlow backend (the default);
 # 2. the backend-parity tests again on JAX (Keras fixes its backend at import time).
 set -euo pipefail
@@ -10,6 +10,9 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
 echo "== ruff =="
 "$PY" -m ruff check sketchart plugins tests tools
+
+echo "== mypy =="
+"$PY" -m mypy
 
 echo "== pytest (KERAS_BACKEND=tensorflow) =="
 KERAS_BACKEND=tensorflow "$PY" -m pytest -m "not slow" -q "$@"
