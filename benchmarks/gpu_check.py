@@ -91,10 +91,10 @@ def sample_speed(model_path: str, batch: int, temperature: float, out: str | Non
     """ms per sketch of batched sampling; saves a seeded batch to compare with a CPU."""
     import numpy as np
 
-    from sketchart.generate.sampling import sample
-    from sketchart.hub.store import load_model
+    from sketchart import load_model, sample
 
-    model = load_model(model_path, download=False)
+    # the Keras model on the configured backend (JAX here), not the NumPy engine (the default)
+    model = load_model(model_path, download=False, engine="keras")
     t0 = time.perf_counter()
     sample(model, n=batch, temperature=temperature, seed=0)
     compile_s = time.perf_counter() - t0
