@@ -132,8 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"optimisation time: sketchart {t_ours:.2f} s (layout included), vpype {t_vpype:.2f} s"
     )
+    travel = 100 * (1 - after['pen_up_mm'] / before['pen_up_mm'])
     print(
-        f"pen-up travel reduced by {100 * (1 - after['pen_up_mm'] / before['pen_up_mm']):.1f}%, "
+        f"pen-up travel reduced by {travel:.1f}%, "
         f"plot time by {100 * (1 - after['plot_s'] / before['plot_s']):.1f}%"
     )
 

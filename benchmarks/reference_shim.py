@@ -60,7 +60,7 @@ class RNNCell:
         raise NotImplementedError("abstract method")
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple[Any, Any]:
-        """Run ``call`` in the cell's variable scope, reusing its variables after the first call.
+        """Run ``call`` in the cell's variable scope; later calls reuse its variables.
 
         As the legacy cells: the first call opens ``scope`` (or a fresh scope named after the
         class) under the current scope; later calls re-enter that scope with ``reuse=True``.

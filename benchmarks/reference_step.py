@@ -6,11 +6,12 @@ TensorFlow's ``tf.compat.v1`` with v2 behaviour disabled, as the reference's ent
 The only help it gets is ``reference_shim.py``: stand-ins for the TF1 ``RNNCell`` and
 ``DropoutWrapper`` classes that TensorFlow 2.21 no longer ships.
 
-The wheel is taken from ``--magenta-wheel``, else from the cache (``$SKETCHART_HOME/reference``,
-else ``$XDG_CACHE_HOME/sketchart/reference``, else ``~/.cache/sketchart/reference``), else
-downloaded there with ``pip download``; its sha256 is checked and only the five files are
-extracted (beside it, under ``magenta-2.1.4/``). magenta's package ``__init__`` files (which
-pull in the whole of magenta) are replaced by empty package modules.
+The wheel is taken from ``--magenta-wheel``, else from the cache
+(``$SKETCHART_HOME/reference``, else ``$XDG_CACHE_HOME/sketchart/reference``, else
+``~/.cache/sketchart/reference``), else downloaded there with ``pip download``; its sha256
+is checked and only the five files are extracted (beside it, under ``magenta-2.1.4/``).
+magenta's package ``__init__`` files (which pull in the whole of magenta) are replaced by
+empty package modules.
 
 What it does is the reference trainer's (``sketch_rnn_train.trainer`` and ``train``): the
 data set is loaded and normalised by ``load_dataset`` (so ``max_seq_len`` is the data's,
@@ -204,8 +205,8 @@ def _names_check(dec_model: str, built: list[str], hparams: str = "") -> bool | 
     reference's names (None when sketchart cannot be imported)."""
     try:
         sys.path.insert(0, str(ROOT))
-        from sketchart.hub.convert import reference_names
         from sketchart.hparams import HParams
+        from sketchart.hub.convert import reference_names
     except ImportError:
         return None
     expected = [w.name for w in reference_names(HParams(dec_model=dec_model).parse(hparams))]
