@@ -16,10 +16,14 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from sketchart.cli import app
 from sketchart.training.distributed import Cluster
 from sketchart.training.launcher import free_ports, worker_args, worker_env
 from sketchart.training.result import TrainError
@@ -141,6 +145,24 @@ def test_worker_args_round_trip(tmp_path: Path) -> None:
                        tensorboard=False, samples=0, quiet=True)
     assert args == ["--log-root", str(tmp_path), "--samples", "0", "--hparams",
                     "num_steps=2", "--seed", "3", "--resume", "--no-tensorboard", "--quiet"]
+    # every option a worker's train() takes comes back from `sketchart train`'s parser
+    args = worker_args(log_root=tmp_path, data_dir="data", hparams="num_steps=2",
+                       resume=False, bucketed=True, seed=None, jit_compile=True,
+                       tensorboard=True, samples=4, quiet=False, precision="bfloat16")
+    seen: dict[str, Any] = {}
+
+    def fake_train(log_root: Path, hparams: str, **kwargs: Any) -> mock.Mock:
+        seen.update(kwargs, log_root=log_root, hparams=hparams)
+        return mock.Mock(summary=lambda: "trained")
+
+    with mock.patch("sketchart.training.trainer.train", fake_train):
+        result = CliRunner().invoke(app, ["train", *args, "--distributed"])
+    assert result.exit_code == 0, result.output
+    assert seen == {
+        "log_root": tmp_path, "hparams": "num_steps=2", "data_dir": "data", "resume": False,
+        "bucketed": True, "precision": "bfloat16", "data_parallel": False,
+        "distributed": True, "seed": None, "jit_compile": True, "progress": True,
+        "tensorboard": True, "samples": 4}
     env = worker_env(1, 2, [1000, 1001, 1002], {})
     assert env["SKETCHART_PROCESS_ID"] == "1" and env["SKETCHART_COORDINATOR"].startswith(
         "127.0.0.1:")

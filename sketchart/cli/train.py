@@ -103,7 +103,7 @@ def _train_command(
         args = worker_args(log_root=log_root, data_dir=data_dir, hparams=text,
                            resume=resume, bucketed=bucketed, seed=seed,
                            jit_compile=jit_compile, tensorboard=tensorboard,
-                           samples=samples, quiet=quiet)
+                           samples=samples, quiet=quiet, precision=precision)
         raise typer.Exit(launch_local(local_processes, args, log_root=log_root))
     with _plain_warnings():
         result = train(log_root, text, data_dir=data_dir, resume=resume, bucketed=bucketed,

@@ -67,8 +67,12 @@ def worker_env(process_id: int, count: int, ports: Sequence[int],
 
 def worker_args(*, log_root: Path, data_dir: str | None, hparams: str, resume: bool,
                 bucketed: bool, seed: int | None, jit_compile: bool, tensorboard: bool,
-                samples: int, quiet: bool) -> list[str]:
-    """The ``sketchart train`` arguments every worker gets (``--distributed`` added)."""
+                samples: int, quiet: bool, precision: str | None = None) -> list[str]:
+    """The ``sketchart train`` arguments every worker gets (``--distributed`` added).
+
+    ``--data-parallel`` is not among them: a distributed run already spans every process's
+    devices.
+    """
     args = ["--log-root", str(log_root), "--samples", str(samples)]
     if data_dir is not None:
         args += ["--data-dir", data_dir]
@@ -76,6 +80,8 @@ def worker_args(*, log_root: Path, data_dir: str | None, hparams: str, resume: b
         args += ["--hparams", hparams]
     if seed is not None:
         args += ["--seed", str(seed)]
+    if precision is not None:
+        args += ["--precision", precision]
     flags = {"--resume": resume, "--bucketed": bucketed, "--jit-compile": jit_compile,
              "--no-tensorboard": not tensorboard, "--quiet": quiet}
     return args + [flag for flag, on in flags.items() if on]
