@@ -106,9 +106,6 @@ def build(
     ] = False,
 ) -> None:
     """Build a sketch-rnn dataset: one class per ndjson file or per folder of SVGs."""
-    from sketchart.data.datasets import filter_by_length, stratified_split
-    from sketchart.data.npzsafe import write_npz
-
     if shard_size is not None and len(sources) == 1 and any(sources[0].glob("*.ndjson")):
         _stream_ndjson(sources[0], output, shard_size, max_seq_len, valid_fraction,
                        rdp_epsilon, skip_bad, seed, keep_first_point)
@@ -116,48 +113,60 @@ def build(
     classes = _read_sources(sources, rdp_epsilon=rdp_epsilon, skip_bad=skip_bad,
                             svg_size=svg_size, keep_first_point=keep_first_point)
     names = sorted(classes)
-    per_class = []
-    too_long = 0
-    for name in names:
-        kept, _, dropped = filter_by_length(
-            classes[name].sketches, [0] * len(classes[name].sketches), max_seq_len
-        )
-        too_long += dropped
-        per_class.append(kept)
-    splits, left_out = stratified_split(
-        per_class,
-        valid_fraction=valid_fraction,
-        test_fraction=test_fraction,
-        multiple=multiple,
-        seed=seed,
-    )
-    import numpy as np
-
-    if shard_size is not None:
-        from sketchart.data.shards import write_shards
-
-        shards = write_shards(output, splits, names, shard_size)
-        typer.echo(f"wrote {len(shards)} shard(s): {shards[0]} ... {shards[-1].name}")
-    else:
-        write_npz(
-            output,
-            {split: sketches for split, (sketches, _) in splits.items()},
-            {
-                **{f"{split}_labels": labels for split, (_, labels) in splits.items()},
-                "class_names": np.array(names),
-            },
-        )
-    skipped = sum(classes[n].skipped for n in names)
-    counts = ", ".join(
-        f"{split} {len(splits[split][0])}" for split in ("train", "valid", "test")
-    )
+    splits, too_long, left_out = _split_classes(
+        [classes[name].sketches for name in names], max_seq_len,
+        valid_fraction=valid_fraction, test_fraction=test_fraction, multiple=multiple,
+        seed=seed)
+    _write_splits(output, splits, names, shard_size)
+    counts = ", ".join(f"{s} {len(splits[s][0])}" for s in ("train", "valid", "test"))
     typer.echo(f"wrote {output}: {counts}; {len(names)} class(es)")
+    skipped = sum(classes[n].skipped for n in names)
     typer.echo(
         f"dropped {too_long} longer than {max_seq_len} points, {left_out} left out to keep "
         f"split sizes multiples of {multiple}, {skipped} bad record(s) skipped"
     )
     for problem in [p for n in names for p in classes[n].problems][:5]:
         typer.echo(f"  skipped: {problem}")
+
+
+def _split_classes(per_class: list[list[Any]], max_seq_len: int, **split: Any,
+                   ) -> tuple[dict[str, Any], int, int]:
+    """Each class's sketches of at most ``max_seq_len`` points, split stratified by
+    :func:`~sketchart.data.datasets.stratified_split` (``split``: its options); returns
+    the splits, the count dropped as too long and the count left out of the splits."""
+    from sketchart.data.datasets import filter_by_length, stratified_split
+
+    kept_per_class = []
+    too_long = 0
+    for sketches in per_class:
+        kept, _, dropped = filter_by_length(sketches, [0] * len(sketches), max_seq_len)
+        too_long += dropped
+        kept_per_class.append(kept)
+    splits, left_out = stratified_split(kept_per_class, **split)
+    return splits, too_long, left_out
+
+
+def _write_splits(output: Path, splits: dict[str, Any], names: list[str],
+                  shard_size: int | None) -> None:
+    """Write the splits as one ``.npz`` (labels and class names beside), or as shards."""
+    if shard_size is not None:
+        from sketchart.data.shards import write_shards
+
+        shards = write_shards(output, splits, names, shard_size)
+        typer.echo(f"wrote {len(shards)} shard(s): {shards[0]} ... {shards[-1].name}")
+        return
+    import numpy as np
+
+    from sketchart.data.npzsafe import write_npz
+
+    write_npz(
+        output,
+        {split: sketches for split, (sketches, _) in splits.items()},
+        {
+            **{f"{split}_labels": labels for split, (_, labels) in splits.items()},
+            "class_names": np.array(names),
+        },
+    )
 
 
 def _stream_ndjson(folder: Path, output: Path, shard_size: int, max_seq_len: int,

@@ -117,19 +117,10 @@ def _check_writable(log_root: Path) -> None:
 def train(
     log_root: str | os.PathLike[str],
     hparams: str | Mapping[str, Any] | HParams | None = None,
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    bucketed: bool = False,
-    data_parallel: bool = False,
-    distributed: bool = False,
-    seed: int | None = None,
-    jit_compile: bool = False,
-    precision: str | None = None,
-    progress: bool = True,
-    tensorboard: bool = True,
-    samples: int = 8,
-    log_every: int = 20,
+    *, data_dir: str | os.PathLike[str] | None = None, resume: bool = False,
+    bucketed: bool = False, data_parallel: bool = False, distributed: bool = False,
+    seed: int | None = None, jit_compile: bool = False, precision: str | None = None,
+    progress: bool = True, tensorboard: bool = True, samples: int = 8, log_every: int = 20,
     download: bool = True,
 ) -> TrainResult:
     """Train a Sketch-RNN into ``log_root`` (see the module docstring).
@@ -140,23 +131,20 @@ def train(
             dict, or an :class:`HParams` (whose ``max_seq_len`` then counts as explicit).
         data_dir: where ``data_set`` names are looked up (and QuickDraw categories
             downloaded); paths with a folder part are used as given.
-        resume: continue the run in ``log_root/last`` (same step, optimizer state,
-            schedules, data order and random streams); ``hparams`` may then only change
-            ``num_steps`` and ``save_every``.
+        resume: continue ``log_root/last`` bit for bit (step, optimizer, schedules, data
+            order, random streams); ``hparams`` may change only ``num_steps``, ``save_every``.
         bucketed: length-bucketed batches run only to their longest sketch + 1 (faster;
             the loss drops the pen terms of the steps not run).
         data_parallel: split each batch over all devices (GPUs, or virtual CPU devices):
             ``keras.distribution.DataParallel`` on JAX, ``MirroredStrategy`` on TF.
         distributed: one process of a multi-process run (``docs/distributed.md``): the
-            global batch ``batch_size`` is split over every process's devices; process 0
-            alone writes into ``log_root``.
+            global ``batch_size`` is split over all processes' devices; process 0 writes.
         seed: seed of initial weights, data order, augmentation, dropout and z noise
             (default: drawn at random and recorded for ``resume``).
         jit_compile: TensorFlow: compile the step with XLA (slower on CPU).
         precision: ``float32`` (default) or ``bfloat16`` (Keras' ``mixed_bfloat16``:
             float32 weights, loss and mixture head); a resumed run keeps its own.
-        progress: draw a progress bar on stderr.
-        tensorboard: write TensorBoard events into ``log_root``.
+        progress, tensorboard: draw a progress bar on stderr; write TensorBoard events.
         samples: sketches drawn into TensorBoard at each save (0: none).
         log_every: steps between TensorBoard training scalars.
         download: allow downloading QuickDraw categories.
@@ -169,26 +157,50 @@ def train(
             non-finite loss (``last/`` kept); :class:`TrainInterrupted` after Ctrl-C.
         HParamsError: an unknown or badly typed hparam.
     """
-    started = time.monotonic()
-    log_root = Path(log_root)
+    started, log_root = time.monotonic(), Path(log_root)
     cluster = _join(log_root, resume) if distributed else None
+    hps, state, seed, max_from_data = _start_state(log_root, hparams, resume, bucketed, seed)
+    precision = _run_precision(log_root, state, precision)
+    prepared, seed = _prepare(log_root, hps, state, data_dir, cluster,
+                              max_from_data=max_from_data, bucketed=bucketed, seed=seed,
+                              download=download, progress=progress)
     chief = cluster is None or cluster.is_chief
+    if cluster is not None and cluster.num_processes > 1:
+        samples = 0  # drawing runs on one process, the model spans all of them
+    options = RunOptions(seed=seed, precision=precision, bucketed=bucketed,
+                         data_parallel=data_parallel, jit_compile=jit_compile,
+                         progress=progress and chief, tensorboard=tensorboard and chief,
+                         samples=samples, log_every=log_every, started=started,
+                         cluster=cluster)
+    return TrainingRun(log_root, prepared, options, state).run()
+
+
+def _start_state(log_root: Path, hparams: str | Mapping[str, Any] | HParams | None,
+                 resume: bool, bucketed: bool, seed: int | None,
+                 ) -> tuple[HParams, TrainState | None, int, bool]:
+    """The run's hparams, its saved state (resumed runs only), its seed (saved, given, else
+    drawn at random) and whether ``max_seq_len`` is to come from the data."""
     if resume:
         hps, state = _resume_state(log_root, hparams, bucketed)
-        seed, max_from_data = state.seed, False
-    else:
-        hps, explicit = _parse_hparams(hparams)
-        _refuse_existing_run(log_root)
-        max_from_data = "max_seq_len" not in explicit
-        if seed is None:
-            entropy = np.random.SeedSequence().entropy
-            assert isinstance(entropy, int)  # drawn from the OS, not given
-            seed = entropy % (2 ** 31)
-        state = None
-    precision = _run_precision(log_root, state, precision)
+        return hps, state, state.seed, False
+    hps, explicit = _parse_hparams(hparams)
+    _refuse_existing_run(log_root)
+    if seed is None:
+        entropy = np.random.SeedSequence().entropy
+        assert isinstance(entropy, int)  # drawn from the OS, not given
+        seed = entropy % (2 ** 31)
+    return hps, None, seed, "max_seq_len" not in explicit
+
+
+def _prepare(log_root: Path, hps: HParams, state: TrainState | None,
+             data_dir: str | os.PathLike[str] | None, cluster: Any, *, max_from_data: bool,
+             bucketed: bool, seed: int, download: bool, progress: bool,
+             ) -> tuple[PreparedData, int]:
+    """Clean up ``log_root`` (the writing process), share the chief's seed over a cluster,
+    and load the data (a cluster's process: its share); returns the data and the seed."""
     from sketchart.training.checkpoint import clean_temporaries
 
-    if chief:
+    if cluster is None or cluster.is_chief:
         _check_writable(log_root)
         for target in (log_root / "last", log_root / "best"):
             clean_temporaries(target)
@@ -196,19 +208,12 @@ def train(
         # one seed for every process: the chief's (a resumed run's is already shared)
         seed = _shared_seed(cluster, seed)
     saved_scale, saved_paths = _saved_data(log_root, state, data_dir)
+    share = (0, 1) if cluster is None else (cluster.process_id, cluster.num_processes)
     prepared = prepare_data(hps, data_dir, max_seq_len_from_data=max_from_data,
                             bucketed=bucketed, seed=seed, scale_factor=saved_scale,
                             download=download, progress=progress, paths=saved_paths,
-                            share=(0, 1) if cluster is None else (cluster.process_id,
-                                                                  cluster.num_processes))
-    if cluster is not None and cluster.num_processes > 1:
-        samples = 0  # drawing runs on one process, the model spans all of them
-    options = RunOptions(seed=seed, precision=precision, bucketed=bucketed,
-                         data_parallel=data_parallel,
-                          jit_compile=jit_compile, progress=progress and chief,
-                          tensorboard=tensorboard and chief, samples=samples,
-                          log_every=log_every, started=started, cluster=cluster)
-    return TrainingRun(log_root, prepared, options, state).run()
+                            share=share)
+    return prepared, seed
 
 
 def _join(log_root: Path, resume: bool) -> Any:
