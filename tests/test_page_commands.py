@@ -9,8 +9,12 @@ Google's flamingo (decoder-only).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import NoReturn
 
+import click
 import pytest
 import vpype as vp
 import vpype_cli
@@ -19,7 +23,9 @@ from typer.testing import CliRunner
 
 from sketchart.cli import app, main
 from sketchart.data.npzsafe import read_npz
-from sketchart.page import layout
+from sketchart.errors import SketchartError
+from sketchart.page import layout, plans, redraw
+from sketchart.page.options import OptionError, Pens, Sampling
 
 ROOT = Path(__file__).resolve().parents[1]
 SHEEP = ROOT / "models" / "sheep"
@@ -178,3 +184,63 @@ def test_no_seed_draws_one_per_run(tmp_path: Path) -> None:
                                  "--max-len", "10", "--seed", str(seeds[1]), "-o", str(again)])
     assert result.exit_code == 0, result.output
     assert _comparable(again.read_text()) == outs[1]
+
+
+# -- what is cheap is checked first ---------------------------------------------------------
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sampling functions and endpoint encoding, replaced: each call is recorded and
+    fails, so a check that comes after any of them cannot pass unseen."""
+    from sketchart.generate import sampling
+
+    calls: list[str] = []
+
+    def recorder(name: str) -> Callable[..., NoReturn]:
+        def call(*args: object, **kwargs: object) -> NoReturn:
+            calls.append(name)
+            raise RuntimeError(f"{name} was called")
+        return call
+
+    for name in ("sample", "interpolate", "grid", "encode", "decode", "complete"):
+        monkeypatch.setattr(sampling, name, recorder(name))
+    monkeypatch.setattr(plans, "endpoint_z", recorder("endpoint_z"))
+    return calls
+
+
+def _stub(conditional: bool) -> SimpleNamespace:
+    return SimpleNamespace(hps=SimpleNamespace(conditional=conditional, max_seq_len=40))
+
+
+def test_page_and_model_checks_come_before_sampling(drawn: list[str]) -> None:
+    a6 = vp.convert_page_size("a6")
+    run, pens = Sampling(0.5, 1), Pens()
+    with pytest.raises(SketchartError, match="more than the"):
+        plans.sample_page(vp.Document(), _stub(True), "stub", run, count=4, size=100 * MM,
+                          page_size=a6, pens=pens)
+    with pytest.raises(SketchartError, match="more than the"):
+        plans.interpolate_page(vp.Document(), _stub(True), "stub", run, grid=(2, 2),
+                               size=100 * MM, page_size=a6, pens=pens)
+    with pytest.raises(OptionError, match="decoder-only"):
+        plans.interpolate_page(vp.Document(), _stub(False), "stub", run, pens=pens)
+    with pytest.raises(OptionError, match="decoder-only"):
+        redraw.reconstruct_page(vp.Document(), _stub(False), "stub", run, [], pens=pens)
+    assert drawn == []
+    # the stand-ins are in place: a page that fits gets as far as sampling
+    with pytest.raises(RuntimeError):
+        plans.sample_page(vp.Document(), _stub(True), "stub", run, count=4, size=10 * MM,
+                          page_size=a6, pens=pens)
+    assert drawn == ["sample"]
+
+
+def test_front_ends_check_the_page_before_loading_the_model(tmp_path: Path) -> None:
+    missing = "/nonexistent/x.gen.json"  # loading it would fail with "no such file"
+    result = runner.invoke(app, ["interpolate", "-m", missing, "--size", "10cm", "-p", "a6",
+                                 "-o", str(tmp_path / "x.svg")])
+    assert result.exit_code != 0
+    assert "more than the" in result.output + str(result.exception)
+    for command in (f"sketchrnn-sample -m {missing} -n 4 --size 10cm -p a6",
+                    f"sketchrnn-interpolate -m {missing} --steps 3 --size 10cm -p a6"):
+        with pytest.raises(click.ClickException, match="more than the"):
+            vpype_cli.execute(command)

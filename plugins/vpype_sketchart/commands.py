@@ -215,8 +215,11 @@ def sketchrnn_sample(
         vpype sketchrnn-sample -c cat -n 16 --layers per-sketch --optimize write cats.svg
         vpype -s 7 grid -o 3cm 3cm 5 4 sketchrnn-sample -c cat --layout cell end write c.svg
     """
+    page = page_options.oriented_page(page_size, landscape)
     with _user_errors():
-        plans.check_sample(temperature, count, layout_mode)
+        # the page and grid before the model is loaded
+        plans.check_sample(temperature, count, layout_mode, size=size, gap=gap,
+                           columns=columns, page_size=page)
     net, model_name = _load_model(category, model, engine)
     sampling = _sampling("sketchrnn-sample", temperature, seed, greedy, max_len)
     target = vpype_cli.single_to_layer_id(layer, document) if layers == "single" else None
@@ -226,8 +229,7 @@ def sketchrnn_sample(
         return plans.sample_page(
             document, net, model_name, sampling, count=count, size=size, layout=layout_mode,
             columns=columns, gap=gap, layers=layers, target=target, keep_empty=keep_empty,
-            page_size=page_options.oriented_page(page_size, landscape),
-            pens=Pens(colors, pen_width, name, optimize),
+            page_size=page, pens=Pens(colors, pen_width, name, optimize),
         )
 
 
@@ -337,8 +339,11 @@ def sketchrnn_interpolate(
         vpype read two.svg sketchrnn-interpolate -m runs/sheep -e 1 -e 2 write morph.svg
         vpype sketchrnn-interpolate -m runs/sheep --grid 4x5 write grid.svg
     """
+    page = page_options.oriented_page(page_size, landscape)
     with _user_errors():
-        shape = plans.check_interpolate(temperature, grid, endpoints, steps)
+        # the page and grid before the model is loaded
+        shape = plans.check_interpolate(temperature, grid, endpoints, steps, size=size,
+                                        gap=gap, page_size=page)
     net, model_name = _load_model(category, model, engine)
     with _user_errors(), _targeting(state):
         require_conditional(net, model_name, "sketchrnn-interpolate")
@@ -346,8 +351,7 @@ def sketchrnn_interpolate(
         return plans.interpolate_page(
             document, net, model_name, sampling,
             endpoints, steps=steps, method=method, grid=shape, size=size, gap=gap,
-            page_size=page_options.oriented_page(page_size, landscape), layers=layers,
-            pens=Pens(colors, pen_width, name, optimize),
+            page_size=page, layers=layers, pens=Pens(colors, pen_width, name, optimize),
         )
 
 

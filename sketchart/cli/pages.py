@@ -234,12 +234,14 @@ def interpolate_command(
 
     ends = tuple(endpoints or ())
     with _option_errors():
-        shape = check_interpolate(temperature, grid, ends, steps)
         _choice(method, ("slerp", "lerp"), "'--method'")
         _choice(layers, ("per-row", "per-cell", "single"), "'--layers'")
         box = None if size is None else _length(size, "'--size'")
         space = _length(gap, "'--gap'")
         page = oriented_page(_page_size(page_size), landscape)
+        # the page and grid before the model is loaded
+        shape = check_interpolate(temperature, grid, ends, steps, size=box, gap=space,
+                                  page_size=page)
         net, model_name = _load(category, model, engine)
         require_conditional(net, model_name, "sketchart interpolate")
         sampling, pens = _settings(temperature, seed, greedy, max_len,

@@ -32,6 +32,7 @@ __all__ = [
     "Cell",
     "GridSpec",
     "add_layers",
+    "check_layout",
     "complex_to_lines",
     "drawing_bounds",
     "fit_lines",
@@ -122,6 +123,28 @@ def layout_document(
     if optimize:
         optimize_document(doc, seed=optimize_seed)
     return doc
+
+
+def check_layout(
+    count: int,
+    *,
+    size: float | None,
+    gap: float = 0.0,
+    layout: str = "grid",
+    columns: int | None = None,
+    rows: int | None = None,
+    page_size: tuple[float, float] | None = None,
+    layers: str = "single",
+) -> None:
+    """Raise what :func:`layout_document` would raise for ``count`` drawings with these
+    options, before any drawing exists (the commands call it before they sample).
+
+    Raises:
+        SketchartError: an unknown mode, a bad size, or a grid that does not fit the page.
+    """
+    if layers not in LAYER_MODES:
+        raise SketchartError(f"unknown layer mode {layers!r} (use {', '.join(LAYER_MODES)})")
+    _page_cells(max(count, 1), size, gap, layout, columns, rows, page_size)
 
 
 def _page_cells(

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import vpype as vp
 
-from sketchart.page.layout import add_layers, layout_document, record_sketch
-from sketchart.page.models import SketchModel, model_label
+from sketchart.page.layout import add_layers, check_layout, layout_document, record_sketch
+from sketchart.page.models import SketchModel, model_label, require_conditional
 from sketchart.page.options import (
     OptionError,
     Pens,
@@ -29,8 +29,13 @@ from sketchart.page.sources import endpoint_z
 __all__ = ["check_interpolate", "check_sample", "interpolate_page", "sample_page"]
 
 
-def check_sample(temperature: float, count: int, layout: str) -> None:
-    """The options of :func:`sample_page` that can be checked before loading a model."""
+def check_sample(
+    temperature: float, count: int, layout: str, *, size: float | None = None,
+    gap: float = 0.0, columns: int | None = None,
+    page_size: tuple[float, float] | None = None,
+) -> None:
+    """The options of :func:`sample_page` that can be checked before loading a model;
+    the page and grid too when a ``size`` or ``page_size`` is given."""
     check_temperature(temperature)
     check_at_least(count, 1, "'-n'")
     if layout == "cell" and count != 1:
@@ -38,6 +43,9 @@ def check_sample(temperature: float, count: int, layout: str) -> None:
             "--layout cell draws one sketch per call (for vpype's grid block); "
             "use -n 1 or --layout grid"
         )
+    if size is not None or page_size is not None:
+        check_layout(count, size=size, gap=gap, layout=layout, columns=columns,
+                     page_size=page_size)
 
 
 def sample_page(
@@ -67,6 +75,8 @@ def sample_page(
     """
     from sketchart.generate.sampling import REDRAW_ROUNDS, sample
 
+    check_layout(count, size=size, gap=gap, layout=layout, columns=columns,
+                 page_size=page_size, layers=layers)
     sketches = sample(
         model, count, **sampling.kwargs(), redraw_empty=0 if keep_empty else REDRAW_ROUNDS
     )
@@ -91,10 +101,12 @@ def sample_page(
 
 
 def check_interpolate(
-    temperature: float, grid: str | None, endpoints: Sequence[str], steps: int
+    temperature: float, grid: str | None, endpoints: Sequence[str], steps: int, *,
+    size: float | None = None, gap: float = 0.0,
+    page_size: tuple[float, float] | None = None,
 ) -> tuple[int, int] | None:
-    """The options of :func:`interpolate_page` checked before loading a model; returns
-    the ``--grid`` shape."""
+    """The options of :func:`interpolate_page` checked before loading a model (the page
+    and grid too when a ``size`` or ``page_size`` is given); returns the ``--grid`` shape."""
     check_temperature(temperature)
     shape = parse_grid(grid)
     wanted = 4 if shape else 2
@@ -105,7 +117,18 @@ def check_interpolate(
         )
     if not shape:
         check_at_least(steps, 2, "'--steps'")
+    if size is not None or page_size is not None:
+        _check_path_layout(shape, steps, size, gap, page_size, "single")
     return shape
+
+
+def _check_path_layout(grid: tuple[int, int] | None, steps: int, size: float | None,
+                       gap: float, page_size: tuple[float, float] | None, layers: str,
+                       ) -> None:
+    """:func:`check_layout` for an interpolation: a ``grid``, or one row of ``steps``."""
+    rows, cols = grid or (1, steps)
+    check_layout(rows * cols, size=size, gap=gap, columns=cols, rows=rows,
+                 page_size=page_size, layers=layers)
 
 
 def interpolate_page(
@@ -133,7 +156,14 @@ def interpolate_page(
             prior from the sampling seed.
         layers: ``per-row``, ``per-cell`` or ``single``.
         Others: as :func:`~sketchart.page.layout.layout_document`, sizes in px.
+
+    Raises:
+        OptionError: a decoder-only model; SketchartError: a grid that does not fit the
+            page (both before anything is encoded or decoded).
     """
+    require_conditional(model, model_name, command)
+    _check_path_layout(grid, steps, size, gap, page_size,
+                       {"per-cell": "per-sketch"}.get(layers, layers))
     if not endpoints:
         # random points of the prior, reproducible through the sampling seed
         wanted = 4 if grid else 2

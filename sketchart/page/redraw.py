@@ -14,7 +14,13 @@ import vpype as vp
 from sketchart.page.frame import continuation_lines, to_model_strokes
 from sketchart.page.geometry import drawing_bounds, fit_lines
 from sketchart.page.layout import add_layers, record_sketch
-from sketchart.page.models import SketchModel, is_conditional, max_seq_len, model_label
+from sketchart.page.models import (
+    SketchModel,
+    is_conditional,
+    max_seq_len,
+    model_label,
+    require_conditional,
+)
 from sketchart.page.optimize import optimize_document
 from sketchart.page.options import Pens, Sampling, seed_label
 from sketchart.page.pens import numbered, parse_colors, pen_layer
@@ -127,7 +133,11 @@ def reconstruct_page(
     Args:
         drawings: from :func:`~sketchart.page.sources.source_drawings`.
         replace: delete the layers the drawings came from.
+
+    Raises:
+        OptionError: a decoder-only model (before anything is encoded).
     """
+    require_conditional(model, model_name, command)
     per_variation = reconstruction_lines(model, drawings, variations, sampling)
     if replace:
         for lid in {d.layer_id for d in drawings if d.layer_id is not None}:
