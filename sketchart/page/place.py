@@ -109,7 +109,8 @@ def clear_engine_cache() -> None:
 
 
 def _model_path(model: str | os.PathLike[str], download: bool) -> Path:
-    # only the store's resolution and download: its load_model builds a Keras model
+    # only the store's resolution and download: its load_model keeps no engine cache and
+    # reads a magenta checkpoint through Keras; this module stays TF-free and cached
     from sketchart.hub import store
 
     source = store.resolve(model)
