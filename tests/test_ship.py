@@ -235,7 +235,7 @@ def test_shipped_model_resolves_offline_for_cli_and_vpype(shipped, tmp_path: Pat
 
     doc = vpype_cli.execute("sketchrnn-sample --category sheep -t 0.4 --seed 1 -n 2")
     assert doc is not None
-    loaded = commands._MODELS["sheep"]
+    loaded = commands._MODELS["numpy:sheep"]  # the NumPy engine by default
     assert loaded.hps.dec_rnn_size == 16 and loaded.meta.steps == shipped.steps
 
 
