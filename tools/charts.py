@@ -264,6 +264,7 @@ def render_sketches(drawings: Sequence[np.ndarray], path: str | os.PathLike[str]
     from PIL import Image, ImageDraw
 
     from sketchart.strokes import strokes3_to_lines
+    from sketchart.util.raster import draw_fitted
 
     s = 3  # supersampling, for smooth lines
     rows = max(1, math.ceil(len(drawings) / cols))
@@ -277,20 +278,7 @@ def render_sketches(drawings: Sequence[np.ndarray], path: str | os.PathLike[str]
         draw.rectangle([ox, oy, ox + cell * s - 1, oy + cell * s - 1], outline=_GRID, width=s)
         lines = strokes3_to_lines(np.asarray(strokes3, dtype=np.float64)) if len(strokes3) \
             else []
-        if not lines:
-            continue
-        points = np.concatenate(lines)
-        lo, hi = points.min(axis=0), points.max(axis=0)
-        scale = (cell * s - 2 * margin) / float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-9))
-        centre = (lo + hi) / 2
-        for line in lines:
-            xy = (line - centre) * scale + np.array([ox, oy]) + cell * s / 2
-            coords = [(float(x), float(y)) for x, y in xy]
-            if len(coords) == 1:
-                x, y = coords[0]
-                draw.ellipse([x - s, y - s, x + s, y + s], fill="black")
-            else:
-                draw.line(coords, fill="black", width=2 * s, joint="curve")
+        draw_fitted(draw, lines, (ox, oy), cell * s, margin, width=2 * s, dot_radius=s)
     if caption:
         draw.text((cols * cell * s / 2, (rows * cell + foot / 2) * s), caption, fill=_GREY,
                   font=_font(14 * s), anchor="mm")

@@ -1,6 +1,6 @@
 """Sketch grids written as PNG (Pillow), for ``sketchart sample -o name.png``.
 
-The drawing is the TensorBoard renderer's (:func:`sketchart.training.tblog.render_grid`):
+The drawing is the TensorBoard renderer's (:func:`sketchart.util.raster.render_grid`):
 black lines on white, each sketch fitted into its square cell.
 """
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sketchart.strokes import strokes3_to_lines
+from sketchart.util import raster
 
 __all__ = [
     "TensorBoardLogger",
@@ -85,25 +86,8 @@ def render_strokes3(
     Returns:
         ``uint8 [size, size, 3]`` RGB.
     """
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(image)
     lines = strokes3_to_lines(np.asarray(strokes3, dtype=np.float64)) if len(strokes3) else []
-    points = np.concatenate(lines) if lines else np.zeros((0, 2))
-    if len(points):
-        lo, hi = points.min(axis=0), points.max(axis=0)
-        extent = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-9))
-        scale = (size - 2 * margin) / extent
-        centre = (lo + hi) / 2
-        for line in lines:
-            xy = (line - centre) * scale + size / 2
-            coords = [(float(x), float(y)) for x, y in xy]
-            if len(coords) == 1:
-                draw.point(coords, fill="black")
-            else:
-                draw.line(coords, fill="black", width=width, joint="curve")
-    return np.asarray(image, dtype=np.uint8)
+    return raster.render_lines(lines, size=size, margin=margin, width=width)
 
 
 def render_grid(
@@ -120,16 +104,9 @@ def render_grid(
     Returns:
         ``uint8 [H, W, 3]`` RGB.
     """
-    n = max(len(sketches), 1)
-    cols = cols or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    height, width = rows * (cell + gap) + gap, cols * (cell + gap) + gap
-    grid = np.full((height, width, 3), 160, dtype=np.uint8)
-    for k, strokes3 in enumerate(sketches):
-        r, c = divmod(k, cols)
-        y, x = gap + r * (cell + gap), gap + c * (cell + gap)
-        grid[y: y + cell, x: x + cell] = render_strokes3(strokes3, size=cell)
-    return grid
+    lines = [strokes3_to_lines(np.asarray(s, dtype=np.float64)) if len(s) else []
+             for s in sketches]
+    return raster.render_grid(lines, cols=cols, cell=cell, gap=gap)
 
 
 class TensorBoardLogger:
