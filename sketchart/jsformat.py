@@ -35,6 +35,7 @@ __all__ = [
     "GEN_NAMES",
     "MAX_WEIGHT",
     "VAE_NAMES",
+    "JS_ROLES",
     "JSFormatError",
     "JSModel",
     "dequantize",
@@ -60,6 +61,23 @@ VAE_NAMES = (
     "output_w", "output_b",
     "dec_W_xh", "dec_W_hh", "dec_bias",
 )
+
+#: Weight name -> ``(role, key)`` of a model's weights by role (``encoder_fw``,
+#: ``encoder_bw``, ``decoder``: ``W_xh``, ``W_hh``, ``bias``; ``mu``, ``presig``,
+#: ``init_state``, ``output``: ``W``, ``b``), as ``sketchart.hub.convert.weights_by_role``
+#: and the NumPy engine's weights name them.
+JS_ROLES = {
+    "output_w": ("output", "W"), "output_b": ("output", "b"),
+    "dec_W_xh": ("decoder", "W_xh"), "dec_W_hh": ("decoder", "W_hh"),
+    "dec_bias": ("decoder", "bias"),
+    "enc_fw_W_xh": ("encoder_fw", "W_xh"), "enc_fw_W_hh": ("encoder_fw", "W_hh"),
+    "enc_fw_bias": ("encoder_fw", "bias"),
+    "enc_bw_W_xh": ("encoder_bw", "W_xh"), "enc_bw_W_hh": ("encoder_bw", "W_hh"),
+    "enc_bw_bias": ("encoder_bw", "bias"),
+    "mu_w": ("mu", "W"), "mu_b": ("mu", "b"),
+    "presig_w": ("presig", "W"), "presig_b": ("presig", "b"),
+    "init_w": ("init_state", "W"), "init_b": ("init_state", "b"),
+}
 
 
 class JSFormatError(SketchartError):

@@ -53,19 +53,6 @@ ROLE_LAYERS = {
 }
 _DENSE_ROLES = ("mu", "presig", "init_state", "output")
 
-#: sketch-rnn-js weight name -> (role, key); the same table as ``sketchart.hub.store``'s
-_JS_ROLES = {
-    "output_w": ("output", "W"), "output_b": ("output", "b"),
-    "dec_W_xh": ("decoder", "W_xh"), "dec_W_hh": ("decoder", "W_hh"),
-    "dec_bias": ("decoder", "bias"),
-    "enc_fw_W_xh": ("encoder_fw", "W_xh"), "enc_fw_W_hh": ("encoder_fw", "W_hh"),
-    "enc_fw_bias": ("encoder_fw", "bias"),
-    "enc_bw_W_xh": ("encoder_bw", "W_xh"), "enc_bw_W_hh": ("encoder_bw", "W_hh"),
-    "enc_bw_bias": ("encoder_bw", "bias"),
-    "mu_w": ("mu", "W"), "mu_b": ("mu", "b"),
-    "presig_w": ("presig", "W"), "presig_b": ("presig", "b"),
-    "init_w": ("init_state", "W"), "init_b": ("init_state", "b"),
-}
 
 Roles = dict[str, dict[str, np.ndarray]]
 
@@ -155,14 +142,14 @@ def read_js(path: str | os.PathLike[str] | bytes, name: str | None = None,
     Raises:
         sketchart.jsformat.JSFormatError: a corrupt or unexpected file.
     """
-    from sketchart.jsformat import read_js_model
+    from sketchart.jsformat import JS_ROLES, read_js_model
 
     label = name or (str(path) if not isinstance(path, bytes) else "<bytes>")
     js = read_js_model(path, name=label if isinstance(path, bytes) else None)
     hps = HParams.from_dict(js.hparams_dict(), source=label)
     roles: Roles = {}
     for wname, array in js.weights.items():
-        role, key = _JS_ROLES[wname]
+        role, key = JS_ROLES[wname]
         roles.setdefault(role, {})[key] = array
     info_name = js.info.get("name")
     meta = ModelMeta(

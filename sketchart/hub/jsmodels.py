@@ -19,19 +19,7 @@ __all__ = ["export_js", "model_from_js", "model_to_js"]
 
 
 # ------------------------------------------------------ sketch-rnn-js <-> SketchRNN
-# jsformat names -> (role, key) of convert.weights_by_role / set_weights_by_role
-_JS_ROLES = {
-    "output_w": ("output", "W"), "output_b": ("output", "b"),
-    "dec_W_xh": ("decoder", "W_xh"), "dec_W_hh": ("decoder", "W_hh"),
-    "dec_bias": ("decoder", "bias"),
-    "enc_fw_W_xh": ("encoder_fw", "W_xh"), "enc_fw_W_hh": ("encoder_fw", "W_hh"),
-    "enc_fw_bias": ("encoder_fw", "bias"),
-    "enc_bw_W_xh": ("encoder_bw", "W_xh"), "enc_bw_W_hh": ("encoder_bw", "W_hh"),
-    "enc_bw_bias": ("encoder_bw", "bias"),
-    "mu_w": ("mu", "W"), "mu_b": ("mu", "b"),
-    "presig_w": ("presig", "W"), "presig_b": ("presig", "b"),
-    "init_w": ("init_state", "W"), "init_b": ("init_state", "b"),
-}
+# (weight names <-> roles: sketchart.jsformat.JS_ROLES)
 
 
 def _make_meta(**fields: Any) -> Any:
@@ -49,7 +37,7 @@ def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None)
     """
     from sketchart.hparams import HParams
     from sketchart.hub.convert import set_weights_by_role
-    from sketchart.jsformat import read_js_model
+    from sketchart.jsformat import JS_ROLES, read_js_model
     from sketchart.nn.cells import weights_will_be_loaded
     from sketchart.nn.model import SketchRNN
 
@@ -60,7 +48,7 @@ def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None)
         model = SketchRNN(hps)
     roles: dict[str, dict[str, Any]] = {}
     for wname, array in js.weights.items():
-        role, key = _JS_ROLES[wname]
+        role, key = JS_ROLES[wname]
         roles.setdefault(role, {})[key] = array
     set_weights_by_role(model, roles)
     info_name = js.info.get("name")
@@ -80,7 +68,7 @@ def model_to_js(model: Any, name: str | None = None) -> Any:
             formats only know magenta's LSTM.
     """
     from sketchart.hub.convert import weights_by_role
-    from sketchart.jsformat import GEN_NAMES, VAE_NAMES, JSModel
+    from sketchart.jsformat import GEN_NAMES, JS_ROLES, VAE_NAMES, JSModel
 
     hps = model.hps
     cells = [("dec_model", hps.dec_model)]
@@ -93,7 +81,7 @@ def model_to_js(model: Any, name: str | None = None) -> Any:
                 ".vae.json) only hold magenta's LSTM cells")
     roles = weights_by_role(model)
     names = VAE_NAMES if hps.conditional else GEN_NAMES
-    weights = {n: np.asarray(roles[_JS_ROLES[n][0]][_JS_ROLES[n][1]], dtype=np.float32)
+    weights = {n: np.asarray(roles[JS_ROLES[n][0]][JS_ROLES[n][1]], dtype=np.float32)
                for n in names}
     meta = getattr(model, "meta", None)
     scale = getattr(meta, "scale_factor", None) or 1.0
