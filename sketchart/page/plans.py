@@ -26,7 +26,13 @@ from sketchart.page.options import (
 )
 from sketchart.page.sources import endpoint_z
 
-__all__ = ["check_interpolate", "check_sample", "interpolate_page", "sample_page"]
+__all__ = [
+    "check_interpolate",
+    "check_sample",
+    "interpolate_page",
+    "record_sampling",
+    "sample_page",
+]
 
 
 def check_sample(
@@ -96,7 +102,7 @@ def sample_page(
         optimize_seed=sampling.seed,
     )
     add_layers(document, built, target)
-    _record(document, command, model_name, sampling, count=count)
+    record_sampling(document, command, model_name, sampling, count=count)
     return document
 
 
@@ -186,7 +192,7 @@ def interpolate_page(
         optimize_seed=sampling.seed,
     )
     add_layers(document, built)
-    _record(document, command, model_name, sampling, endpoints=" ".join(endpoints),
+    record_sampling(document, command, model_name, sampling, endpoints=" ".join(endpoints),
             method=method)
     return document
 
@@ -211,9 +217,11 @@ def _latent_path(
     return list(path), 1, steps
 
 
-def _record(
+def record_sampling(
     document: vp.Document, command: str, model_name: str, sampling: Sampling, **extra: object
 ) -> None:
+    """Record a page command in ``document``'s properties (:func:`record_sketch`): the
+    command, the model, the sampling settings and ``extra``."""
     record_sketch(
         document,
         command=command,

@@ -13,7 +13,7 @@ import vpype as vp
 
 from sketchart.page.frame import continuation_lines, to_model_strokes
 from sketchart.page.geometry import drawing_bounds, fit_lines
-from sketchart.page.layout import add_layers, record_sketch
+from sketchart.page.layout import add_layers
 from sketchart.page.models import (
     SketchModel,
     is_conditional,
@@ -24,6 +24,7 @@ from sketchart.page.models import (
 from sketchart.page.optimize import optimize_document
 from sketchart.page.options import Pens, Sampling, seed_label
 from sketchart.page.pens import numbered, parse_colors, pen_layer
+from sketchart.page.plans import record_sampling
 from sketchart.page.sources import SourceDrawing
 
 __all__ = [
@@ -145,7 +146,7 @@ def reconstruct_page(
     base = pens.name or f"{model_label(model, model_name)} reconstruction"
     suffix = seed_label(sampling.seed, sampling.temperature)
     add_variation_layers(document, per_variation, pens, base, suffix, sampling.seed)
-    _record(document, command, model_name, sampling, variations)
+    record_sampling(document, command, model_name, sampling, variations=variations)
     return document
 
 
@@ -165,19 +166,5 @@ def complete_page(
     base = pens.name or f"{model_label(model, model_name)} completion"
     suffix = seed_label(sampling.seed, sampling.temperature)
     add_variation_layers(document, per_variation, pens, base, suffix, sampling.seed)
-    _record(document, command, model_name, sampling, variations)
+    record_sampling(document, command, model_name, sampling, variations=variations)
     return document
-
-
-def _record(
-    document: vp.Document, command: str, model_name: str, sampling: Sampling, variations: int
-) -> None:
-    record_sketch(
-        document,
-        command=command,
-        model=model_name,
-        seed=sampling.seed,
-        temperature=sampling.temperature,
-        greedy=sampling.greedy,
-        variations=variations,
-    )
