@@ -276,26 +276,7 @@ def reconstruct_command(
 
     Each variation goes to a layer of its own, fitted into the original drawing's box.
     """
-    import vpype as vp
-
-    from sketchart.page.models import require_conditional
-    from sketchart.page.options import check_at_least, check_temperature
-    from sketchart.page.redraw import reconstruct_page
-    from sketchart.page.sources import source_drawings
-
-    with _option_errors():
-        check_temperature(temperature)
-        check_at_least(variations, 1, "'-n'")
-        space = _length(margin, "'--margin'")
-        net, model_name = _load(category, model, engine)
-        require_conditional(net, model_name, "sketchart reconstruct")
-        sampling, pens = _settings(temperature, seed, greedy, max_len,
-                                   colors, pen_width, name, optimize)
-    doc = vp.Document()
-    drawings = source_drawings(doc, [], svg, whole_layer, space)
-    reconstruct_page(doc, net, model_name, sampling, drawings, variations=variations,
-                     pens=pens, command="sketchart reconstruct")
-    _write(doc, output, "reconstruct", model_name, sampling)
+    _redraw("reconstruct", **locals())
 
 
 def complete_command(
@@ -320,10 +301,22 @@ def complete_command(
 
     The new strokes go to a layer per variation, where the drawing they continue is.
     """
+    _redraw("complete", **locals())
+
+
+def _redraw(
+    command: str, *, output: Path, svg: str, category: str | None, model: str | None,
+    temperature: float, seed: int | None, greedy: bool, max_len: int | None, engine: str,
+    whole_layer: bool, margin: str, variations: int, colors: str | None, pen_width: str,
+    name: str | None, optimize: bool,
+) -> None:
+    """``reconstruct`` (a conditional model only) or ``complete``: the drawings of ``svg``
+    redrawn in place; the keywords are the command's options."""
     import vpype as vp
 
+    from sketchart.page.models import require_conditional
     from sketchart.page.options import check_at_least, check_temperature
-    from sketchart.page.redraw import complete_page
+    from sketchart.page.redraw import complete_page, reconstruct_page
     from sketchart.page.sources import source_drawings
 
     with _option_errors():
@@ -331,10 +324,13 @@ def complete_command(
         check_at_least(variations, 1, "'-n'")
         space = _length(margin, "'--margin'")
         net, model_name = _load(category, model, engine)
+        if command == "reconstruct":
+            require_conditional(net, model_name, "sketchart reconstruct")
         sampling, pens = _settings(temperature, seed, greedy, max_len,
                                    colors, pen_width, name, optimize)
     doc = vp.Document()
     drawings = source_drawings(doc, [], svg, whole_layer, space)
-    complete_page(doc, net, model_name, sampling, drawings, variations=variations,
-                  pens=pens, command="sketchart complete")
-    _write(doc, output, "complete", model_name, sampling)
+    page = reconstruct_page if command == "reconstruct" else complete_page
+    page(doc, net, model_name, sampling, drawings, variations=variations, pens=pens,
+         command=f"sketchart {command}")
+    _write(doc, output, command, model_name, sampling)
