@@ -23,12 +23,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sketchart.errors import SketchartError
 from sketchart.hparams import HParams, HParamsError
+
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
 
 __all__ = [
     "ConvertError",
@@ -132,12 +135,13 @@ def _strip(name: str) -> str:
     return name.removesuffix(":0")
 
 
-def _variables(model: Any) -> dict[str, Any]:
+def _variables(model: SketchRNN) -> dict[str, Any]:
     return {v.path: v for v in model.weights if "seed_generator" not in v.path}
 
 
 def load_reference_weights(
-    model: Any, arrays: Mapping[str, np.ndarray], source: str = "weights", strict: bool = True
+    model: SketchRNN, arrays: Mapping[str, np.ndarray], source: str = "weights",
+    strict: bool = True,
 ) -> None:
     """Set ``model``'s weights from arrays named like the reference's variables.
 
@@ -219,7 +223,7 @@ def _cell_hint(found: list[str]) -> str:
     return f" (the weights hold {', '.join(cells)})" if cells else ""
 
 
-def reference_weights(model: Any) -> dict[str, np.ndarray]:
+def reference_weights(model: SketchRNN) -> dict[str, np.ndarray]:
     """Our weights under the reference's TF variable names (without ``:0``)."""
     values = {
         path: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
@@ -234,7 +238,19 @@ def reference_weights(model: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def weights_by_role(model: Any) -> dict[str, dict[str, np.ndarray]]:
+#: weight role -> the SketchRNN layer that holds it
+_ROLE_LAYERS = {
+    "encoder_fw": "enc_fw",
+    "encoder_bw": "enc_bw",
+    "decoder": "decoder",
+    "mu": "enc_mu",
+    "presig": "enc_presig",
+    "init_state": "dec_init",
+    "output": "dec_output",
+}
+
+
+def weights_by_role(model: SketchRNN) -> dict[str, dict[str, np.ndarray]]:
     """The weights grouped by role, in the reference's layout.
 
     Roles: ``encoder_fw``, ``encoder_bw``, ``decoder`` (each ``W_xh``, ``W_hh``, ``bias``
@@ -246,17 +262,8 @@ def weights_by_role(model: Any) -> dict[str, dict[str, np.ndarray]]:
         path: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
         for path, v in _variables(model).items()
     }
-    layers = {
-        "encoder_fw": "enc_fw",
-        "encoder_bw": "enc_bw",
-        "decoder": "decoder",
-        "mu": "enc_mu",
-        "presig": "enc_presig",
-        "init_state": "dec_init",
-        "output": "dec_output",
-    }
     out: dict[str, dict[str, np.ndarray]] = {}
-    for role, layer in layers.items():
+    for role, layer in _ROLE_LAYERS.items():
         group = {p.split("/", 1)[1]: a for p, a in values.items() if p.split("/")[0] == layer}
         if not group:
             continue
@@ -266,22 +273,14 @@ def weights_by_role(model: Any) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def set_weights_by_role(model: Any, roles: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+def set_weights_by_role(model: SketchRNN,
+                        roles: Mapping[str, Mapping[str, np.ndarray]]) -> None:
     """Inverse of :func:`weights_by_role` (roles absent from ``roles`` are left as is)."""
-    layers = {
-        "encoder_fw": "enc_fw",
-        "encoder_bw": "enc_bw",
-        "decoder": "decoder",
-        "mu": "enc_mu",
-        "presig": "enc_presig",
-        "init_state": "dec_init",
-        "output": "dec_output",
-    }
     variables = _variables(model)
     for role, group in roles.items():
-        if role not in layers:
+        if role not in _ROLE_LAYERS:
             raise ConvertError(
-                f"unknown weight role {role!r}: expected one of {', '.join(layers)}"
+                f"unknown weight role {role!r}: expected one of {', '.join(_ROLE_LAYERS)}"
             )
         for key, array in group.items():
             name = (
@@ -289,7 +288,7 @@ def set_weights_by_role(model: Any, roles: Mapping[str, Mapping[str, np.ndarray]
                 if role in ("mu", "presig", "init_state", "output")
                 else key
             )
-            path = f"{layers[role]}/{name}"
+            path = f"{_ROLE_LAYERS[role]}/{name}"
             if path not in variables:
                 raise ConvertError(f"role {role}: no weight {key!r} in this model")
             variable = variables[path]
