@@ -21,6 +21,22 @@ from sketchart.nn.initializers import NumpyRandom, PerGateOrthogonal, seeded
 __all__ = ["LSTMCell", "LayerNormLSTMCell"]
 
 
+def _gate_weights(cell: SketchCell, input_shape: Any, seeds: tuple[int, int]
+                  ) -> tuple[Any, Any]:
+    """magenta's ``W_xh [input, 4 units]`` (seeded random) and ``W_hh [units, 4 units]``
+    (orthogonal per gate), created in that order from the cell's seed streams ``seeds``."""
+    dim = cell._check_built_input(input_shape)
+    n = 4 * cell.units
+    w_xh = cell.add_weight(
+        name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=seeded(cell.seed, seeds[0]))
+    )
+    w_hh = cell.add_weight(
+        name="W_hh", shape=(cell.units, n),
+        initializer=PerGateOrthogonal(seeded(cell.seed, seeds[1])),
+    )
+    return w_xh, w_hh
+
+
 @keras.saving.register_keras_serializable(package="sketchart")
 class LSTMCell(SketchCell):
     """magenta's ``LSTMCell``: ``[i,j,f,o] = [x,h] @ [W_xh; W_hh] + bias``; state
@@ -31,16 +47,8 @@ class LSTMCell(SketchCell):
     input_products = ((0, 0),)
 
     def build(self, input_shape: Any) -> None:
-        dim = self._check_built_input(input_shape)
         n = 4 * self.units
-        self.W_xh = self.add_weight(
-            name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=seeded(self.seed, 1))
-        )
-        self.W_hh = self.add_weight(
-            name="W_hh",
-            shape=(self.units, n),
-            initializer=PerGateOrthogonal(seeded(self.seed, 2)),
-        )
+        self.W_xh, self.W_hh = _gate_weights(self, input_shape, (1, 2))
         self.bias = self.add_weight(name="bias", shape=(n,), initializer="zeros")
         self.built = True
 
@@ -85,16 +93,8 @@ class LayerNormLSTMCell(SketchCell):
     input_products = ((0, 0),)
 
     def build(self, input_shape: Any) -> None:
-        dim = self._check_built_input(input_shape)
         n = 4 * self.units
-        self.W_xh = self.add_weight(
-            name="W_xh", shape=(dim, n), initializer=NumpyRandom(seed=seeded(self.seed, 3))
-        )
-        self.W_hh = self.add_weight(
-            name="W_hh",
-            shape=(self.units, n),
-            initializer=PerGateOrthogonal(seeded(self.seed, 4)),
-        )
+        self.W_xh, self.W_hh = _gate_weights(self, input_shape, (3, 4))
         self.ln_all_gamma = self.add_weight(
             name="ln_all_gamma", shape=(n,), initializer="ones"
         )
