@@ -9,6 +9,7 @@ and records how they were made in its properties. The model is passed through to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import vpype as vp
@@ -94,12 +95,7 @@ def sample_page(
         columns=columns,
         page_size=page_size,
         layers=layers,
-        colors=pens.grid_colors(layers),
-        name=pens.name or model_label(model, model_name),
-        name_suffix=seed_label(sampling.seed, sampling.temperature),
-        pen_width=pens.pen_width,
-        optimize=pens.optimize,
-        optimize_seed=sampling.seed,
+        **_pen_keywords(pens, layers, model, model_name, sampling),
     )
     add_layers(document, built, target)
     record_sampling(document, command, model_name, sampling, count=count)
@@ -184,17 +180,26 @@ def interpolate_page(
         rows=rows,
         page_size=page_size,
         layers={"per-cell": "per-sketch"}.get(layers, layers),
-        colors=pens.grid_colors(layers),
-        name=pens.name or model_label(model, model_name),
-        name_suffix=seed_label(sampling.seed, sampling.temperature),
-        pen_width=pens.pen_width,
-        optimize=pens.optimize,
-        optimize_seed=sampling.seed,
+        **_pen_keywords(pens, layers, model, model_name, sampling),
     )
     add_layers(document, built)
     record_sampling(document, command, model_name, sampling, endpoints=" ".join(endpoints),
             method=method)
     return document
+
+
+def _pen_keywords(pens: Pens, layers: str, model: SketchModel, model_name: str,
+                  sampling: Sampling) -> dict[str, Any]:
+    """:func:`~sketchart.page.layout.layout_document`'s pen, name and optimisation
+    keywords for a page command: layer names end with the seed and temperature."""
+    return {
+        "colors": pens.grid_colors(layers),
+        "name": pens.name or model_label(model, model_name),
+        "name_suffix": seed_label(sampling.seed, sampling.temperature),
+        "pen_width": pens.pen_width,
+        "optimize": pens.optimize,
+        "optimize_seed": sampling.seed,
+    }
 
 
 def _latent_path(
