@@ -9,7 +9,7 @@ PY=${PYTHON:-python}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
 echo "== ruff =="
-"$PY" -m ruff check sketchart plugins tests tools
+"$PY" -m ruff check sketchart plugins tests tools benchmarks examples
 
 echo "== mypy =="
 "$PY" -m mypy
