@@ -22,10 +22,13 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sketchart.errors import SketchartError
 from sketchart.hparams import HParams, HParamsError
+
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
 
 __all__ = [
     "CONFIG_FILE",
@@ -196,7 +199,7 @@ def resolve_model_dir(path: str | os.PathLike[str]) -> Path:
 
 
 def save_model_dir(
-    model: Any,
+    model: SketchRNN,
     path: str | os.PathLike[str],
     meta: ModelMeta | None = None,
     float16: bool = False,
@@ -279,7 +282,7 @@ def _weight_arrays(weights: Path) -> list[tuple[str, Any]]:
     return out
 
 
-def load_model_dir(path: str | os.PathLike[str], seed: int | None = None) -> Any:
+def load_model_dir(path: str | os.PathLike[str], seed: int | None = None) -> SketchRNN:
     """Load a model directory (or a log root's ``best/``) as a ``SketchRNN``.
 
     ``model.meta`` holds the :class:`ModelMeta` (a default one, with the config's
@@ -316,7 +319,7 @@ def load_model_dir(path: str | os.PathLike[str], seed: int | None = None) -> Any
     return model
 
 
-def _load_weights(model: Any, weights: Path) -> None:
+def _load_weights(model: SketchRNN, weights: Path) -> None:
     import numpy as np
 
     try:
@@ -351,7 +354,7 @@ def _load_weights(model: Any, weights: Path) -> None:
         variable.assign(np.asarray(array, dtype=variable.dtype))
 
 
-def _h5_names(model: Any) -> dict[str, Any]:
+def _h5_names(model: SketchRNN) -> dict[str, Any]:
     """``{dataset name: variable}`` in the layout ``model.save_weights`` writes:
     ``<layer>/vars/<i>``, ``i`` counting the layer's weights (seed states excluded)."""
     out: dict[str, Any] = {}

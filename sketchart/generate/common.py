@@ -120,7 +120,7 @@ class _ModelInfo:
     z_size: int
 
 
-def _info(model: Any) -> _ModelInfo:
+def _info(model: AnyModel) -> _ModelInfo:
     """What sampling reads of a model (Keras ``SketchRNN`` or NumPy engine): hps, meta."""
     hps = model.hps
     meta = getattr(model, "meta", None)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sketchart.generate.common import _backend, _to_numpy, temperature_factors
 from sketchart.generate.numpy_sampler import compiled_inputs
+
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
 
 __all__ = ["PLAIN_TF_BATCHES", "TF_JIT_COMPILE"]
 
@@ -70,7 +73,7 @@ def _inverse_cdf(p: Any, u: Any, k: int) -> Any:
     return ops.minimum(ops.sum(below, axis=-1), k - 1)
 
 
-def _step_function(model: Any, z: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
+def _step_function(model: SketchRNN, z: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
     """``(x, state) -> (params, new_state)``: the model's decoder step at inference.
 
     For a conditional model z's share of the input projection is the same at every step,
@@ -112,7 +115,7 @@ TF_JIT_COMPILE: bool | str = {"0": False, "1": True}.get(
 PLAIN_TF_BATCHES = range(9, 64)
 
 
-def _cache(model: Any) -> dict[tuple, Callable]:
+def _cache(model: SketchRNN) -> dict[tuple, Callable]:
     """Compiled functions of ``model``, kept on the model itself so that they are freed with
     it (set past Keras' attribute tracking: they are not layers or weights)."""
     cache = model.__dict__.get("_sketchart_compiled")
@@ -122,7 +125,7 @@ def _cache(model: Any) -> dict[tuple, Callable]:
     return cache
 
 
-def _loop_for(model: Any, greedy: bool, jit: bool | None, batch: int) -> Callable:
+def _loop_for(model: SketchRNN, greedy: bool, jit: bool | None, batch: int) -> Callable:
     backend = _backend()
     if backend == "tensorflow":
         if jit is None:
@@ -141,7 +144,7 @@ def _loop_for(model: Any, greedy: bool, jit: bool | None, batch: int) -> Callabl
     return cache[key]
 
 
-def _make_tf_loop(model: Any, greedy: bool, jit: bool) -> Callable:
+def _make_tf_loop(model: SketchRNN, greedy: bool, jit: bool) -> Callable:
     import tensorflow as tf
 
     @tf.function(jit_compile=jit, reduce_retracing=True, autograph=False)
@@ -170,7 +173,7 @@ def _make_tf_loop(model: Any, greedy: bool, jit: bool) -> Callable:
     return run
 
 
-def _jax_pure(model: Any, fn: Callable) -> Callable:
+def _jax_pure(model: SketchRNN, fn: Callable) -> Callable:
     """``jax.jit`` of ``fn(*args)`` with the model's weights as traced arguments (not
     constants folded into the program), through ``keras.StatelessScope``."""
     import jax
@@ -189,7 +192,7 @@ def _jax_pure(model: Any, fn: Callable) -> Callable:
     return call
 
 
-def _make_jax_loop(model: Any, greedy: bool) -> Callable:
+def _make_jax_loop(model: SketchRNN, greedy: bool) -> Callable:
     import jax
     import jax.numpy as jnp
 
@@ -217,7 +220,7 @@ def _make_jax_loop(model: Any, greedy: bool) -> Callable:
     return _jax_pure(model, run)
 
 
-def _compiled(model: Any, name: str, fn: Callable) -> Callable:
+def _compiled(model: SketchRNN, name: str, fn: Callable) -> Callable:
     """``fn`` (pure, calling the model) compiled for the backend, cached per model.
 
     The model's ``encode`` and ``decode`` run their recurrences through
@@ -237,7 +240,7 @@ def _compiled(model: Any, name: str, fn: Callable) -> Callable:
     return cache[key]
 
 
-def _make_eager_loop(model: Any, greedy: bool) -> Callable:
+def _make_eager_loop(model: SketchRNN, greedy: bool) -> Callable:
     """Any other Keras backend: the same step, one Python iteration per point."""
 
     def run(x0, state0, z, u, g, logit_div, sigma_mul, limit):  # type: ignore[no-untyped-def]
@@ -257,9 +260,10 @@ def _make_eager_loop(model: Any, greedy: bool) -> Callable:
 _LEN_BUCKET = 32
 
 
-def _run_loop(model: Any, x0: np.ndarray, state0: Any, z: Any, noise: dict[str, np.ndarray],
-              temperature: float, greedy: bool, temperature_mode: str,
-              softmax_temperature: float | None, jit: bool | None = None) -> np.ndarray:
+def _run_loop(model: SketchRNN, x0: np.ndarray, state0: Any, z: Any,
+              noise: dict[str, np.ndarray], temperature: float, greedy: bool,
+              temperature_mode: str, softmax_temperature: float | None,
+              jit: bool | None = None) -> np.ndarray:
     """Run the compiled loop on the pre-drawn ``noise`` (``numpy_sampler.draw_noise``: its
     steps bound the loop); returns sampled stroke-5 rows ``[steps, B, 5]`` (model units)."""
     from keras import ops

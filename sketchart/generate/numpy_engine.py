@@ -134,7 +134,7 @@ class NumpySketchRNN:
         return cls(*_reorder(numpy_weights.read_js(path, name)))
 
     @classmethod
-    def from_keras(cls, model: Any) -> NumpySketchRNN:
+    def from_keras(cls, model: SketchRNN) -> NumpySketchRNN:
         """The weights of a Keras ``SketchRNN`` (a copy; Keras is not imported here)."""
         return cls(*_reorder(numpy_weights.read_keras(model)))
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from sketchart.modeldir import (
     ModelMeta,
     resolve_model_dir,
 )
+
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
 
 __all__ = ["ROLE_LAYERS", "Roles", "check_roles", "expected_shapes", "is_js_path", "read_js",
            "read_keras", "read_model_dir"]
@@ -165,7 +168,7 @@ def _to_numpy(variable: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
-def read_keras(model: Any) -> tuple[HParams, ModelMeta, Roles]:
+def read_keras(model: SketchRNN) -> tuple[HParams, ModelMeta, Roles]:
     """A Keras ``SketchRNN``'s hparams, metadata (``model.meta`` or a default) and weights."""
     hps = model.hps
     roles: Roles = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,11 @@ from sketchart.hub.catalog import (
     normalize_name,
 )
 
+if TYPE_CHECKING:
+    from sketchart.jsformat import JSModel
+    from sketchart.modeldir import ModelMeta
+    from sketchart.nn.model import SketchRNN
+
 __all__ = ["export_js", "model_from_js", "model_to_js"]
 
 
@@ -22,13 +27,14 @@ __all__ = ["export_js", "model_from_js", "model_to_js"]
 # (weight names <-> roles: sketchart.jsformat.JS_ROLES)
 
 
-def _make_meta(**fields: Any) -> Any:
+def _make_meta(**fields: Any) -> ModelMeta:
     from sketchart.modeldir import ModelMeta
 
     return ModelMeta(**fields)
 
 
-def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None) -> Any:
+def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None
+                  ) -> SketchRNN:
     """A SketchRNN holding a sketch-rnn-js model's (dequantised) weights.
 
     Args:
@@ -60,7 +66,7 @@ def model_from_js(path: str | os.PathLike[str] | bytes, name: str | None = None)
     return model
 
 
-def model_to_js(model: Any, name: str | None = None) -> Any:
+def model_to_js(model: SketchRNN, name: str | None = None) -> JSModel:
     """The sketch-rnn-js form (:class:`~sketchart.jsformat.JSModel`) of an LSTM model.
 
     Raises:
@@ -94,7 +100,7 @@ def model_to_js(model: Any, name: str | None = None) -> Any:
     return JSModel(info=info, weights=weights)
 
 
-def export_js(model: Any, path: str | os.PathLike[str], name: str | None = None
+def export_js(model: SketchRNN, path: str | os.PathLike[str], name: str | None = None
               ) -> tuple[Path, int]:
     """Write an LSTM model as ``.gen.json`` (decoder-only) or ``.vae.json`` (conditional).
 
@@ -118,7 +124,7 @@ def export_js(model: Any, path: str | os.PathLike[str], name: str | None = None
     return write_js_model(target, js), clipped
 
 
-def _model_from_checkpoint(path: Path, label: str) -> Any:
+def _model_from_checkpoint(path: Path, label: str) -> SketchRNN:
     """Load a magenta checkpoint directory directly (without writing a model directory)."""
     from sketchart.hparams import HParams, HParamsError
     from sketchart.hub.convert import load_reference_weights, read_checkpoint

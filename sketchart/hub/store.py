@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sketchart.hub import jsmodels
 from sketchart.hub.cache import (
@@ -54,6 +54,7 @@ from sketchart.hub.jsmodels import _model_from_checkpoint, model_from_js
 
 if TYPE_CHECKING:
     from sketchart.generate.numpy_engine import NumpySketchRNN
+    from sketchart.jsformat import JSModel
     from sketchart.nn.model import SketchRNN
 
 __all__ = [
@@ -271,7 +272,7 @@ def _keras(model: NumpySketchRNN | SketchRNN) -> SketchRNN:
     return model.to_keras() if isinstance(model, NumpySketchRNN) else model
 
 
-def model_to_js(model: NumpySketchRNN | SketchRNN, name: str | None = None) -> Any:
+def model_to_js(model: NumpySketchRNN | SketchRNN, name: str | None = None) -> JSModel:
     """:func:`sketchart.hub.jsmodels.model_to_js` of either engine's model."""
     return jsmodels.model_to_js(_keras(model), name)
 

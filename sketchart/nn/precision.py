@@ -8,7 +8,10 @@ layer norms' statistics, the latent heads, the mixture head and the losses run i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
 
 __all__ = ["PRECISIONS", "check_precision", "dtype_policy", "float32_twin"]
 
@@ -31,7 +34,7 @@ def dtype_policy(precision: str) -> str:
     return _POLICIES[check_precision(precision)]
 
 
-def float32_twin(model: Any) -> Any:
+def float32_twin(model: SketchRNN) -> SketchRNN:
     """``model`` itself when it computes in float32, else a float32 ``SketchRNN`` with the
     same (float32) weights: the samplers work in float32."""
     if getattr(model, "precision", "float32") == "float32":

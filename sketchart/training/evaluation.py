@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from inspect import signature
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -126,9 +125,6 @@ def load_model_or_best(name_or_path: str | os.PathLike[str],
     path = Path(name_or_path)
     if path.is_dir() and not (path / "model_config.json").exists():
         recover_dir(path / "best")
-    # the evaluation step runs the Keras model (a store that can also load the NumPy
-    # engine is asked for Keras explicitly)
-    engine: dict[str, Any] = (
-        {"engine": "keras"} if "engine" in signature(load_model).parameters else {})
-    model: Any = load_model(name_or_path, progress=progress, **engine)
-    return cast("SketchRNN", model)
+    # the evaluation step runs the Keras model
+    model = load_model(name_or_path, engine="keras", progress=progress)
+    return cast("SketchRNN", model)  # engine="keras" loads a SketchRNN

@@ -29,6 +29,7 @@ from sketchart.training.schedule import (
 )
 
 if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
     from sketchart.training.checkpoint import TrainState
     from sketchart.training.tblog import TensorBoardLogger
 
@@ -364,7 +365,7 @@ class TrainingRun:
 
 
 # ------------------------------------------------------------------------ helpers
-def _save_model_dir(path: Path, model: Any, *, prepared: PreparedData, steps: int,
+def _save_model_dir(path: Path, model: SketchRNN, *, prepared: PreparedData, steps: int,
                     valid: dict[str, float] | None, test: dict[str, float] | None) -> None:
     from sketchart.modeldir import ModelMeta, save_model_dir
 
@@ -415,8 +416,8 @@ def _read_best_losses(best_dir: Path, hps: HParams, best_step: int | None,
     return with_cost(meta.get("valid")), with_cost(meta.get("test"))
 
 
-def _log_samples(tb: Any, model: Any, sketches: list[np.ndarray], prepared: PreparedData,
-                 n: int, seed: int, step: int) -> None:
+def _log_samples(tb: TensorBoardLogger, model: SketchRNN, sketches: list[np.ndarray],
+                 prepared: PreparedData, n: int, seed: int, step: int) -> None:
     """Reconstructions of a few valid sketches (conditional) and free samples, as images."""
     from sketchart.generate import sampling
     from sketchart.nn.precision import float32_twin

@@ -27,11 +27,14 @@ so evaluating never changes the training run's random stream.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sketchart.hparams import HParams
+
+if TYPE_CHECKING:
+    from sketchart.nn.model import SketchRNN
 
 __all__ = ["TrainStep", "is_seed_state"]
 
@@ -43,7 +46,7 @@ def is_seed_state(variable: Any) -> bool:
     return str(getattr(variable, "path", variable.name)).endswith("seed_generator_state")
 
 
-def _loss_terms(model: Any, hps: HParams, strokes5: Any, lengths: Any, kl_weight: Any,
+def _loss_terms(model: SketchRNN, hps: HParams, strokes5: Any, lengths: Any, kl_weight: Any,
                 n_max: int, training: bool, use_mu: bool = False) -> dict[str, Any]:
     from keras import ops
 
@@ -84,7 +87,7 @@ class TrainStep:
     _train: Callable[..., Any]
     _eval: Callable[..., Any]
 
-    def __init__(self, model: Any, optimizer: Any, hps: HParams, *,
+    def __init__(self, model: SketchRNN, optimizer: Any, hps: HParams, *,
                  jit_compile: bool = False, strategy: Any = None,
                  distribution: Any = None) -> None:
         import keras
