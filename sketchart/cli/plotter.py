@@ -90,49 +90,28 @@ def _given(
     }
 
 
-@plotter_app.command("raise")
-def raise_pen(
-    device: Device = "axidraw",
-    port: Port = None,
-    model: Model = None,
-    pen_up: PenUp = None,
-    pen_down: PenDown = None,
-    penlift: Penlift = None,
-    profile: Profile = None,
-) -> None:
-    """Lift the pen (to --pen-up)."""
-    given = _given(device, port, model, pen_up, pen_down, penlift, profile)
-    _session(given, lambda c: c.raise_pen())
+def _pen_command(name: str, doc: str, action: Callable[[ManualControl], None]) -> None:
+    """Register a pen utility: every one takes the same device and pen options."""
+
+    def command(
+        device: Device = "axidraw",
+        port: Port = None,
+        model: Model = None,
+        pen_up: PenUp = None,
+        pen_down: PenDown = None,
+        penlift: Penlift = None,
+        profile: Profile = None,
+    ) -> None:
+        given = _given(device, port, model, pen_up, pen_down, penlift, profile)
+        _session(given, action)
+
+    command.__doc__ = doc
+    plotter_app.command(name)(command)
 
 
-@plotter_app.command("lower")
-def lower_pen(
-    device: Device = "axidraw",
-    port: Port = None,
-    model: Model = None,
-    pen_up: PenUp = None,
-    pen_down: PenDown = None,
-    penlift: Penlift = None,
-    profile: Profile = None,
-) -> None:
-    """Lower the pen (to --pen-down)."""
-    given = _given(device, port, model, pen_up, pen_down, penlift, profile)
-    _session(given, lambda c: c.lower_pen())
-
-
-@plotter_app.command("toggle")
-def toggle_pen(
-    device: Device = "axidraw",
-    port: Port = None,
-    model: Model = None,
-    pen_up: PenUp = None,
-    pen_down: PenDown = None,
-    penlift: Penlift = None,
-    profile: Profile = None,
-) -> None:
-    """Lift a lowered pen, lower a lifted one."""
-    given = _given(device, port, model, pen_up, pen_down, penlift, profile)
-    _session(given, lambda c: c.toggle_pen())
+_pen_command("raise", "Lift the pen (to --pen-up).", lambda c: c.raise_pen())
+_pen_command("lower", "Lower the pen (to --pen-down).", lambda c: c.lower_pen())
+_pen_command("toggle", "Lift a lowered pen, lower a lifted one.", lambda c: c.toggle_pen())
 
 
 @plotter_app.command("walk")
