@@ -125,3 +125,50 @@ def test_an_unknown_precision_fails_before_training(data_dir: Path, tmp_path: Pa
     with pytest.raises(TrainError, match="unknown precision"):
         train(tmp_path / "r", TINY + ",num_steps=2", data_dir=data_dir, precision="half",
               progress=False, tensorboard=False, samples=0)
+
+
+#: per decoder: the dtype of each state part under bfloat16 (the cell's state layout)
+STATE_DTYPES = [
+    ("lstm", ["float32", "bfloat16"]),  # [c, h]
+    ("layer_norm", ["bfloat16", "float32"]),  # [h, c]
+    ("hyper", ["bfloat16", "bfloat16", "float32", "float32"]),  # [h, hyper h, c, hyper c]
+]
+
+
+@pytest.mark.parametrize(("cell", "dtypes"), STATE_DTYPES)
+def test_bfloat16_products_with_float32_gates_and_cell_states(
+    cell: str, dtypes: list[str]
+) -> None:
+    # only what a product reads (h) is bfloat16; c is float32 from the initial state to
+    # the final one, and the step's result stays close to a float32 twin's
+    import keras
+
+    from sketchart.hparams import HParams
+    from sketchart.nn.model import SketchRNN
+    from sketchart.nn.precision import float32_twin
+
+    hps = HParams().parse(
+        f"enc_model={cell},dec_model={cell},enc_rnn_size=8,dec_rnn_size=16,z_size=4,"
+        "num_mixture=2,max_seq_len=12"
+    )
+    model = SketchRNN(hps, seed=0, precision="bfloat16")
+    twin = float32_twin(model)
+    rng = np.random.default_rng(0)
+    x = np.zeros((3, 12, 5), np.float32)
+    x[:, 1:, :2] = rng.normal(size=(3, 11, 2))
+    x[:, :, 2] = 1.0
+    z = rng.normal(size=(3, 4)).astype(np.float32)
+    results = []
+    for m in (model, twin):
+        state = m.initial_state(keras.ops.convert_to_tensor(z))
+        _, final, _ = m.decode(x, z, state)
+        results.append((state, final))
+    (state, final), (_, final32) = results
+    def names(parts: list) -> list[str]:
+        return [keras.backend.standardize_dtype(p.dtype) for p in parts]
+
+    assert names(state) == names(final) == dtypes
+    for got, want in zip(final, final32):
+        got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))
+        want = keras.ops.convert_to_numpy(want)
+        assert np.abs(got - want).max() < 0.05

@@ -136,20 +136,48 @@ class SketchCell(keras.layers.Layer):
         """The output ``h`` held in ``state`` (the reference's ``get_output``)."""
         return state[self.output_index]
 
-    def zero_state(self, batch_size: int, dtype: str | None = None) -> list[Any]:
-        """All-zero state (the reference's ``cell.zero_state``)."""
+    @property
+    def gate_dtype(self) -> str:
+        """The dtype of the step's gate maths: float32 when the compute dtype is 16-bit
+        (mixed precision), else the compute dtype.
+
+        Under ``mixed_bfloat16`` only the products run in bfloat16: the gates, the layer
+        norms and the cell state ``c`` stay float32 (on a CPU, bfloat16 elementwise maths
+        is a float32 computation rounded after every op: slower and less exact).
+        """
+        dtype = self.compute_dtype
+        return "float32" if dtype in ("bfloat16", "float16") else dtype
+
+    def state_dtypes(self) -> tuple[str, ...]:
+        """Per state part: the compute dtype for the parts a recurrent product reads (the
+        outputs ``h``), :attr:`gate_dtype` for the others (the cell states ``c``)."""
+        multiplied = {i for i, _ in self.recurrent_products}
+        return tuple(
+            self.compute_dtype if i in multiplied else self.gate_dtype
+            for i in range(len(self.state_size))
+        )
+
+    def cast_state(self, parts: Sequence[Any]) -> list[Any]:
+        """``parts`` in :meth:`state_dtypes`."""
         return [
-            ops.zeros((batch_size, n), dtype=dtype or self.compute_dtype)
-            for n in self.state_size
+            p if keras.backend.standardize_dtype(p.dtype) == d else ops.cast(p, d)
+            for p, d in zip(parts, self.state_dtypes())
         ]
 
+    def zero_state(self, batch_size: int, dtype: str | None = None) -> list[Any]:
+        """All-zero state (the reference's ``cell.zero_state``), each part in its
+        :meth:`state_dtypes` unless ``dtype`` is given."""
+        dtypes = [dtype] * len(self.state_size) if dtype else self.state_dtypes()
+        return [ops.zeros((batch_size, n), dtype=d) for n, d in zip(self.state_size, dtypes)]
+
     def split_state(self, flat: Any) -> list[Any]:
-        """Split a ``[B, sum(state_size)]`` tensor (the reference's layout) into parts."""
+        """Split a ``[B, sum(state_size)]`` tensor (the reference's layout) into parts,
+        each in its :meth:`state_dtypes`."""
         parts, start = [], 0
         for n in self.state_size:
             parts.append(flat[:, start : start + n])
             start += n
-        return parts
+        return self.cast_state(parts)
 
     # ------------------------------------------------------------------ maths
     def project_inputs(self, x: Any, offset: int = 0, use_bias: bool = True) -> list[Any]:
@@ -167,9 +195,12 @@ class SketchCell(keras.layers.Layer):
     def input_kernels(self, offset: int, k: int) -> list[Any]:
         """Rows ``offset:offset+k`` of each input weight, read once: a loop that projects
         its inputs step by step uses ``x_t @ kernel`` (plus a per-sketch offset) where
-        :meth:`project_inputs` would have done all steps at once (no bias here)."""
+        :meth:`project_inputs` would have done all steps at once (no bias here). In
+        :attr:`gate_dtype`: a ``[B, 5]`` input's product is part of the step's gate maths,
+        not one of the large products 16-bit compute is for."""
         return [
-            self.read(getattr(self, n))[offset : offset + k] for n in self.input_kernel_names
+            read(getattr(self, n), self.gate_dtype)[offset : offset + k]
+            for n in self.input_kernel_names
         ]
 
     def read(self, variable: Any) -> Any:
@@ -181,6 +212,18 @@ class SketchCell(keras.layers.Layer):
         if keras.backend.standardize_dtype(x.dtype) == self.compute_dtype:
             return x
         return ops.cast(x, self.compute_dtype)
+
+    def gate_sum(self, *terms: Any) -> Any:
+        """The sum of a gate's pre-activation terms (products, projected inputs; ``None``
+        skipped) in :attr:`gate_dtype`."""
+        total = None
+        for term in terms:
+            if term is None:
+                continue
+            if keras.backend.standardize_dtype(term.dtype) != self.gate_dtype:
+                term = ops.cast(term, self.gate_dtype)
+            total = term if total is None else total + term
+        return total
 
     def step_weights(self) -> dict[str, Any]:
         """The tensors ``step`` uses, read from the variables once.
@@ -210,10 +253,11 @@ class SketchCell(keras.layers.Layer):
     ) -> tuple[Any, list[Any]]:
         """One recurrence step from projected inputs; returns ``(h, new_state)``.
 
-        ``keep_mask [B, H]`` (already divided by the keep probability) multiplies the
-        candidate; ``None`` means no recurrent dropout. ``weights`` is
-        :meth:`step_weights` (read here when not given). ``products``, when given, are
-        the :attr:`recurrent_products` already computed (``state[i] @ weights[key]``).
+        ``keep_mask [B, H]`` (already divided by the keep probability, in
+        :attr:`gate_dtype`) multiplies the candidate; ``None`` means no recurrent dropout.
+        ``weights`` is :meth:`step_weights` (read here when not given). ``products``,
+        when given, are the :attr:`recurrent_products` already computed
+        (``state[i] @ weights[key]``).
         """
         raise NotImplementedError
 
@@ -236,7 +280,7 @@ class SketchCell(keras.layers.Layer):
         shape = (batch_size, self.units) if steps is None else (steps, batch_size, self.units)
         keep = self.recurrent_dropout_prob
         u = keras.random.uniform(shape, seed=self.seed_generator)
-        return ops.cast(u < keep, self.compute_dtype) / keep
+        return ops.cast(u < keep, self.gate_dtype) / keep
 
     def call(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, per_gate
+from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, per_gate, read
 from sketchart.nn.initializers import NumpyRandom, PerGateOrthogonal, seeded
 
 __all__ = ["HyperLSTMCell"]
@@ -134,13 +134,15 @@ class HyperLSTMCell(SketchCell):
     def step_weights(self) -> dict[str, Any]:
         units, hu, emb = self.units, self.hyper_num_units, self.hyper_embedding_size
 
-        t = self.read
+        def t(variable: Any) -> Any:
+            # everything but the recurrent products' weights takes part in the gate maths
+            return read(variable, self.gate_dtype)
 
         return {
-            "W_hh": t(self.W_hh),
+            "W_hh": self.read(self.W_hh),
             "bias": ops.reshape(t(self.bias), (4, units)),
-            "hyper_W_xh_h": t(self.hyper_W_xh)[-units:],  # the rows that meet h
-            "hyper_W_hh": t(self.hyper_W_hh),
+            "hyper_W_xh_h": self.read(self.hyper_W_xh)[-units:],  # the rows that meet h
+            "hyper_W_hh": self.read(self.hyper_W_hh),
             "hyper_ln_all_gamma": t(self.hyper_ln_all_gamma),
             "hyper_ln_all_beta": t(self.hyper_ln_all_beta),
             "hyper_ln_c_gamma": t(self.hyper_ln_c_gamma),
@@ -179,7 +181,7 @@ class HyperLSTMCell(SketchCell):
         xw, x_hyper = projected
         h_hyper, hyper_hh, hh = self._products(state, w, products)
         # hyper cell (layer-norm LSTM, never recurrent dropout) on [x, h]
-        pre = x_hyper + h_hyper + hyper_hh
+        pre = self.gate_sum(x_hyper, h_hyper, hyper_hh)
         pre = layer_norm_gates(pre, w["hyper_ln_all_gamma"], w["hyper_ln_all_beta"], 4, hu)
         hi, hj, hf, ho = ops.split(pre, 4, axis=-1)
         new_hyper_c = hyper_c * ops.sigmoid(hf + self.forget_bias) + ops.sigmoid(
@@ -197,8 +199,8 @@ class HyperLSTMCell(SketchCell):
         )
         zb = ops.reshape(ops.matmul(new_hyper_h, w["hyper_h_zb"]), (-1, 4, emb))
         beta_h = per_gate(zb, w["hyper_h_beta"])
-        xg = ops.reshape(xw, (-1, 4, units))
-        hg = ops.reshape(hh, (-1, 4, units))
+        xg = ops.reshape(self.gate_sum(xw), (-1, 4, units))
+        hg = ops.reshape(self.gate_sum(hh), (-1, 4, units))
         gates = alpha_x * xg + (alpha_h * hg + beta_h) + w["bias"]
         pre = ops.reshape(gates, (-1, 4 * units))
         pre = layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, units)
@@ -206,6 +208,7 @@ class HyperLSTMCell(SketchCell):
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
         new_h = ops.tanh(layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
+        new_h, new_hyper_h = self.in_compute(new_h), self.in_compute(new_hyper_h)
         return new_h, [new_h, new_hyper_h, new_c, new_hyper_c]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates
+from sketchart.nn.cell_base import SketchCell, layer_norm, layer_norm_gates, read
 from sketchart.nn.initializers import NumpyRandom, PerGateOrthogonal, seeded
 
 __all__ = ["LSTMCell", "LayerNormLSTMCell"]
@@ -76,11 +76,11 @@ class LSTMCell(SketchCell):
         w = self.step_weights() if weights is None else weights
         c, _ = state
         (hh,) = self._products(state, w, products)
-        hidden = hh if projected[0] is None else projected[0] + hh
+        hidden = self.gate_sum(projected[0], hh)
         i, j, f, o = ops.split(hidden, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
-        new_h = ops.tanh(new_c) * ops.sigmoid(o)
+        new_h = self.in_compute(ops.tanh(new_c) * ops.sigmoid(o))
         return new_h, [new_c, new_h]
 
 
@@ -116,8 +116,10 @@ class LayerNormLSTMCell(SketchCell):
         return [ops.matmul(x, self.in_compute(self.W_xh[offset : offset + ops.shape(x)[-1]]))]
 
     def step_weights(self) -> dict[str, Any]:
-        names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
-        return {n: self.read(getattr(self, n)) for n in names}
+        norms = ("ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
+        return {"W_hh": self.read(self.W_hh)} | {
+            n: read(getattr(self, n), self.gate_dtype) for n in norms
+        }
 
     def step(
         self,
@@ -130,10 +132,11 @@ class LayerNormLSTMCell(SketchCell):
         w = self.step_weights() if weights is None else weights
         _, c = state
         (hh,) = self._products(state, w, products)
-        pre = hh if projected[0] is None else projected[0] + hh
+        pre = self.gate_sum(projected[0], hh)
         pre = layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, self.units)
         i, j, f, o = ops.split(pre, 4, axis=-1)
         g = self._candidate(j, keep_mask)
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
         new_h = ops.tanh(layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
+        new_h = self.in_compute(new_h)
         return new_h, [new_h, new_c]

@@ -174,7 +174,8 @@ class SketchRNN(keras.Model):
         """``[h_fw, h_bw]`` ``[B, 2 * enc_rnn_size]``: each direction's final output."""
         if not self.hps.conditional:
             raise ValueError("encode: this is a decoder-only model (conditional=False)")
-        x = ops.cast(ops.convert_to_tensor(strokes5_targets), self.compute_dtype)
+        # the strokes only meet the in-loop projections: the gate maths' dtype
+        x = ops.cast(ops.convert_to_tensor(strokes5_targets), self.enc_fw.gate_dtype)
         lengths = ops.cast(ops.convert_to_tensor(lengths), "int32")
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         t = ops.arange(steps, dtype="int32")[None, :]
@@ -275,7 +276,9 @@ class SketchRNN(keras.Model):
         ignored by a decoder-only model.
         """
         hps, cell = self.hps, self.decoder
-        x = ops.cast(ops.convert_to_tensor(strokes5_inputs), self.compute_dtype)
+        # the in-loop projections take the strokes in the gate maths' dtype (float32 under
+        # mixed precision), a projection of all steps at once in the compute dtype
+        x = ops.cast(ops.convert_to_tensor(strokes5_inputs), cell.gate_dtype)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         x = _time_major(x)  # [N, B, 5]: everything up to the output head stays time-major
         masks = cell.dropout_masks(batch, steps, training)
@@ -301,6 +304,7 @@ class SketchRNN(keras.Model):
             xs, addends, constants = [x, masks], [], [0, 1]  # strokes, dropout mask
             params = params + inputs.params
         else:
+            x = ops.cast(x, self.compute_dtype)
             if hps.conditional:
                 z_tiled = ops.repeat(
                     ops.expand_dims(ops.cast(z, self.compute_dtype), 0), steps, axis=0
@@ -431,8 +435,9 @@ class _InLoopInputs:
     """
 
     def __init__(self, cell: SketchCell, offsets: Sequence[Any]) -> None:
+        # in the gate maths' dtype (float32 under mixed precision), as the strokes are
         self.kernels = cell.input_kernels(0, 5)
-        self.offsets = list(offsets)
+        self.offsets = [ops.cast(o, cell.gate_dtype) for o in offsets]
         self.params = self.kernels + self.offsets
 
     def project(self, x_t: Any, params: Sequence[Any]) -> list[Any]:
