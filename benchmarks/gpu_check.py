@@ -1,4 +1,4 @@
-"""GPU proof on the JAX backend: training speed, sampling speed, config Q quality.
+"""GPU proof on the JAX backend: training speed, sampling speed and seeds, config Q quality.
 
 Each part runs in its own process (``benchmarks/gpu_check.sh`` starts them with a time cap),
 so a part that fails or runs out of time leaves the others' figures, and each part's peak
@@ -6,6 +6,7 @@ device memory is its own::
 
     python benchmarks/gpu_check.py train-speed --decoder lstm --seconds 40
     python benchmarks/gpu_check.py sample --model flamingo.gen.json --batch 1000
+    python benchmarks/gpu_check.py seeds --model flamingo.gen.json --model models/sheep
     python benchmarks/gpu_check.py quality-q --data-dir DIR --num-steps 2000
     python benchmarks/gpu_check.py quality-q --data-dir DIR --precision bfloat16
 
@@ -44,7 +45,8 @@ def _peak_gib() -> str:
     return f"{peak / 2**30:.2f} GiB" if peak else "n/a"
 
 
-def train_speed(decoder: str, seconds: float, hparams: str, data: str) -> None:
+def train_speed(decoder: str, seconds: float, hparams: str, data: str,
+                precision: str = "float32") -> None:
     """Steps/s of the training step, default hparams (batch 100, exact length 250)."""
     import keras
 
@@ -60,7 +62,7 @@ def train_speed(decoder: str, seconds: float, hparams: str, data: str) -> None:
                          max_seq_len=hps.max_seq_len, scale_factor=dataset.scale_factor(),
                          random_scale_factor=hps.random_scale_factor,
                          augment_stroke_prob=hps.augment_stroke_prob, seed=0)
-    model = SketchRNN(hps, seed=0)
+    model = SketchRNN(hps, seed=0, precision=precision)
     opt = keras.optimizers.Adam(learning_rate=hps.learning_rate, epsilon=1e-8)
     step_fn = TrainStep(model, opt, hps)
     t0 = time.perf_counter()
@@ -80,7 +82,8 @@ def train_speed(decoder: str, seconds: float, hparams: str, data: str) -> None:
         float(losses["cost"])  # wait for the device
         times.append(time.perf_counter() - t)
     med = statistics.median(times)
-    print(f"{_device_label()}: {decoder}, default hparams, batch {hps.batch_size}: "
+    print(f"{_device_label()}: {decoder}, {precision}, default hparams, "
+          f"batch {hps.batch_size}: "
           f"{1 / med:.1f} steps/s ({med * 1e3:.1f} ms/step median of {len(times)}, "
           f"{len(times) / sum(times):.1f} steps/s mean); compile + 2 warm-up steps "
           f"{warm:.1f} s; peak device memory {_peak_gib()}; last cost "
@@ -115,6 +118,29 @@ def sample_speed(model_path: str, batch: int, temperature: float, out: str | Non
         print(f"saved 16 sketches (seed 7) to {out}", flush=True)
 
 
+def seeds(model_paths: list[str], n: int, temperature: float = 0.4) -> None:
+    """How many of ``n`` seeded sketches the NumPy engine (on the CPU) and the Keras model
+    (JAX, on the device) draw the same: equal point count and lifts, offsets within 0.01
+    model units (``tests/test_engine_seeds.py``'s measure)."""
+    import numpy as np
+
+    from sketchart import load_model
+    from sketchart.generate import sampling
+
+    for path in model_paths:
+        engine = load_model(path, download=False)
+        keras_model = load_model(path, download=False, engine="keras")
+        ours = sampling.sample(engine, n, temperature, seed=7)
+        theirs = sampling.sample(keras_model, n, temperature, seed=7)
+        tol = 0.01 * engine.scale_factor
+        same = sum(a.shape == b.shape and np.array_equal(a[:, 2], b[:, 2])
+                   and bool(np.all(np.abs(a[:, :2] - b[:, :2]) <= tol))
+                   for a, b in zip(ours, theirs, strict=True))
+        print(f"{_device_label()}: seeds, {os.path.basename(path.rstrip('/'))} "
+              f"T={temperature} seed 7: NumPy engine (CPU) and JAX (device) draw {same}/{n} "
+              f"sketches the same", flush=True)
+
+
 def quality_q(data_dir: str, num_steps: int, save_every: int, seed: int,
               precision: str = "float32") -> None:
     """Config Q on aaron_sheep; validation r_cost at each save (the trainer's notes)."""
@@ -146,11 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--hparams", default="", help="extra overrides (smoke runs on a CPU)")
     p.add_argument("--data", required=True)
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     p = sub.add_parser("sample")
     p.add_argument("--model", required=True)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--temperature", type=float, default=0.4)
     p.add_argument("--out")
+    p = sub.add_parser("seeds")
+    p.add_argument("--model", action="append", required=True)
+    p.add_argument("-n", type=int, default=100)
     p = sub.add_parser("quality-q")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--num-steps", type=int, default=2000)
@@ -163,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"jax {jax.__version__} on {jax.devices()}", flush=True)
     if args.part == "train-speed":
-        train_speed(args.decoder, args.seconds, args.hparams, args.data)
+        train_speed(args.decoder, args.seconds, args.hparams, args.data, args.precision)
+    elif args.part == "seeds":
+        seeds(args.model, args.n)
     elif args.part == "sample":
         sample_speed(args.model, args.batch, args.temperature, args.out)
     else:

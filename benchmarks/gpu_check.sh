@@ -9,7 +9,9 @@
 #         optree, tensorboardX), aaron_sheep.npz and flamingo.gen.json (copied from
 #         ../shared; .whl/ is git-ignored and never committed).
 #   2. there, with .whl/ carried beside the checkout:   bash benchmarks/gpu_check.sh
-#      BUDGET=500 (seconds for all parts), OUT=dir for the logs, PYTHON=python3.
+#      BUDGET=500 (seconds for all parts), OUT=dir for the logs, PYTHON=python3,
+#      PARTS="train sample quality" (the default) or any of those and
+#      "seeds quality_bf16 train_bf16".
 #
 # Lines with a figure start with the device, e.g. "H200 (JAX): lstm, default hparams, ...".
 set -uo pipefail
@@ -57,10 +59,29 @@ part() {  # NAME CAP_SECONDS gpu_check.py-arguments...
   echo "   rc $? in $(( $(date +%s) - t0 )) s"
   grep -E "JAX\)|Error|valid cost|stopped|saved 16" "$OUT/$name.log" | tail -30
 }
-part train_lstm 110 train-speed --decoder lstm --seconds 35 --data "$WHL/aaron_sheep.npz"
-part train_layer_norm 100 train-speed --decoder layer_norm --seconds 30 \
-  --data "$WHL/aaron_sheep.npz"
-part train_hyper 110 train-speed --decoder hyper --seconds 30 --data "$WHL/aaron_sheep.npz"
-part sample 70 sample --model "$WHL/flamingo.gen.json" --batch 1000 --out "$OUT/seed7.npz"
-part quality_q $(( $(left) - 5 )) quality-q --data-dir "$WHL" --num-steps 3000 --save-every 250
+PARTS=" ${PARTS:-train sample quality} "
+want() { [[ "$PARTS" == *" $1 "* ]]; }
+SHEEP="$WHL/aaron_sheep.npz"
+if want train; then
+  part train_lstm 110 train-speed --decoder lstm --seconds 35 --data "$SHEEP"
+  part train_layer_norm 100 train-speed --decoder layer_norm --seconds 30 --data "$SHEEP"
+  part train_hyper 110 train-speed --decoder hyper --seconds 30 --data "$SHEEP"
+fi
+want sample && part sample 70 sample --model "$WHL/flamingo.gen.json" --batch 1000 \
+  --out "$OUT/seed7.npz"
+want seeds && part seeds 120 seeds --model "$WHL/flamingo.gen.json" --model models/sheep
+if want quality_bf16; then  # two seeds, 1,000 steps each (the float32 pair is above)
+  for seed in 0 1; do
+    part "quality_q_bf16_$seed" 170 quality-q --data-dir "$WHL" --num-steps 1000 \
+      --save-every 250 --seed $seed --precision bfloat16
+  done
+fi
+if want train_bf16; then
+  for d in lstm layer_norm; do
+    part "train_${d}_bf16" 100 train-speed --decoder $d --seconds 25 --data "$SHEEP" \
+      --precision bfloat16
+  done
+fi
+want quality && part quality_q $(( $(left) - 5 )) quality-q --data-dir "$WHL" \
+  --num-steps 3000 --save-every 250
 echo "total $(( $(date +%s) - START )) s"
