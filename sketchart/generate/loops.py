@@ -187,7 +187,11 @@ def _jax_pure(model: SketchRNN, fn: Callable) -> Callable:
             return fn(*args)
 
     def call(*args: Any) -> Any:
-        return pure([v.value for v in variables], *args)
+        # float32 products in full float32: a GPU's default is TF32 (10-bit mantissas),
+        # and a sketch that feeds its points back then drifts from the same seed's sketch
+        # on another engine
+        with jax.default_matmul_precision("float32"):
+            return pure([v.value for v in variables], *args)
 
     return call
 
