@@ -103,3 +103,26 @@ def test_old_model_spelling_still_works_with_a_warning(svg, caplog):
     assert "--model is deprecated" in caplog.text
     help_text = CliRunner().invoke(app, ["plot", "--help"]).output
     assert "--axidraw-model" in help_text and "--model " not in help_text
+
+
+@pytest.mark.parametrize("profile", ["grbl-servo", "grbl-servo-bl-pause"])
+def test_grbl_pen_utilities_with_the_shipped_servo_profiles(profile):
+    # each command is a fresh session: toggle reads the spindle state back ($G)
+    with GrblEmulator() as emu:
+        base = ["--device", "grbl", "--port", emu.url, "--profile", profile]
+        out = _run("lower", *base)
+        assert out.exit_code == 0 and emu.pen_is_down, out.output
+        assert _run("toggle", *base).exit_code == 0 and not emu.pen_is_down
+        assert _run("toggle", *base).exit_code == 0 and emu.pen_is_down
+        assert _run("raise", *base).exit_code == 0 and not emu.pen_is_down
+
+
+@pytest.mark.parametrize("profile", ["grbl-z", "grbl-z-bl-pause"])
+def test_grbl_pen_utilities_with_the_shipped_z_profiles(profile):
+    with GrblEmulator(pen="z") as emu:  # powered on at Z = 0: raise first
+        base = ["--device", "grbl", "--port", emu.url, "--profile", profile]
+        out = _run("raise", *base)
+        assert out.exit_code == 0 and not emu.pen_is_down, out.output
+        assert _run("lower", *base).exit_code == 0 and emu.pen_is_down
+        assert _run("raise", *base).exit_code == 0 and not emu.pen_is_down
+        assert _run("toggle", *base).exit_code == 0 and emu.pen_is_down  # taken as up

@@ -50,11 +50,25 @@ class GrblManual(GrblDriver):
         self.pen_is_down = True
 
     def toggle_pen(self) -> None:
-        """GRBL cannot tell where a servo is: toggling assumes a fresh session's pen is up."""
-        if self.pen_is_down:
+        """Lower the pen if it is up, else raise it. A servo pen's state is GRBL's spindle
+        state (``$G``: ``M3``/``M4`` down, ``M5`` up); GRBL cannot tell where a Z pen is
+        against the paper, so a fresh session takes it as up."""
+        down = self._servo_is_down()
+        if down if down is not None else self.pen_is_down:
             self.raise_pen()
         else:
             self.lower_pen()
+
+    def _servo_is_down(self) -> bool | None:
+        """Whether a servo profile's pen is down, from ``$G``'s spindle word; ``None`` for
+        a profile whose pen-down lines do not start the spindle."""
+        if not any(line.split()[:1] in (["M3"], ["M4"]) for line in self.program.pen_down):
+            return None
+        for line in self._simple("$G"):
+            if line.startswith("[GC:"):
+                words = line.strip("[]")[3:].split()
+                return "M3" in words or "M4" in words
+        return None
 
     def walk(self, dx_mm: float, dy_mm: float) -> None:
         """A relative rapid move by ``(dx, dy)`` mm."""
@@ -72,6 +86,7 @@ class GrblManual(GrblDriver):
 
 def create_manual(options: PlotOptions, list_ports: PortLister | None) -> GrblManual:
     """The ``DeviceSpec.manual`` factory of GRBL."""
-    document = PlotDocument(layers=[], source="<manual>")
+    # no paths: the page size only satisfies a profile that flips the page
+    document = PlotDocument(layers=[], page_size_mm=(0.0, 0.0), source="<manual>")
     program = render_program(document, get_profile(options.profile), options.defaults)
     return GrblManual(program, options.port, label=f"grbl {options.profile}")

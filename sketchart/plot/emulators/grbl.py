@@ -348,6 +348,11 @@ class GrblEmulator(Emulator):
             return lines + "ok\r\n"
         if text == "$I":
             return "[VER:1.1h.20190825:]\r\n[OPT:V,15,128]\r\nok\r\n"
+        if text == "$G":  # the parser's modal state; only units and spindle are modelled
+            units = "G21" if self.units_mm else "G20"
+            spindle = "M3" if self.spindle_on else "M5"
+            return (f"[GC:G0 G54 G17 {units} G90 G94 {spindle} M9 T0 F0 "
+                    f"S{self.spindle_s:g}]\r\nok\r\n")
         if text == "$SLP":
             self._sync()
             self.state = "Sleep"
