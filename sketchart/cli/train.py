@@ -70,8 +70,9 @@ def _train_command(
         "--local-processes", help="Run as N processes on this machine (implies "
                                   "--distributed).", show_default=False)] = None,
     precision: Annotated[str | None, typer.Option(
-        "--precision", help="float32 (default) or bfloat16 (mixed precision: float32 "
-                            "weights, loss and mixture head); --resume keeps the run's.",
+        "--precision", help="float32 (default) or bfloat16 (mixed precision: bfloat16 "
+                            "products; float32 weights, gates, loss and mixture head); "
+                            "--resume keeps the run's.",
         show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed of weights, data order and noise (default: random, recorded).")] = None,
