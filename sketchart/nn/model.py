@@ -176,15 +176,8 @@ class SketchRNN(keras.Model):
             raise ValueError("encode: this is a decoder-only model (conditional=False)")
         # the strokes only meet the in-loop projections: the gate maths' dtype
         x = ops.cast(ops.convert_to_tensor(strokes5_targets), self.enc_fw.gate_dtype)
-        lengths = ops.cast(ops.convert_to_tensor(lengths), "int32")
+        x_rev, valid = _reversed_prefixes(x, ops.convert_to_tensor(lengths))
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
-        t = ops.arange(steps, dtype="int32")[None, :]
-        valid = t < lengths[:, None]  # [B, N]
-        # reverse each sketch's valid prefix, leave the padding in place
-        # (tf.reverse_sequence, as bidirectional_dynamic_rnn does)
-        rev_index = ops.where(valid, lengths[:, None] - 1 - t, t)
-        x_rev = ops.take_along_axis(x, ops.expand_dims(rev_index, -1), axis=1)
-
         fw, bw = self.enc_fw, self.enc_bw
         n_state = len(fw.state_size)
         valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
@@ -205,21 +198,12 @@ class SketchRNN(keras.Model):
         def step(
             carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
         ) -> tuple[list[Any], None]:
+            # xt: strokes, reversed strokes, valid, the two directions' dropout masks
+            w_fw, w_bw = dict(zip(keys_fw, prm[:n_pf])), dict(zip(keys_bw, prm[n_pf:]))
             p_in = prm[n_pf + n_pb :]
-            _, new_fw = fw.step(
-                in_fw.project(xt[0], p_in[:n_if]),
-                carry[:n_state],
-                xt[3],
-                dict(zip(keys_fw, prm[:n_pf])),
-                prods[:n_mf],
-            )
-            _, new_bw = bw.step(
-                in_bw.project(xt[1], p_in[n_if:]),
-                carry[n_state:],
-                xt[4],
-                dict(zip(keys_bw, prm[n_pf : n_pf + n_pb])),
-                prods[n_mf:],
-            )
+            x_fw, x_bw = in_fw.project(xt[0], p_in[:n_if]), in_bw.project(xt[1], p_in[n_if:])
+            _, new_fw = fw.step(x_fw, carry[:n_state], xt[3], w_fw, prods[:n_mf])
+            _, new_bw = bw.step(x_bw, carry[n_state:], xt[4], w_bw, prods[n_mf:])
             # past a sketch's end its state is copied through (dynamic_rnn with lengths)
             new = [ops.where(xt[2], n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
@@ -282,49 +266,11 @@ class SketchRNN(keras.Model):
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         x = _time_major(x)  # [N, B, 5]: everything up to the output head stays time-major
         masks = cell.dropout_masks(batch, steps, training)
-        mats, keys, params = _loop_weights(cell, 0)  # read once, outside the loop
-        n_w = len(params)
-        if not (training and hps.use_input_dropout):
-            # the strokes' projection step by step inside the loop; z's share (and the
-            # bias) is the same at every step: once per sketch
-            if hps.conditional:
-                offsets = cell.project_inputs(ops.cast(z, self.compute_dtype), 5)
-            else:
-                offsets = _no_offsets(cell)
-            inputs = _InLoopInputs(cell, offsets)
-
-            def step(
-                carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any],
-                prm: Sequence[Any],
-            ) -> tuple[list[Any], Any]:
-                projected = inputs.project(xt[0], prm[n_w:])
-                h, new = cell.step(projected, carry, xt[1], dict(zip(keys, prm[:n_w])), prods)
-                return new, h
-
-            xs, addends, constants = [x, masks], [], [0, 1]  # strokes, dropout mask
-            params = params + inputs.params
+        if training and hps.use_input_dropout:
+            loop = self._projected_recurrence(x, z, masks, training)
         else:
-            x = ops.cast(x, self.compute_dtype)
-            if hps.conditional:
-                z_tiled = ops.repeat(
-                    ops.expand_dims(ops.cast(z, self.compute_dtype), 0), steps, axis=0
-                )
-                x = ops.concatenate([x, z_tiled], axis=-1)
-            # input dropout (magenta's DropoutWrapper): a fresh mask per step and example,
-            # so all steps are projected before the recurrence
-            x = self._dropout(x, hps.input_dropout_prob, training, True)
-            xp = cell.project_inputs(x)
-            n_proj = len(xp)
-
-            def step(
-                carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any],
-                prm: Sequence[Any],
-            ) -> tuple[list[Any], Any]:
-                h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
-                return new, h
-
-            xs, addends, constants = [*xp, masks], _addends(cell, 0, 0), [n_proj]
-
+            loop = self._in_loop_recurrence(x, z, masks)
+        step, xs, mats, params, addends, constants = loop
         state = list(state)
         final, hs = scan_products(
             step, state, xs, mats, params, y_like=cell.output_of(state),
@@ -334,6 +280,56 @@ class SketchRNN(keras.Model):
         # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]
         mixture = split_mixture(_time_major(self.dec_output(hs)), hps.num_mixture)
         return mixture, list(final), _time_major(hs)
+
+    def _in_loop_recurrence(self, x: Any, z: Any, masks: Any) -> tuple[Any, ...]:
+        """The decoder's ``scan_products`` arguments ``(step, xs, mats, params, addends,
+        constants)`` with the strokes projected step by step inside the loop; z's share
+        (and the bias) is the same at every step: once per sketch."""
+        cell = self.decoder
+        mats, keys, params = _loop_weights(cell, 0)  # read once, outside the loop
+        n_w = len(params)
+        if self.hps.conditional:
+            offsets = cell.project_inputs(ops.cast(z, self.compute_dtype), 5)
+        else:
+            offsets = _no_offsets(cell)
+        inputs = _InLoopInputs(cell, offsets)
+
+        def step(
+            carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
+        ) -> tuple[list[Any], Any]:
+            projected = inputs.project(xt[0], prm[n_w:])
+            h, new = cell.step(projected, carry, xt[1], dict(zip(keys, prm[:n_w])), prods)
+            return new, h
+
+        # the strokes and the dropout mask need no gradient
+        return step, [x, masks], mats, params + inputs.params, [], [0, 1]
+
+    def _projected_recurrence(
+        self, x: Any, z: Any, masks: Any, training: bool
+    ) -> tuple[Any, ...]:
+        """As :meth:`_in_loop_recurrence` under input dropout (magenta's
+        ``DropoutWrapper``): a fresh mask per step and example, so all steps are projected
+        before the recurrence."""
+        hps, cell = self.hps, self.decoder
+        mats, keys, params = _loop_weights(cell, 0)
+        x = ops.cast(x, self.compute_dtype)
+        if hps.conditional:
+            steps = ops.shape(x)[0]
+            z_tiled = ops.repeat(
+                ops.expand_dims(ops.cast(z, self.compute_dtype), 0), steps, axis=0
+            )
+            x = ops.concatenate([x, z_tiled], axis=-1)
+        x = self._dropout(x, hps.input_dropout_prob, training, True)
+        xp = cell.project_inputs(x)
+        n_proj = len(xp)
+
+        def step(
+            carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
+        ) -> tuple[list[Any], Any]:
+            h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
+            return new, h
+
+        return step, [*xp, masks], mats, params, _addends(cell, 0, 0), [n_proj]
 
     def decoder_step(
         self, x_t: Any, state: Sequence[Any], z: Any = None, training: bool = False
@@ -443,6 +439,17 @@ class _InLoopInputs:
     def project(self, x_t: Any, params: Sequence[Any]) -> list[Any]:
         n = len(self.kernels)
         return [ops.matmul(x_t, k) + o for k, o in zip(params[:n], params[n:])]
+
+
+def _reversed_prefixes(x: Any, lengths: Any) -> tuple[Any, Any]:
+    """``(x_rev, valid)``: each sketch's valid prefix of ``x [B, N, 5]`` reversed, the padding
+    left in place (``tf.reverse_sequence``, as ``bidirectional_dynamic_rnn`` does), and the
+    ``[B, N]`` mask of the valid steps."""
+    lengths = ops.cast(lengths, "int32")[:, None]
+    t = ops.arange(ops.shape(x)[1], dtype="int32")[None, :]
+    valid = t < lengths
+    rev_index = ops.where(valid, lengths - 1 - t, t)
+    return ops.take_along_axis(x, ops.expand_dims(rev_index, -1), axis=1), valid
 
 
 def _no_offsets(cell: SketchCell) -> list[Any]:

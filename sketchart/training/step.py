@@ -219,6 +219,18 @@ class TrainStep:
                 apply(grads, lr)
                 return {k: strategy.reduce(MEAN, v, axis=None) for k, v in losses.items()}
 
+        # autograph off: the loops are explicit tf.while_loops (sketchart.nn.backend.scan), and
+        # converting every Keras call it reaches would multiply the tracing time
+        self._train = tf.function(train_fn, input_signature=spec, autograph=False,
+                                  jit_compile=self.jit_compile and strategy is None)
+        self._build_tf_eval(spec)
+
+    def _build_tf_eval(self, spec: tuple[Any, ...]) -> None:
+        """The compiled evaluation: the model's losses with the seed state given (the
+        model's own seed state is put back after), one function per ``use_mu``."""
+        import tensorflow as tf
+
+        model, hps, n_max = self.model, self.hps, self.n_max
         seed_vars = [model.non_trainable_variables[i] for i in self._seed_index]
 
         def eval_fn(strokes5: Any, lengths: Any, kl_weight: Any, seed_state: Any,
@@ -233,10 +245,6 @@ class TrainStep:
                     v.assign(s)
             return {k: tf.identity(v) for k, v in losses.items()}
 
-        # autograph off: the loops are explicit tf.while_loops (sketchart.nn.backend.scan), and
-        # converting every Keras call it reaches would multiply the tracing time
-        self._train = tf.function(train_fn, input_signature=spec, autograph=False,
-                                  jit_compile=self.jit_compile and strategy is None)
         eval_spec = (*spec[:2], spec[3], tf.TensorSpec([2], tf.as_dtype(self.seed_dtype)))
 
         def eval_with(use_mu: bool) -> Callable[..., Any]:
@@ -287,9 +295,8 @@ class TrainStep:
         import jax
         import jax.numpy as jnp
 
-        model, optimizer, hps = self.model, self.optimizer, self.hps
+        optimizer, hps = self.optimizer, self.hps
         clip = float(hps.grad_clip)
-        n_max = self.n_max
         lr_index = getattr(self, "_lr_index", 0)
         seed_index = self._seed_index
         if self.distribution is not None:
@@ -299,19 +306,7 @@ class TrainStep:
             self._replicated = NamedSharding(mesh, PartitionSpec())
             self._batch_sharding = NamedSharding(mesh, PartitionSpec("batch"))
 
-        def forward(tvals: list[Any], nvals: list[Any], strokes5: Any, lengths: Any,
-                    kl_weight: Any, training: bool, use_mu: bool = False,
-                    ) -> tuple[Any, tuple[Any, list[Any]]]:
-            import keras
-
-            mapping = list(zip(model.trainable_variables, tvals)) + list(
-                zip(model.non_trainable_variables, nvals))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                losses = _loss_terms(model, hps, strokes5, lengths, kl_weight, n_max,
-                                     training, use_mu)
-            new_nvals = [scope.get_current_value(v) for v in model.non_trainable_variables]
-            new_nvals = [o if n is None else n for n, o in zip(new_nvals, nvals)]
-            return losses["cost"], (losses, new_nvals)
+        forward = self._jax_forward
 
         def train_fn(tvals: list[Any], nvals: list[Any], ovals: list[Any], strokes5: Any,
                      lengths: Any, lr: Any, kl_weight: Any) -> Any:
@@ -352,6 +347,23 @@ class TrainStep:
 
         self._train = run_train
         self._eval = run_eval
+
+    def _jax_forward(self, tvals: list[Any], nvals: list[Any], strokes5: Any, lengths: Any,
+                     kl_weight: Any, training: bool, use_mu: bool = False,
+                     ) -> tuple[Any, tuple[Any, list[Any]]]:
+        """``(cost, (losses, new non-trainable values))`` of the model with the variables'
+        values given (pure, for ``jax.value_and_grad`` and ``jax.jit``)."""
+        import keras
+
+        model = self.model
+        mapping = list(zip(model.trainable_variables, tvals)) + list(
+            zip(model.non_trainable_variables, nvals))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            losses = _loss_terms(model, self.hps, strokes5, lengths, kl_weight, self.n_max,
+                                 training, use_mu)
+        new_nvals = [scope.get_current_value(v) for v in model.non_trainable_variables]
+        new_nvals = [o if n is None else n for n, o in zip(new_nvals, nvals)]
+        return losses["cost"], (losses, new_nvals)
 
     def _shard(self, array: np.ndarray, local: bool = False) -> Any:
         if self.distribution is None:
