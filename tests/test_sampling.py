@@ -194,6 +194,33 @@ def test_tf_with_and_without_xla_agree(flamingo, monkeypatch: pytest.MonkeyPatch
         np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=0, atol=DRIFT)
 
 
+def test_compiled_sampler_runs_full_float32_products(  # type: ignore[no-untyped-def]
+    flamingo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a GPU's TF32 default would round every product to 10-bit mantissas, and a sketch
+    # feeds its points back: the same seed would draw another sketch than the NumPy engine
+    import keras
+
+    seen: list = []
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        real = tf.config.experimental.enable_tensor_float_32_execution
+        monkeypatch.setattr(tf.config.experimental, "enable_tensor_float_32_execution",
+                            lambda on: (seen.append(on), real(on))[1])
+        S.sample(flamingo, 2, 0.4, seed=1)
+        assert seen == [False, True]
+        assert tf.config.experimental.tensor_float_32_execution_enabled()
+    else:
+        import jax
+
+        real_precision = jax.default_matmul_precision
+        monkeypatch.setattr(jax, "default_matmul_precision",
+                            lambda p: (seen.append(p), real_precision(p))[1])
+        S.sample(flamingo, 2, 0.4, seed=1)
+        assert seen and set(seen) == {"float32"}
+
+
 def test_greedy_ignores_the_seed(flamingo) -> None:  # type: ignore[no-untyped-def]
     a = S.sample(flamingo, 2, 0.5, greedy=True, seed=1, max_len=40)
     b = S.sample(flamingo, 2, 0.5, greedy=True, seed=2, max_len=40)

@@ -136,7 +136,7 @@ def _loop_for(model: SketchRNN, greedy: bool, jit: bool | None, batch: int) -> C
     cache = _cache(model)
     if key not in cache:
         if backend == "tensorflow":
-            cache[key] = _make_tf_loop(model, greedy, bool(jit))
+            cache[key] = _tf_full_float32(_make_tf_loop(model, greedy, bool(jit)))
         elif backend == "jax":
             cache[key] = _make_jax_loop(model, greedy)
         else:
@@ -171,6 +171,25 @@ def _make_tf_loop(model: SketchRNN, greedy: bool, jit: bool) -> Callable:
         return buf, steps
 
     return run
+
+
+def _tf_full_float32(fn: Callable) -> Callable:
+    """``fn`` run with TensorFlow's TF32 products off (as the JAX sampler's products run in
+    full float32, :func:`_jax_pure`): a GPU's TF32 rounding grows along a sketch that feeds
+    its points back. A CPU has no TF32; the setting is put back after each call."""
+    import tensorflow as tf
+
+    def call(*args: Any) -> Any:
+        was = tf.config.experimental.tensor_float_32_execution_enabled()
+        if not was:
+            return fn(*args)
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            return fn(*args)
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(True)
+
+    return call
 
 
 def _jax_pure(model: SketchRNN, fn: Callable) -> Callable:
@@ -236,7 +255,8 @@ def _compiled(model: SketchRNN, name: str, fn: Callable) -> Callable:
         if key[2] == "tensorflow":
             import tensorflow as tf
 
-            cache[key] = tf.function(fn, reduce_retracing=True, autograph=False)
+            cache[key] = _tf_full_float32(
+                tf.function(fn, reduce_retracing=True, autograph=False))
         elif key[2] == "jax":
             cache[key] = _jax_pure(model, fn)
         else:
