@@ -10,10 +10,12 @@ layer_norm, hyper) and mode:
 
 Each configuration runs in a fresh process (so its peak RSS is its own); the median of
 ``--steps`` timed steps after ``--warmup`` steps is printed with the ratio to the
-reference's seconds per step (3.12 lstm, 3.79 layer_norm, 6.00 hyper; goals: exact
->= 1.25x, bucketed >= 2.5x, RSS <= 3 GB). In bucketed mode the figure the goal uses is the
-*fitted* one: the step time fitted linearly against the steps run, at the long-run mean
-length (``speedup_fitted`` in the JSON; ``speedup`` stays the ratio of the timed mean).
+reference's seconds per step (3.12 lstm, 3.79 layer_norm, 6.00 hyper, or magenta's own
+trainer run just before with ``--baseline same-sitting``; goals: exact >= 1.4x, bucketed
+>= 2.5x, bfloat16 exact >= 2.5x on a CPU with AMX or AVX512-BF16, RSS <= 3 GB). In
+bucketed mode the figure the goal uses is the *fitted* one: the step time fitted linearly
+against the steps run, at the long-run mean length (``speedup_fitted`` in the JSON;
+``speedup`` stays the ratio of the timed mean).
 The header names the CPU, whether it has AMX / AVX512-BF16, and how the TensorFlow step
 runs on it (``sketchart.nn.step_choice``). Pause any background training while it runs::
 
