@@ -77,7 +77,7 @@ model = SketchRNN(hps, seed=0, precision=args["precision"])
 choice = None
 if keras.backend.backend() == "tensorflow":
     from sketchart.nn.step_choice import step_choice
-    c = step_choice()
+    c = step_choice(args["precision"])  # the products' dtype
     choice = {"xla_step": c.xla_step, "transposed": c.transposed, "source": c.source}
 opt = keras.optimizers.Adam(learning_rate=hps.learning_rate, epsilon=1e-8)
 step_fn = TrainStep(model, opt, hps, jit_compile=args["jit_compile"])

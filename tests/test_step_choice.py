@@ -73,3 +73,17 @@ def test_transposed_products_match_scan_whatever_this_cpu_picks(
 
     monkeypatch.setenv("SKETCHART_TRANSPOSED_PRODUCTS", "1")
     check(True, True, (1,), 3, 8, xla, monkeypatch)
+
+
+def test_bfloat16_products_are_measured_in_bfloat16(fresh: Path) -> None:
+    # oneDNN runs other kernels for bfloat16: which way is faster is measured again,
+    # while the step's (float32) maths keep float32's XLA choice
+    pytest.importorskip("tensorflow")
+    f32 = sc.step_choice()
+    bf16 = sc.step_choice("bfloat16")
+    assert bf16.source == "bfloat16 products measured" and "bfloat16 products:" in bf16.detail
+    assert bf16.xla_step == f32.xla_step
+    table = json.loads((fresh / "step_choice.json").read_text())
+    assert sorted(k.endswith("|bfloat16 products") for k in table) == [False, True]
+    sc._base_choice.cache_clear()
+    assert sc.step_choice("bfloat16").source == "measured earlier on this CPU"

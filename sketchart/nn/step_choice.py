@@ -13,8 +13,8 @@ Two choices, both exact (the same sums, up to float rounding):
   or unreadable features is measured: a loop of layer-norm LSTM steps each way.
 
 A variant replaces the default (transposed, XLA) only when :data:`SWITCH_MARGIN` faster.
-The result is cached per CPU model, thread count and TensorFlow version
-(``$SKETCHART_HOME`` or ``~/.cache/sketchart``, ``step_choice.json``) and logged on the
+The result is cached per CPU model, thread count, TensorFlow version and products'
+dtype (``$SKETCHART_HOME`` or ``~/.cache/sketchart``, ``step_choice.json``) and logged on the
 ``sketchart.nn`` logger. Overrides: ``SKETCHART_XLA_STEP=0/1``,
 ``SKETCHART_TRANSPOSED_PRODUCTS=0/1`` (read at every call), and
 ``SKETCHART_STEP_CHOICE=default`` (no measurement) or ``measure`` (the step too).
@@ -100,10 +100,12 @@ def _env_bool(name: str) -> bool | None:
     return None if value is None or value == "" else value != "0"
 
 
-def step_choice() -> StepChoice:
-    """The choice for this process: made (or measured) once, the environment's overrides
-    applied at every call (a benchmark may switch them between models)."""
-    return _logged(_overridden(_base_choice()))
+def step_choice(dtype: str = "float32") -> StepChoice:
+    """The choice for this process and products of ``dtype`` (``bfloat16`` under mixed
+    precision: oneDNN runs other kernels, so the wide products' way is measured again):
+    made (or measured) once, the environment's overrides applied at every call (a
+    benchmark may switch them between models)."""
+    return _logged(_overridden(_base_choice(dtype)))
 
 
 @functools.cache
@@ -128,12 +130,12 @@ def _overridden(choice: StepChoice) -> StepChoice:
 
 
 @functools.cache
-def _base_choice() -> StepChoice:
+def _base_choice(dtype: str = "float32") -> StepChoice:
     mode = os.environ.get("SKETCHART_STEP_CHOICE", "auto")
     if mode == "default":
         return StepChoice(True, True, "default (SKETCHART_STEP_CHOICE=default)")
     info = cpu_info()
-    cached = _read_cache(info)
+    cached = _read_cache(info, dtype)
     if cached is not None:
         return cached
     import tensorflow as tf
@@ -143,20 +145,25 @@ def _base_choice() -> StepChoice:
         # asks up front): no measurement possible there
         return StepChoice(True, True, "default: first asked inside a traced function")
     try:
-        measured = _measure_all(info, mode == "measure")
+        measured = _measure_all(info, mode == "measure", dtype)
     except Exception as exc:  # noqa: BLE001 (a failed measurement keeps the default)
         log.warning("sketchart: step measurement failed (%s); using the default", exc)
         return StepChoice(True, True, "default: the measurement failed")
-    _write_cache(info, measured)
+    _write_cache(info, measured, dtype)
     return measured
 
 
-def _measure_all(info: CpuInfo, force: bool) -> StepChoice:
+def _measure_all(info: CpuInfo, force: bool, dtype: str = "float32") -> StepChoice:
     """The products measured on every CPU (a second or two; the two ways differ by 15-40 %
     where measured, far beyond noise); the XLA step only where :func:`_has_figures` says
-    the benchmarked XLA default is not known to hold, or when forced."""
-    transposed, product_detail = measure_products()
+    the benchmarked XLA default is not known to hold, or when forced. The step's maths
+    are float32 whatever the products' dtype, so other dtypes take float32's XLA choice."""
+    transposed, product_detail = measure_products(dtype=dtype)
     product_detail += f"; {_threading()}"
+    if dtype != "float32":
+        base = _base_choice("float32")
+        return StepChoice(base.xla_step, transposed, f"{dtype} products measured",
+                          f"{product_detail}; XLA step as float32's ({base.source})")
     if force or not _has_figures(info):
         xla, step_detail = measure_step(transposed)
         return StepChoice(xla, transposed, "measured", f"{product_detail}; {step_detail}")
@@ -189,28 +196,29 @@ def _cache_path() -> Path:
     return Path(base) / "step_choice.json"
 
 
-def _cache_key(info: CpuInfo) -> str:
+def _cache_key(info: CpuInfo, dtype: str = "float32") -> str:
     import tensorflow as tf
 
-    return f"{info.model}|{info.signature}|{info.threads} threads|tensorflow {tf.__version__}"
+    key = f"{info.model}|{info.signature}|{info.threads} threads|tensorflow {tf.__version__}"
+    return key if dtype == "float32" else f"{key}|{dtype} products"
 
 
-def _read_cache(info: CpuInfo) -> StepChoice | None:
+def _read_cache(info: CpuInfo, dtype: str = "float32") -> StepChoice | None:
     try:
-        entry = json.loads(_cache_path().read_text(encoding="utf-8"))[_cache_key(info)]
+        entry = json.loads(_cache_path().read_text(encoding="utf-8"))[_cache_key(info, dtype)]
         return StepChoice(bool(entry["xla_step"]), bool(entry["transposed"]),
                           "measured earlier on this CPU", str(entry.get("detail", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write_cache(info: CpuInfo, choice: StepChoice) -> None:
+def _write_cache(info: CpuInfo, choice: StepChoice, dtype: str = "float32") -> None:
     path = _cache_path()
     try:
         table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except (OSError, ValueError):
         table = {}
-    table[_cache_key(info)] = asdict(choice)
+    table[_cache_key(info, dtype)] = asdict(choice)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -249,14 +257,14 @@ def _pick(best: dict[Any, float], cpu: dict[Any, float], default: Any,
 
 
 def measure_products(batch: int = 100, units: int = 512, steps: int = 100,
-                     rounds: int = 5) -> tuple[bool, str]:
-    """Whether a step's ``[B, H] @ [H, 4H]`` runs faster transposed: ``steps`` dependent
-    products in a compiled loop each way, timed alternately."""
+                     rounds: int = 5, dtype: str = "float32") -> tuple[bool, str]:
+    """Whether a step's ``[B, H] @ [H, 4H]`` of ``dtype`` runs faster transposed: ``steps``
+    dependent products in a compiled loop each way, timed alternately."""
     import tensorflow as tf
 
-    w = tf.random.stateless_normal((units, 4 * units), (0, 1)) * 0.01
+    w = tf.cast(tf.random.stateless_normal((units, 4 * units), (0, 1)) * 0.01, dtype)
     w_t = tf.transpose(w)
-    h = tf.random.stateless_normal((batch, units), (0, 2))
+    h = tf.cast(tf.random.stateless_normal((batch, units), (0, 2)), dtype)
 
     def loop(transposed: bool) -> Any:
         def body(i: Any, c: Any) -> tuple[Any, Any]:
@@ -268,7 +276,7 @@ def measure_products(batch: int = 100, units: int = 512, steps: int = 100,
 
     best, cpu = _timed({True: loop(True), False: loop(False)}, rounds)
     pick, detail = _pick(best, cpu, True, {True: "transposed", False: "plain"})
-    return pick, f"{steps} products: {detail}"
+    return pick, f"{steps} {dtype} products: {detail}"
 
 
 def measure_step(transposed: bool, batch: int = 100, units: int = 512, steps: int = 20,

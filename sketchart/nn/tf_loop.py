@@ -198,7 +198,8 @@ def _forward(spec: _ScanSpec, flat: Sequence[Any]) -> _Forward:
     x_tas = [unstacked(x) for x in x_all]
     a_tas = dict(zip(spec.add_k, [unstacked(a) for a in a_all]))
     prod_like = [tf.matmul(c0[i], w) for i, w in zip(spec.idx, ws)]
-    wide = TRANSPOSED_PRODUCT_MIN_COLS if step_choice().transposed else None
+    dtype = ws[0].dtype.name if ws else "float32"
+    wide = TRANSPOSED_PRODUCT_MIN_COLS if step_choice(dtype).transposed else None
     ws_t = [tf.transpose(w) if wide and w.shape[-1] >= wide else None for w in ws]
     fwd_step = spec.fwd_step
     assert fwd_step is not None

@@ -118,7 +118,10 @@ class TrainStep:
         if self.backend == "tensorflow":
             from sketchart.nn.step_choice import step_choice
 
-            step_choice()  # made (measured where it measures) before any tracing; logged
+            # made (measured where it measures) before any tracing; logged
+            step_choice()
+            if getattr(model, "precision", "float32") != "float32":
+                step_choice(model.precision)  # its products are measured in their dtype
             self._build_tf()
         elif self.backend == "jax":
             self._build_jax()
