@@ -292,9 +292,15 @@ class SketchCell(keras.layers.Layer):
         mask = self.dropout_masks(ops.shape(inputs)[0], None, bool(training))
         return self.step(self.project_inputs(inputs), list(states), mask)
 
-    def _candidate(self, j: Any, keep_mask: Any) -> Any:
+    def _cell_update(self, c: Any, gates: Any, keep_mask: Any = None) -> tuple[Any, Any]:
+        """magenta's LSTM update from the pre-activations ``gates = [i, j, f, o]``:
+        ``(new_c, o)``, the forget bias inside the sigmoid, recurrent dropout (``keep_mask``)
+        on the candidate ``tanh(j)``."""
+        i, j, f, o = ops.split(gates, 4, axis=-1)
         g = ops.tanh(j)
-        return g if keep_mask is None else g * keep_mask
+        if keep_mask is not None:
+            g = g * keep_mask
+        return c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g, o
 
     def _check_built_input(self, input_shape: Any) -> int:
         dim = int(input_shape[-1])

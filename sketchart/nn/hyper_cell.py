@@ -183,10 +183,7 @@ class HyperLSTMCell(SketchCell):
         # hyper cell (layer-norm LSTM, never recurrent dropout) on [x, h]
         pre = self.gate_sum(x_hyper, h_hyper, hyper_hh)
         pre = layer_norm_gates(pre, w["hyper_ln_all_gamma"], w["hyper_ln_all_beta"], 4, hu)
-        hi, hj, hf, ho = ops.split(pre, 4, axis=-1)
-        new_hyper_c = hyper_c * ops.sigmoid(hf + self.forget_bias) + ops.sigmoid(
-            hi
-        ) * ops.tanh(hj)
+        new_hyper_c, ho = self._cell_update(hyper_c, pre)
         new_hyper_h = ops.tanh(
             layer_norm(new_hyper_c, w["hyper_ln_c_gamma"], w["hyper_ln_c_beta"])
         ) * ops.sigmoid(ho)
@@ -204,9 +201,7 @@ class HyperLSTMCell(SketchCell):
         gates = alpha_x * xg + (alpha_h * hg + beta_h) + w["bias"]
         pre = ops.reshape(gates, (-1, 4 * units))
         pre = layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, units)
-        i, j, f, o = ops.split(pre, 4, axis=-1)
-        g = self._candidate(j, keep_mask)
-        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_c, o = self._cell_update(c, pre, keep_mask)
         new_h = ops.tanh(layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
         new_h, new_hyper_h = self.in_compute(new_h), self.in_compute(new_hyper_h)
         return new_h, [new_h, new_hyper_h, new_c, new_hyper_c]

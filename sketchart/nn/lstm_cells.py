@@ -76,10 +76,7 @@ class LSTMCell(SketchCell):
         w = self.step_weights() if weights is None else weights
         c, _ = state
         (hh,) = self._products(state, w, products)
-        hidden = self.gate_sum(projected[0], hh)
-        i, j, f, o = ops.split(hidden, 4, axis=-1)
-        g = self._candidate(j, keep_mask)
-        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_c, o = self._cell_update(c, self.gate_sum(projected[0], hh), keep_mask)
         new_h = self.in_compute(ops.tanh(new_c) * ops.sigmoid(o))
         return new_h, [new_c, new_h]
 
@@ -134,9 +131,7 @@ class LayerNormLSTMCell(SketchCell):
         (hh,) = self._products(state, w, products)
         pre = self.gate_sum(projected[0], hh)
         pre = layer_norm_gates(pre, w["ln_all_gamma"], w["ln_all_beta"], 4, self.units)
-        i, j, f, o = ops.split(pre, 4, axis=-1)
-        g = self._candidate(j, keep_mask)
-        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        new_c, o = self._cell_update(c, pre, keep_mask)
         new_h = ops.tanh(layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"])) * ops.sigmoid(o)
         new_h = self.in_compute(new_h)
         return new_h, [new_h, new_c]
