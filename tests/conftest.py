@@ -36,3 +36,23 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def sheep_npz() -> Path:
     return shared_path("data", "sketchrnn", "aaron_sheep.npz")
+
+
+def write_small_sheep(folder: Path, sheep_npz: Path, max_points: int, train: int,
+                      held_out: int = 10) -> Path:
+    """``folder`` with ``small.npz``: the first ``train`` / ``held_out`` / ``held_out``
+    real sheep of at most ``max_points`` points (for tiny training runs)."""
+    import numpy as np
+
+    from sketchart.data.datasets import load_npz
+    from sketchart.data.npzsafe import write_npz
+
+    sheep = load_npz(sheep_npz)
+
+    def pick(sketches: list[np.ndarray], n: int) -> list[np.ndarray]:
+        return [s.astype(np.int16) for s in sketches if len(s) <= max_points][:n]
+
+    write_npz(folder / "small.npz", {"train": pick(sheep.train, train),
+                                     "valid": pick(sheep.valid, held_out),
+                                     "test": pick(sheep.test, held_out)})
+    return folder

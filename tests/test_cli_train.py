@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_small_sheep
 from typer.testing import CliRunner
 
 from sketchart.cli import app, main
@@ -17,19 +18,7 @@ TINY = "enc_rnn_size=8,dec_rnn_size=16,z_size=4,num_mixture=2,batch_size=10"
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
     """``small.npz``: short real sheep (at most 50 points)."""
-    from sketchart.data.datasets import load_npz
-    from sketchart.data.npzsafe import write_npz
-
-    sheep = load_npz(sheep_npz)
-    folder = tmp_path_factory.mktemp("data")
-
-    def pick(sketches: list[np.ndarray], n: int) -> list[np.ndarray]:
-        return [s.astype(np.int16) for s in sketches if len(s) <= 50][:n]
-
-    write_npz(folder / "small.npz", {"train": pick(sheep.train, 40),
-                                     "valid": pick(sheep.valid, 10),
-                                     "test": pick(sheep.test, 10)})
-    return folder
+    return write_small_sheep(tmp_path_factory.mktemp("data"), sheep_npz, 50, 40)
 
 
 def test_magenta_spelling_trains_and_evaluate_prints_both_costs(data_dir: Path,

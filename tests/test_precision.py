@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_small_sheep
 
 TINY = ("data_set=small.npz,enc_rnn_size=8,dec_rnn_size=16,z_size=4,num_mixture=2,"
         "batch_size=10,dec_model=layer_norm,enc_model=layer_norm,"
@@ -25,19 +26,7 @@ TINY = ("data_set=small.npz,enc_rnn_size=8,dec_rnn_size=16,z_size=4,num_mixture=
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
     """``small.npz``: 40 train / 10 valid / 10 test real sheep of at most 40 points."""
-    from sketchart.data.datasets import load_npz
-    from sketchart.data.npzsafe import write_npz
-
-    sheep = load_npz(sheep_npz)
-    folder = tmp_path_factory.mktemp("data")
-
-    def pick(sketches: list[np.ndarray], n: int) -> list[np.ndarray]:
-        return [s.astype(np.int16) for s in sketches if len(s) <= 40][:n]
-
-    write_npz(folder / "small.npz", {"train": pick(sheep.train, 40),
-                                     "valid": pick(sheep.valid, 10),
-                                     "test": pick(sheep.test, 10)})
-    return folder
+    return write_small_sheep(tmp_path_factory.mktemp("data"), sheep_npz, 40, 40)
 
 
 _SCRIPT = """

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_small_sheep
 
 from sketchart.errors import SketchartError
 from sketchart.hparams import HParams, HParamsError
@@ -40,19 +41,7 @@ QUIET = {"progress": False, "samples": 0, "tensorboard": False}
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
     """``small.npz``: 60 train / 20 valid / 20 test real sheep of at most 60 points."""
-    from sketchart.data.datasets import load_npz
-    from sketchart.data.npzsafe import write_npz
-
-    sheep = load_npz(sheep_npz)
-    folder = tmp_path_factory.mktemp("data")
-
-    def pick(sketches: list[np.ndarray], n: int) -> list[np.ndarray]:
-        return [s.astype(np.int16) for s in sketches if len(s) <= 60][:n]
-
-    write_npz(folder / "small.npz", {"train": pick(sheep.train, 60),
-                                     "valid": pick(sheep.valid, 20),
-                                     "test": pick(sheep.test, 20)})
-    return folder
+    return write_small_sheep(tmp_path_factory.mktemp("data"), sheep_npz, 60, 60, held_out=20)
 
 
 RUN_HP = TINY + ",save_every=4,use_recurrent_dropout=true"

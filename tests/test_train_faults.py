@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_small_sheep
 
 from sketchart.cli import main
 from sketchart.errors import SketchartError
@@ -240,19 +241,7 @@ def test_help_has_no_bool_types_no_braces_and_keeps_whole_words(
 # ----------------------------------------------------------- real (tiny) training
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sheep_npz: Path) -> Path:
-    from sketchart.data.datasets import load_npz
-    from sketchart.data.npzsafe import write_npz
-
-    sheep = load_npz(sheep_npz)
-    folder = tmp_path_factory.mktemp("data")
-
-    def pick(sketches: list[np.ndarray], n: int) -> list[np.ndarray]:
-        return [s.astype(np.int16) for s in sketches if len(s) <= 40][:n]
-
-    write_npz(folder / "small.npz", {"train": pick(sheep.train, 20),
-                                     "valid": pick(sheep.valid, 10),
-                                     "test": pick(sheep.test, 10)})
-    return folder
+    return write_small_sheep(tmp_path_factory.mktemp("data"), sheep_npz, 40, 20)
 
 
 @pytest.fixture(scope="module")
