@@ -277,6 +277,29 @@ def test_dropout_masks_fresh_per_step_and_example() -> None:
     assert make("lstm").dropout_masks(4, 50, training=True) is None
 
 
+@pytest.mark.parametrize(
+    ("units", "keep"), [(6, 0.75), (7, 0.9), (1, 0.5), (512, 0.9)]
+)
+def test_keep_mask_from_dropout_bits(units: int, keep: float) -> None:
+    # two units' draws per int32 value: both halves, odd widths included, keep their rate
+    cell = make("layer_norm", units=units, use_recurrent_dropout=True,
+                recurrent_dropout_prob=keep)
+    bits = np_(cell.dropout_bits(64, 40, training=True))
+    assert bits.shape == (40, 64, (units + 1) // 2) and bits.dtype == np.int32
+    assert bits.min() >= 0 and bits.max() < 2**30
+    masks = np_(cell.keep_mask(bits))
+    assert masks.shape == (40, 64, units)
+    assert set(np.unique(masks)) <= {0.0, np.float32(1 / keep)}
+    expected = (bits[..., None] >> np.array([0, 15])) & (2**15 - 1) < round(keep * 2**15)
+    expected = np.concatenate([expected[..., 0], expected[..., 1]], axis=-1)[..., :units]
+    np.testing.assert_array_equal(masks > 0, expected)
+    half = (units + 1) // 2
+    for part in (masks[..., :half], masks[..., half:]):
+        if part.size:
+            assert abs((part > 0).mean() - keep) < 0.05
+    assert cell.keep_mask(None) is None
+
+
 def test_unknown_cell_is_a_one_line_error() -> None:
     from sketchart.errors import SketchartError
     from sketchart.nn.cells import make_cell

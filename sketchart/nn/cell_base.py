@@ -16,6 +16,9 @@ __all__ = ["LN_EPSILON", "SketchCell", "layer_norm", "layer_norm_gates", "per_ga
 
 #: Layer-norm epsilon of the reference (``rnn.layer_norm_all`` / ``rnn.layer_norm``).
 LN_EPSILON = 1e-3
+#: bits per unit of a recurrent-dropout draw: keep probabilities resolve to 2**-15
+#: (0.9 keeps with 0.89999), two draws per int32 value
+_DRAW_BITS = 15
 
 
 def read(variable: Any, dtype: str | None = None) -> Any:
@@ -268,19 +271,45 @@ class SketchCell(keras.layers.Layer):
             return list(products)
         return [ops.matmul(state[i], w[key]) for i, key in self.recurrent_products]
 
+    def dropout_bits(self, batch_size: int, steps: int | None, training: bool) -> Any:
+        """Random bits for the recurrent-dropout masks, ``[steps, B, ceil(H/2)]`` int32 (or
+        ``[B, ceil(H/2)]`` if ``steps`` is None): each value holds two units' draws.
+
+        Returns ``None`` when dropout is off or ``training`` is false. A loop passes these
+        to its steps and each step makes its ``[B, H]`` mask with :meth:`keep_mask`: half
+        the random draws of one uniform float per unit, and the comparison and scaling
+        fused into the step's own maths rather than passes over all ``[T, B, H]`` masks.
+        """
+        if not (training and self.use_recurrent_dropout and self.recurrent_dropout_prob < 1):
+            return None
+        half = (self.units + 1) // 2
+        shape = (batch_size, half) if steps is None else (steps, batch_size, half)
+        return keras.random.randint(
+            shape, 0, 2 ** (2 * _DRAW_BITS), dtype="int32", seed=self.seed_generator
+        )
+
+    def keep_mask(self, bits: Any) -> Any:
+        """The keep mask ``[..., B, H]`` of :meth:`dropout_bits` (``None`` stays ``None``):
+        a unit is kept when its 15-bit draw falls under ``keep * 2**15``, and a kept unit
+        is ``1 / keep`` (inverted dropout), in :attr:`gate_dtype`."""
+        if bits is None:
+            return None
+        keep = self.recurrent_dropout_prob
+        threshold = round(keep * 2**_DRAW_BITS)
+        low = ops.bitwise_and(bits, 2**_DRAW_BITS - 1)
+        high = ops.right_shift(bits, _DRAW_BITS)
+        kept = ops.concatenate([low < threshold, high < threshold], axis=-1)
+        return ops.cast(kept[..., : self.units], self.gate_dtype) / keep
+
     def dropout_masks(self, batch_size: int, steps: int | None, training: bool) -> Any:
-        """Recurrent-dropout masks ``[steps, B, H]`` (or ``[B, H]`` if ``steps`` is None).
+        """Recurrent-dropout masks ``[steps, B, H]`` (or ``[B, H]`` if ``steps`` is None):
+        :meth:`keep_mask` of fresh :meth:`dropout_bits`.
 
         Returns ``None`` when dropout is off or ``training`` is false. Masks are drawn up
         front so the recurrence stays a pure function of its inputs; they are
         independent per step and per example, exactly like a dropout op inside the cell.
         """
-        if not (training and self.use_recurrent_dropout and self.recurrent_dropout_prob < 1):
-            return None
-        shape = (batch_size, self.units) if steps is None else (steps, batch_size, self.units)
-        keep = self.recurrent_dropout_prob
-        u = keras.random.uniform(shape, seed=self.seed_generator)
-        return ops.cast(u < keep, self.gate_dtype) / keep
+        return self.keep_mask(self.dropout_bits(batch_size, steps, training))
 
     def call(
         self,

@@ -182,8 +182,8 @@ class SketchRNN(keras.Model):
         n_state = len(fw.state_size)
         valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
         masks = [
-            fw.dropout_masks(batch, steps, training),
-            bw.dropout_masks(batch, steps, training),
+            fw.dropout_bits(batch, steps, training),
+            bw.dropout_bits(batch, steps, training),
         ]
 
         # weights read once, outside the loop; the recurrent products go to scan_products,
@@ -202,8 +202,9 @@ class SketchRNN(keras.Model):
             w_fw, w_bw = dict(zip(keys_fw, prm[:n_pf])), dict(zip(keys_bw, prm[n_pf:]))
             p_in = prm[n_pf + n_pb :]
             x_fw, x_bw = in_fw.project(xt[0], p_in[:n_if]), in_bw.project(xt[1], p_in[n_if:])
-            _, new_fw = fw.step(x_fw, carry[:n_state], xt[3], w_fw, prods[:n_mf])
-            _, new_bw = bw.step(x_bw, carry[n_state:], xt[4], w_bw, prods[n_mf:])
+            mask_fw, mask_bw = fw.keep_mask(xt[3]), bw.keep_mask(xt[4])
+            _, new_fw = fw.step(x_fw, carry[:n_state], mask_fw, w_fw, prods[:n_mf])
+            _, new_bw = bw.step(x_bw, carry[n_state:], mask_bw, w_bw, prods[n_mf:])
             # past a sketch's end its state is copied through (dynamic_rnn with lengths)
             new = [ops.where(xt[2], n, o) for n, o in zip(new_fw + new_bw, carry)]
             return new, None
@@ -265,7 +266,7 @@ class SketchRNN(keras.Model):
         x = ops.cast(ops.convert_to_tensor(strokes5_inputs), cell.gate_dtype)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         x = _time_major(x)  # [N, B, 5]: everything up to the output head stays time-major
-        masks = cell.dropout_masks(batch, steps, training)
+        masks = cell.dropout_bits(batch, steps, training)  # each step makes its mask
         if training and hps.use_input_dropout:
             loop = self._projected_recurrence(x, z, masks, training)
         else:
@@ -298,7 +299,8 @@ class SketchRNN(keras.Model):
             carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
         ) -> tuple[list[Any], Any]:
             projected = inputs.project(xt[0], prm[n_w:])
-            h, new = cell.step(projected, carry, xt[1], dict(zip(keys, prm[:n_w])), prods)
+            mask = cell.keep_mask(xt[1])
+            h, new = cell.step(projected, carry, mask, dict(zip(keys, prm[:n_w])), prods)
             return new, h
 
         # the strokes and the dropout mask need no gradient
@@ -326,7 +328,8 @@ class SketchRNN(keras.Model):
         def step(
             carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
         ) -> tuple[list[Any], Any]:
-            h, new = cell.step(xt[:n_proj], carry, xt[n_proj], dict(zip(keys, prm)), prods)
+            mask = cell.keep_mask(xt[n_proj])
+            h, new = cell.step(xt[:n_proj], carry, mask, dict(zip(keys, prm)), prods)
             return new, h
 
         return step, [*xp, masks], mats, params, _addends(cell, 0, 0), [n_proj]
