@@ -58,9 +58,11 @@ def split_mixture(raw: Any, num_mixture: int) -> MixtureParams:
     log sigma_y, raw correlation (blocks, not interleaved).
     """
     m = num_mixture
-    pen = raw[..., :3]
-    blocks = [raw[..., 3 + k * m : 3 + (k + 1) * m] for k in range(6)]
-    pi, mu_x, mu_y, s_x, s_y, corr = blocks
+    # one split, not seven slices: its gradient is one concatenation, where each slice's
+    # would fill a zero tensor of the whole [N, B, 3 + 6M] output and all seven be summed
+    pen, pi, mu_x, mu_y, s_x, s_y, corr = ops.split(
+        raw, [3 + k * m for k in range(6)], axis=-1
+    )
     return MixtureParams(pen, pi, mu_x, mu_y, ops.exp(s_x), ops.exp(s_y), ops.tanh(corr))
 
 
