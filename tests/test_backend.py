@@ -105,3 +105,46 @@ def test_scan_products_rejects_an_addend_that_is_missing() -> None:
     with pytest.raises(ValueError, match="addend"):
         scan_products(lambda c, xt, p, prm: (c, None), carry, [None],
                       [(0, ops.zeros((3, 3)))], [], addends=[(0, 0)])
+
+
+@pytest.mark.parametrize(("xla", "expected"), [("1", {True}), ("0", {False})])
+def test_compiled_cpu_step_takes_layer_norm_means_as_products(
+    xla: str, expected: set[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorFlow's step compiled for the CPU traces its layer norms (forward and the
+    backward's recomputation) with means as products; op by op they stay reductions."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the compiled step is TensorFlow's scan_products")
+    import tensorflow as tf
+
+    from sketchart.nn import cell_base
+
+    seen: list[bool] = []
+    row_mean = cell_base._row_mean
+
+    def recording(x: object) -> object:
+        seen.append(cell_base._MEANS_AS_PRODUCTS.get())
+        return row_mean(x)
+
+    monkeypatch.setattr(cell_base, "_row_mean", recording)
+    monkeypatch.setenv("SKETCHART_XLA_STEP", xla)
+    w = tf.Variable(np.random.default_rng(2).normal(size=(4, 4)).astype("float32"))
+    gamma, beta = tf.Variable(tf.ones(4)), tf.Variable(tf.zeros(4))
+
+    def body(c, xt, prods, prm):
+        new = cell_base.layer_norm(prods[0] + xt[0], prm[0], prm[1])
+        return [new], new
+
+    x = tf.constant(np.random.default_rng(3).normal(size=(3, 2, 4)).astype("float32"))
+
+    @tf.function  # as every caller of scan_products on TensorFlow
+    def grads() -> list:
+        with tf.GradientTape() as tape:
+            _, ys = scan_products(
+                body, [tf.ones((2, 4))], [x], [(0, w)], [gamma, beta], y_like=tf.ones((2, 4))
+            )
+            loss = tf.reduce_sum(ys * ys)
+        return tape.gradient(loss, [w, gamma, beta])
+
+    assert all(g is not None for g in grads())
+    assert set(seen) == expected and len(seen) >= 4  # forward and backward, two means each

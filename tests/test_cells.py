@@ -300,6 +300,35 @@ def test_keep_mask_from_dropout_bits(units: int, keep: float) -> None:
     assert cell.keep_mask(None) is None
 
 
+@pytest.mark.parametrize(("shape", "gates"), [((3, 8), 1), ((5, 4 * 6), 4), ((2, 4 * 512), 4)])
+def test_layer_norm_means_as_products_match_reductions(shape: tuple[int, int], gates: int
+                                                       ) -> None:
+    from sketchart.nn.cell_base import (
+        _MEANS_AS_PRODUCTS,
+        layer_norm,
+        layer_norm_gates,
+        means_as_products,
+    )
+
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=shape) * 3 + 1).astype("float32")
+    n = shape[1]
+    gamma, beta = rng.normal(size=n).astype("float32"), rng.normal(size=n).astype("float32")
+    units = n // gates
+
+    def both() -> list[np.ndarray]:
+        return [np_(layer_norm_gates(x, gamma, beta, gates, units)),
+                np_(layer_norm(x[:, :units], gamma[:units], beta[:units]))]
+
+    plain = both()
+    with means_as_products():
+        assert _MEANS_AS_PRODUCTS.get()
+        products = both()
+    assert not _MEANS_AS_PRODUCTS.get()
+    for a, b in zip(plain, products):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_unknown_cell_is_a_one_line_error() -> None:
     from sketchart.errors import SketchartError
     from sketchart.nn.cells import make_cell

@@ -6,13 +6,23 @@ All maths is ``keras.ops``: the same code runs on the TensorFlow and JAX backend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
-__all__ = ["LN_EPSILON", "SketchCell", "layer_norm", "layer_norm_gates", "per_gate", "read"]
+__all__ = [
+    "LN_EPSILON",
+    "SketchCell",
+    "layer_norm",
+    "layer_norm_gates",
+    "means_as_products",
+    "per_gate",
+    "read",
+]
 
 #: Layer-norm epsilon of the reference (``rnn.layer_norm_all`` / ``rnn.layer_norm``).
 LN_EPSILON = 1e-3
@@ -39,6 +49,36 @@ def _widened(x: Any) -> Any:
     return x
 
 
+_MEANS_AS_PRODUCTS = contextvars.ContextVar("means_as_products", default=False)
+
+
+@contextlib.contextmanager
+def means_as_products() -> Iterator[None]:
+    """Within this context the layer norms traced take their row means as products with a
+    ``1/n`` column instead of reductions.
+
+    For steps compiled by XLA's CPU compiler, which splits each row reduction into
+    partitioned reduce-window kernels: the products run as one call each, and a layer-norm
+    step's forward and backward take less time (``benchmarks/README.md``). The sums are
+    the same up to float rounding; elsewhere (GPUs, sampling) the reductions stay.
+    """
+    token = _MEANS_AS_PRODUCTS.set(True)
+    try:
+        yield
+    finally:
+        _MEANS_AS_PRODUCTS.reset(token)
+
+
+def _row_mean(x: Any) -> Any:
+    """The mean of ``x [..., n]`` over its last axis, keeping it (``[..., 1]``)."""
+    if not _MEANS_AS_PRODUCTS.get():
+        return ops.mean(x, axis=-1, keepdims=True)
+    n = int(x.shape[-1])
+    column = ops.full((n, 1), 1.0 / n, dtype=x.dtype)
+    means = ops.matmul(ops.reshape(x, (-1, n)), column)
+    return ops.reshape(means, (*ops.shape(x)[:-1], 1))
+
+
 def layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> Any:
     """``rnn.layer_norm_all``: normalise each gate block of ``x [B, gates*units]`` on its
     own."""
@@ -48,8 +88,8 @@ def layer_norm_gates(x: Any, gamma: Any, beta: Any, gates: int, units: int) -> A
     x, gamma, beta = _widened(x), _widened(gamma), _widened(beta)
     shape = ops.shape(x)
     xr = ops.reshape(x, (-1, gates, units))
-    shifted = xr - ops.mean(xr, axis=2, keepdims=True)
-    var = ops.mean(ops.square(shifted), axis=2, keepdims=True)
+    shifted = xr - _row_mean(xr)
+    var = _row_mean(ops.square(shifted))
     xr = shifted * ops.rsqrt(var + LN_EPSILON)
     out = ops.reshape(xr, shape) * gamma + beta
     return out if out.dtype == dtype else ops.cast(out, dtype)
@@ -72,9 +112,8 @@ def layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
     inside when ``x`` is 16-bit (see :func:`layer_norm_gates`)."""
     dtype = x.dtype
     x, gamma, beta = _widened(x), _widened(gamma), _widened(beta)
-    mean = ops.mean(x, axis=-1, keepdims=True)
-    shifted = x - mean
-    var = ops.mean(ops.square(shifted), axis=-1, keepdims=True)
+    shifted = x - _row_mean(x)
+    var = _row_mean(ops.square(shifted))
     out = gamma * shifted * ops.rsqrt(var + LN_EPSILON) + beta
     return out if out.dtype == dtype else ops.cast(out, dtype)
 

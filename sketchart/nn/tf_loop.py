@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sketchart.nn.cell_base import means_as_products
 from sketchart.nn.step_choice import step_choice
 
 __all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_scan_products"]
@@ -160,8 +161,22 @@ class _ScanSpec:
 
         self.fwd_step, self.bwd_step = self.run_step, self.step_vjp
         if step_choice().xla_step:
-            self.fwd_step = tf.function(self.run_step, jit_compile=True)
-            self.bwd_step = tf.function(self.step_vjp, jit_compile=True)
+            on_cpu = not tf.config.list_logical_devices("GPU")
+            self.fwd_step = tf.function(_traced(self.run_step, on_cpu), jit_compile=True)
+            self.bwd_step = tf.function(_traced(self.step_vjp, on_cpu), jit_compile=True)
+
+
+def _traced(fn: Callable[..., Any], cpu: bool) -> Callable[..., Any]:
+    """``fn`` as XLA's CPU compiler should trace it: layer-norm means as products
+    (:func:`~sketchart.nn.cell_base.means_as_products`) when ``cpu``."""
+    if not cpu:
+        return fn
+
+    def traced(*args: Any) -> Any:
+        with means_as_products():
+            return fn(*args)
+
+    return traced
 
 
 @dataclass
