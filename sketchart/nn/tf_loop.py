@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sketchart.nn.cell_base import means_as_products
 from sketchart.nn.step_choice import step_choice
 
 __all__ = ["TRANSPOSED_PRODUCT_MIN_COLS", "WEIGHT_GRAD_CHUNK", "tf_scan", "tf_scan_products"]
@@ -171,6 +170,7 @@ def _traced(fn: Callable[..., Any], cpu: bool) -> Callable[..., Any]:
     (:func:`~sketchart.nn.cell_base.means_as_products`) when ``cpu``."""
     if not cpu:
         return fn
+    from sketchart.nn.cell_base import means_as_products  # keras: not at import time
 
     def traced(*args: Any) -> Any:
         with means_as_products():
