@@ -15,7 +15,10 @@ trainer run just before with ``--baseline same-sitting``; goals: exact >= 1.4x, 
 >= 2.5x, bfloat16 exact >= 2.5x on a CPU with AMX or AVX512-BF16, RSS <= 3 GB). In
 bucketed mode the figure the goal uses is the *fitted* one: the step time fitted linearly
 against the steps run, at the long-run mean length (``speedup_fitted`` in the JSON;
-``speedup`` stays the ratio of the timed mean).
+``speedup`` stays the ratio of the timed mean). ``--rounds N`` (same sitting) alternates
+the reference and ours N times per decoder, each round's entries in the JSON with their
+``round``, and prints each configuration's median ratio: the host's drift between two runs
+moves a single ratio by ±15 %.
 The header names the CPU, whether it has AMX / AVX512-BF16, and how the TensorFlow step
 runs on it (``sketchart.nn.step_choice``). Pause any background training while it runs::
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -167,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
                              "run magenta's trainer here first (reference_step.py)")
     parser.add_argument("--magenta-wheel", default=None,
                         help="the magenta 2.1.4 wheel for --baseline same-sitting")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="same-sitting: alternate the reference and ours this many "
+                             "times per decoder and print each configuration's median "
+                             "ratio (a host's drift moves single rounds)")
     return parser
 
 
@@ -188,6 +196,32 @@ def _print_header(args: argparse.Namespace) -> None:
               f"{'steps run':>9} {'RSS GB':>7} {'ref s':>6} {'speed-up':>8} {'goal':>5}")
     print(header)
     print("-" * len(header))
+
+
+def _reference(decoder: str, args: argparse.Namespace) -> dict:
+    """magenta's own trainer for ``decoder``, in a fresh process; its line printed.
+    With ``--threads 1`` (a busy machine) the ratio compares CPU seconds, not wall."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from reference_step import run_reference
+
+    os.environ["SKETCHART_REF_THREADS"] = str(args.threads)
+    ref = run_reference(decoder, args.steps, args.warmup, data=args.data,
+                        wheel=args.magenta_wheel, hparams=args.hparams)
+    print(f"reference {decoder}: {ref['median_s']:.2f} s/step wall, "
+          f"{ref['cpu_median_s']:.2f} s CPU, {ref['peak_rss_gb']:.2f} GB", flush=True)
+    return ref
+
+
+def _print_medians(decoder: str, rows: list[dict], args: argparse.Namespace) -> None:
+    """Per mode, the median of the rounds' goal ratios (fitted where there is one)."""
+    for mode in args.modes.split(","):
+        ratios = sorted(r["speedup_fitted"] or r["speedup"] for r in rows if r["mode"] == mode)
+        if not ratios:
+            continue
+        median = statistics.median(ratios)
+        ok = "ok" if median >= _goal(mode, args.precision) else "MISS"
+        print(f"{decoder:<11} {mode:<9} median of {len(ratios)} rounds {median:.2f}x "
+              f"({ratios[0]:.2f}-{ratios[-1]:.2f}x) {ok}", flush=True)
 
 
 def _goal(mode: str, precision: str) -> float:
@@ -225,22 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     ref_s = dict(REFERENCE_S)
     ref_rss = dict(REFERENCE_RSS_GB)
+    rounds = max(1, args.rounds) if args.baseline == "same-sitting" else 1
     for decoder in args.decoders.split(","):
-        if args.baseline == "same-sitting":
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from reference_step import run_reference
-
-            os.environ["SKETCHART_REF_THREADS"] = str(args.threads)
-            ref = run_reference(decoder, args.steps, args.warmup, data=args.data,
-                                wheel=args.magenta_wheel, hparams=args.hparams)
-            # with --threads 1 on a busy machine, compare CPU seconds rather than wall
-            ref_s[decoder] = ref["cpu_median_s" if args.threads == 1 else "median_s"]
-            ref_rss[decoder] = ref["peak_rss_gb"]
-            print(f"reference {decoder}: {ref['median_s']:.2f} s/step wall, "
-                  f"{ref['cpu_median_s']:.2f} s CPU, {ref['peak_rss_gb']:.2f} GB", flush=True)
-        for mode in args.modes.split(","):
-            r = run_one(decoder, mode, args)
-            rows.append(_report(decoder, mode, r, ref_s[decoder], args))
+        for round_ in range(rounds):
+            if args.baseline == "same-sitting":
+                ref = _reference(decoder, args)
+                ref_s[decoder] = ref["cpu_median_s" if args.threads == 1 else "median_s"]
+                ref_rss[decoder] = ref["peak_rss_gb"]
+            for mode in args.modes.split(","):
+                r = run_one(decoder, mode, args)
+                rows.append(_report(decoder, mode, r, ref_s[decoder], args)
+                            | ({"round": round_} if rounds > 1 else {}))
+        if rounds > 1:
+            _print_medians(decoder, rows[-rounds * len(args.modes.split(",")):], args)
     choice = next((r["step_choice"] for r in rows if r.get("step_choice")), None)
     if choice:
         print(f"TensorFlow step: {'XLA' if choice['xla_step'] else 'op by op'}, wide "
