@@ -181,7 +181,7 @@ class SketchRNN(keras.Model):
         fw, bw = self.enc_fw, self.enc_bw
         n_state = len(fw.state_size)
         valid_tm = ops.expand_dims(ops.transpose(valid), -1)  # [N, B, 1]
-        masks = [
+        mask_bits = [
             fw.dropout_bits(batch, steps, training),
             bw.dropout_bits(batch, steps, training),
         ]
@@ -198,7 +198,7 @@ class SketchRNN(keras.Model):
         def step(
             carry: Sequence[Any], xt: Sequence[Any], prods: Sequence[Any], prm: Sequence[Any]
         ) -> tuple[list[Any], None]:
-            # xt: strokes, reversed strokes, valid, the two directions' dropout masks
+            # xt: strokes, reversed strokes, valid, the two directions' dropout bits
             w_fw, w_bw = dict(zip(keys_fw, prm[:n_pf])), dict(zip(keys_bw, prm[n_pf:]))
             p_in = prm[n_pf + n_pb :]
             x_fw, x_bw = in_fw.project(xt[0], p_in[:n_if]), in_bw.project(xt[1], p_in[n_if:])
@@ -210,14 +210,14 @@ class SketchRNN(keras.Model):
             return new, None
 
         init = fw.zero_state(batch) + bw.zero_state(batch)
-        xs = [_time_major(x), _time_major(x_rev), valid_tm, *masks]
+        xs = [_time_major(x), _time_major(x_rev), valid_tm, *mask_bits]
         final, _ = scan_products(
             step,
             init,
             xs,
             mats_fw + mats_bw,
             prm_fw + prm_bw + in_fw.params + in_bw.params,
-            constants=[0, 1, 3, 4],  # the strokes and the dropout masks
+            constants=[0, 1, 3, 4],  # the strokes and the dropout bits
         )
         return ops.concatenate(
             [fw.output_of(final[:n_state]), bw.output_of(final[n_state:])], axis=-1
@@ -266,11 +266,11 @@ class SketchRNN(keras.Model):
         x = ops.cast(ops.convert_to_tensor(strokes5_inputs), cell.gate_dtype)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         x = _time_major(x)  # [N, B, 5]: everything up to the output head stays time-major
-        masks = cell.dropout_bits(batch, steps, training)  # each step makes its mask
+        mask_bits = cell.dropout_bits(batch, steps, training)  # each step makes its mask
         if training and hps.use_input_dropout:
-            loop = self._projected_recurrence(x, z, masks, training)
+            loop = self._projected_recurrence(x, z, mask_bits, training)
         else:
-            loop = self._in_loop_recurrence(x, z, masks)
+            loop = self._in_loop_recurrence(x, z, mask_bits)
         step, xs, mats, params, addends, constants = loop
         state = list(state)
         final, hs = scan_products(
@@ -282,7 +282,7 @@ class SketchRNN(keras.Model):
         mixture = split_mixture(_time_major(self.dec_output(hs)), hps.num_mixture)
         return mixture, list(final), _time_major(hs)
 
-    def _in_loop_recurrence(self, x: Any, z: Any, masks: Any) -> tuple[Any, ...]:
+    def _in_loop_recurrence(self, x: Any, z: Any, mask_bits: Any) -> tuple[Any, ...]:
         """The decoder's ``scan_products`` arguments ``(step, xs, mats, params, addends,
         constants)`` with the strokes projected step by step inside the loop; z's share
         (and the bias) is the same at every step: once per sketch."""
@@ -303,11 +303,11 @@ class SketchRNN(keras.Model):
             h, new = cell.step(projected, carry, mask, dict(zip(keys, prm[:n_w])), prods)
             return new, h
 
-        # the strokes and the dropout mask need no gradient
-        return step, [x, masks], mats, params + inputs.params, [], [0, 1]
+        # the strokes and the dropout bits need no gradient
+        return step, [x, mask_bits], mats, params + inputs.params, [], [0, 1]
 
     def _projected_recurrence(
-        self, x: Any, z: Any, masks: Any, training: bool
+        self, x: Any, z: Any, mask_bits: Any, training: bool
     ) -> tuple[Any, ...]:
         """As :meth:`_in_loop_recurrence` under input dropout (magenta's
         ``DropoutWrapper``): a fresh mask per step and example, so all steps are projected
@@ -332,7 +332,7 @@ class SketchRNN(keras.Model):
             h, new = cell.step(xt[:n_proj], carry, mask, dict(zip(keys, prm)), prods)
             return new, h
 
-        return step, [*xp, masks], mats, params, _addends(cell, 0, 0), [n_proj]
+        return step, [*xp, mask_bits], mats, params, _addends(cell, 0, 0), [n_proj]
 
     def decoder_step(
         self, x_t: Any, state: Sequence[Any], z: Any = None, training: bool = False
