@@ -82,7 +82,8 @@ choice = None
 if keras.backend.backend() == "tensorflow":
     from sketchart.nn.step_choice import step_choice
     c = step_choice(args["precision"])  # the products' dtype
-    choice = {"xla_step": c.xla_step, "transposed": c.transposed, "source": c.source}
+    choice = {"xla_step": c.xla_step, "transposed": c.transposed, "lanes": c.lanes,
+              "source": c.source}
 opt = keras.optimizers.Adam(learning_rate=hps.learning_rate, epsilon=1e-8)
 step_fn = TrainStep(model, opt, hps, jit_compile=args["jit_compile"])
 multiple = bucket_multiple(args["jit_compile"])
@@ -274,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             _print_medians(decoder, rows[-rounds * len(args.modes.split(",")):], args)
     choice = next((r["step_choice"] for r in rows if r.get("step_choice")), None)
     if choice:
+        lanes = choice.get("lanes", 1)
         print(f"TensorFlow step: {'XLA' if choice['xla_step'] else 'op by op'}, wide "
-              f"products {'transposed' if choice['transposed'] else 'plain'} "
-              f"({choice['source']})")
+              f"products {'transposed' if choice['transposed'] else 'plain'}, "
+              f"{'one lane' if lanes == 1 else f'{lanes} lanes'} ({choice['source']})")
     print(f"baseline: {args.baseline}"
           + (" (CPU seconds, 1 thread each)" if args.threads == 1 else " (wall seconds)"))
     print("reference peak RSS (GB): " + ", ".join(f"{k} {v}" for k, v in ref_rss.items()))

@@ -148,3 +148,71 @@ def test_compiled_cpu_step_takes_layer_norm_means_as_products(
 
     assert all(g is not None for g in grads())
     assert set(seen) == expected and len(seen) >= 4  # forward and backward, two means each
+
+
+def _lanes_run(batch: int, dynamic: bool) -> list[np.ndarray]:
+    """A loop with every kind of input a lane splits or shares: a two-part carry, a
+    stroke input and a bool mask per step, an addend, a weight, a shared gain and a
+    per-example offset; the loss's value and gradients (and the outputs)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=(6, batch, 3)).astype("float32"))
+    add = tf.constant(rng.normal(size=(6, batch, 8)).astype("float32"))
+    keep = tf.constant(rng.uniform(size=(6, batch, 1)) < 0.8)
+    w = tf.Variable(rng.normal(0, 0.4, (4, 8)).astype("float32"))
+    gain = tf.Variable(rng.uniform(0.5, 1.5, (8,)).astype("float32"))
+    offset = tf.Variable(rng.normal(size=(batch, 8)).astype("float32"))
+    w_in = tf.Variable(rng.normal(0, 0.4, (3, 8)).astype("float32"))
+
+    def body(c, xt, prods, prm):
+        pre = (prods[0] + xt[0] @ prm[2]) * prm[0] + prm[1]
+        h = ops.tanh(pre[:, :4]) * ops.sigmoid(c[1][:, :4])
+        new = [ops.where(xt[1], h, c[0]), ops.where(xt[1], pre, c[1])]
+        return new, h * 2.0
+
+    def loss_of(x, add, keep, offset):
+        carry = [tf.zeros_like(offset[:, :4]), tf.zeros_like(offset)]
+        final, ys = scan_products(
+            body, carry, [x, keep, add], [(0, w)], [gain, offset, w_in],
+            y_like=carry[0], addends=[(0, 2)], per_example=[1],
+        )
+        return tf.reduce_sum(ys * ys) + tf.reduce_sum(final[0]) + tf.reduce_sum(final[1] ** 2)
+
+    def grads(x, add, keep, offset):
+        with tf.GradientTape() as tape:
+            tape.watch([x, add, offset])
+            loss = loss_of(x, add, keep, offset)
+        return [loss, *tape.gradient(loss, [w, gain, w_in, x, add, offset])]
+
+    spec = [tf.TensorSpec([6, None if dynamic else batch, n], d)
+            for n, d in ((3, tf.float32), (8, tf.float32), (1, tf.bool))]
+    spec.append(tf.TensorSpec([None if dynamic else batch, 8], tf.float32))
+    out = tf.function(grads, input_signature=spec)(x, add, keep, tf.convert_to_tensor(offset))
+    return [np.asarray(v) for v in out]
+
+
+@pytest.mark.parametrize(("batch", "dynamic"), [(4, False), (5, False), (5, True), (1, True)])
+def test_lanes_match_one_loop(batch: int, dynamic: bool, monkeypatch: pytest.MonkeyPatch
+                              ) -> None:
+    """Two lanes (the batch's halves in two loops, a per-example param split with it,
+    weights and gains shared) give one loop's values and gradients: an even and an odd
+    batch, static or only known at run time (a batch of one leaves a lane empty)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("lanes are TensorFlow's loop")
+    monkeypatch.setattr(tf_loop, "MIN_LANE_BATCH", 1)
+    split: list[int] = []
+    real_split = tf_loop._split_lanes
+
+    def spy(flat, axes, lanes):
+        split.append(lanes)
+        return real_split(flat, axes, lanes)
+
+    monkeypatch.setattr(tf_loop, "_split_lanes", spy)
+    monkeypatch.setenv("SKETCHART_LANES", "1")
+    want = _lanes_run(batch, dynamic)
+    monkeypatch.setenv("SKETCHART_LANES", "2")
+    got = _lanes_run(batch, dynamic)
+    assert split == [1, 2]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

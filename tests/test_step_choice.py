@@ -16,7 +16,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No cached choice in this process or on disk; the cache in ``tmp_path``."""
     monkeypatch.setenv("SKETCHART_HOME", str(tmp_path))
     for name in ("SKETCHART_XLA_STEP", "SKETCHART_TRANSPOSED_PRODUCTS",
-                 "SKETCHART_STEP_CHOICE"):
+                 "SKETCHART_STEP_CHOICE", "SKETCHART_LANES"):
         monkeypatch.delenv(name, raising=False)
     sc._base_choice.cache_clear()
     yield tmp_path
@@ -38,6 +38,11 @@ def test_overrides_apply_at_every_call(fresh: Path, monkeypatch: pytest.MonkeyPa
     assert not choice.xla_step and not choice.transposed and "override" in choice.source
     monkeypatch.setenv("SKETCHART_XLA_STEP", "1")
     assert sc.step_choice().xla_step
+    assert sc.step_choice().lanes == 1  # the default measures nothing: one lane
+    monkeypatch.setenv("SKETCHART_LANES", "2")
+    assert sc.step_choice().lanes == 2
+    monkeypatch.setenv("SKETCHART_LANES", "two")
+    assert sc.step_choice().lanes == 1  # not a number: ignored, with a warning
 
 
 def test_a_measured_choice_is_cached_per_cpu(fresh: Path) -> None:
@@ -50,13 +55,36 @@ def test_a_measured_choice_is_cached_per_cpu(fresh: Path) -> None:
     sc._base_choice.cache_clear()
     again = sc.step_choice()
     assert again.source == "measured earlier on this CPU"
-    assert (again.xla_step, again.transposed) == (first.xla_step, first.transposed)
+    assert (again.xla_step, again.transposed, again.lanes) == (
+        first.xla_step, first.transposed, first.lanes)
+    assert table[key]["lanes"] == first.lanes in (1, 2) and "lane" in first.detail
+
+
+def test_a_cached_choice_without_lanes_is_measured_again(fresh: Path) -> None:
+    # written before lanes were measured: the entry lacks them, so this CPU measures anew
+    pytest.importorskip("tensorflow")
+    info = sc.cpu_info()
+    old = {"xla_step": True, "transposed": False, "source": "measured", "detail": ""}
+    (fresh / "step_choice.json").write_text(json.dumps({sc._cache_key(info): old}))
+    choice = sc.step_choice()
+    assert choice.source != "measured earlier on this CPU" and "lane" in choice.detail
+    table = json.loads((fresh / "step_choice.json").read_text())
+    assert table[sc._cache_key(info)]["lanes"] == choice.lanes
 
 
 def test_the_step_measurement_runs_both_ways() -> None:
     pytest.importorskip("tensorflow")
     xla, detail = sc.measure_step(True, batch=4, units=8, steps=3, rounds=1)
     assert isinstance(xla, bool) and "XLA step" in detail and "op by op" in detail
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_lanes_measurement_runs_both_ways(dtype: str) -> None:
+    pytest.importorskip("tensorflow")
+    lanes, detail = sc.measure_lanes(True, False, batch=5, units=(8, 12), steps=3,
+                                     rounds=1, dtype=dtype)
+    assert lanes in (1, 2) and "one lane" in detail and "2 lanes" in detail
+    assert f"{dtype} steps at 8+12 units" in detail
 
 
 @pytest.mark.parametrize("xla", ["1", "0"])

@@ -88,6 +88,7 @@ def scan_products(
     y_like: Any = None,
     addends: Sequence[tuple[int, int]] = (),
     constants: Sequence[int] = (),
+    per_example: Sequence[int] = (),
 ) -> tuple[Any, Any]:
     """A recurrence whose big matrix products are known: ``scan`` with a faster gradient.
 
@@ -115,12 +116,17 @@ def scan_products(
       (``SKETCHART_XLA_STEP=0/1`` overrides it);
     * a step's product with a weight of
       :data:`~sketchart.nn.tf_loop.TRANSPOSED_PRODUCT_MIN_COLS` columns or more runs as
-      ``(W^T @ c^T)^T``.
+      ``(W^T @ c^T)^T``;
+    * on a CPU where step_choice measured it faster, the batch's halves run as two
+      independent loops (lanes), forward and backward.
 
     ``xs`` entries may be None (reaching ``step`` as None) or non-float (masks: no gradient);
     ``constants`` lists float ``xs`` that need no gradient either (dropout masks), so the
     backward loop neither computes nor keeps one. ``params`` are small tensors ``step``
-    uses (layer-norm gains...): their gradients are summed in the backward loop.
+    uses (layer-norm gains...): their gradients are summed in the backward loop;
+    ``per_example`` lists those with a leading batch axis (a per-sketch offset), which
+    TensorFlow may split with the batch (:func:`~sketchart.nn.tf_loop.tf_scan_products`'
+    lanes).
 
     On other backends this is :func:`scan` with the products computed inline (their
     autodiff already batches well enough under ``jit``).
@@ -136,7 +142,7 @@ def scan_products(
     # benchmarks compare with the hand-scheduled one
     if backend_name() == "tensorflow" and os.environ.get("SKETCHART_SCAN") != "plain":
         return tf_loop.tf_scan_products(
-            step, carry, list(xs), mats, params, y_like, added, constant_xs
+            step, carry, list(xs), mats, params, y_like, added, constant_xs, per_example
         )
     return _scan_inline(step, carry, xs, mats, params, y_like, added)
 

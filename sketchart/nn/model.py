@@ -271,11 +271,11 @@ class SketchRNN(keras.Model):
             loop = self._projected_recurrence(x, z, mask_bits, training)
         else:
             loop = self._in_loop_recurrence(x, z, mask_bits)
-        step, xs, mats, params, addends, constants = loop
+        step, xs, mats, params, addends, constants, per_example = loop
         state = list(state)
         final, hs = scan_products(
             step, state, xs, mats, params, y_like=cell.output_of(state),
-            addends=addends, constants=constants,
+            addends=addends, constants=constants, per_example=per_example,
         )
         hs = self._dropout(hs, hps.output_dropout_prob, training, hps.use_output_dropout)
         # batch-major again only after the head: [N, B, 3 + 6M] is a quarter of [N, B, H]
@@ -303,8 +303,9 @@ class SketchRNN(keras.Model):
             h, new = cell.step(projected, carry, mask, dict(zip(keys, prm[:n_w])), prods)
             return new, h
 
-        # the strokes and the dropout bits need no gradient
-        return step, [x, mask_bits], mats, params + inputs.params, [], [0, 1]
+        # the strokes and the dropout bits need no gradient; z's offsets are per sketch
+        per_sketch = inputs.per_example(len(params)) if self.hps.conditional else []
+        return step, [x, mask_bits], mats, params + inputs.params, [], [0, 1], per_sketch
 
     def _projected_recurrence(
         self, x: Any, z: Any, mask_bits: Any, training: bool
@@ -332,7 +333,7 @@ class SketchRNN(keras.Model):
             h, new = cell.step(xt[:n_proj], carry, mask, dict(zip(keys, prm)), prods)
             return new, h
 
-        return step, [*xp, mask_bits], mats, params, _addends(cell, 0, 0), [n_proj]
+        return step, [*xp, mask_bits], mats, params, _addends(cell, 0, 0), [n_proj], []
 
     def decoder_step(
         self, x_t: Any, state: Sequence[Any], z: Any = None, training: bool = False
@@ -438,6 +439,11 @@ class _InLoopInputs:
         self.kernels = cell.input_kernels(0, 5)
         self.offsets = [ops.cast(o, cell.gate_dtype) for o in offsets]
         self.params = self.kernels + self.offsets
+
+    def per_example(self, first: int) -> list[int]:
+        """The offsets' indices in a params list where :attr:`params` start at ``first``."""
+        n = len(self.kernels)
+        return list(range(first + n, first + n + len(self.offsets)))
 
     def project(self, x_t: Any, params: Sequence[Any]) -> list[Any]:
         n = len(self.kernels)

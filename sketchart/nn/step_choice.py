@@ -1,6 +1,6 @@
 """How TensorFlow's recurrence step runs on this CPU, chosen once per machine.
 
-Two choices, both exact (the same sums, up to float rounding):
+Three choices, all exact (the same sums, up to float rounding):
 
 * ``transposed``: a step's product with a wide weight as ``(W^T @ c^T)^T`` or plain. Which
   is faster depends on the CPU (``benchmarks/README.md``: 30 % faster transposed on one
@@ -10,13 +10,20 @@ Two choices, both exact (the same sums, up to float rounding):
   way, or op by op. On the CPUs the figures come from (x86 without AMX) the XLA step is
   the faster and stays, unmeasured (its gain is within one sitting's noise, so a
   measurement on a busy machine could only move it off the faster path); a CPU with AMX
-  or unreadable features is measured: a loop of layer-norm LSTM steps each way.
+  or unreadable features is measured: a loop of layer-norm LSTM steps each way;
+* ``lanes``: each recurrence as one loop or as two over the batch's halves. A loop's steps
+  alternate between a product (oneDNN, every core) and the step's gate maths (mostly one
+  core), so on two cores one chain leaves a core idle that a second chain fills (two
+  lanes 7-10 % faster a training step on a two-core EPYC). Measured on every CPU: the
+  layer-norm step loop at the encoder's and the decoder's default sizes, one chain of the
+  batch against two of its halves.
 
-A variant replaces the default (transposed, XLA) only when :data:`SWITCH_MARGIN` faster.
+A variant replaces the default (transposed, XLA, one lane) only when :data:`SWITCH_MARGIN`
+faster.
 The result is cached per CPU model, thread count, TensorFlow version and products'
 dtype (``$SKETCHART_HOME`` or ``~/.cache/sketchart``, ``step_choice.json``) and logged on the
 ``sketchart.nn`` logger. Overrides: ``SKETCHART_XLA_STEP=0/1``,
-``SKETCHART_TRANSPOSED_PRODUCTS=0/1`` (read at every call), and
+``SKETCHART_TRANSPOSED_PRODUCTS=0/1``, ``SKETCHART_LANES=1/2`` (read at every call), and
 ``SKETCHART_STEP_CHOICE=default`` (no measurement) or ``measure`` (the step too).
 """
 
@@ -33,8 +40,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CpuInfo", "StepChoice", "cpu_info", "measure_products", "measure_step",
-           "step_choice"]
+__all__ = ["CpuInfo", "StepChoice", "cpu_info", "describe_lanes", "measure_lanes",
+           "measure_products", "measure_step", "step_choice"]
 
 log = logging.getLogger("sketchart.nn")
 
@@ -64,6 +71,9 @@ class StepChoice:
     transposed: bool
     source: str
     detail: str = ""
+    #: independent loops over parts of the batch (two keep both cores of a small CPU busy
+    #: where one chain leaves one idle during each step's elementwise work)
+    lanes: int = 1
 
 
 @functools.cache
@@ -111,22 +121,38 @@ def step_choice(dtype: str = "float32") -> StepChoice:
 @functools.cache
 def _logged(choice: StepChoice) -> StepChoice:
     # once per distinct choice
-    log.info("sketchart: TensorFlow step %s, wide products %s (%s%s)",
+    log.info("sketchart: TensorFlow step %s, wide products %s, %s (%s%s)",
              "XLA" if choice.xla_step else "op by op",
-             "transposed" if choice.transposed else "plain", choice.source,
-             f": {choice.detail}" if choice.detail else "")
+             "transposed" if choice.transposed else "plain", describe_lanes(choice.lanes),
+             choice.source, f": {choice.detail}" if choice.detail else "")
     return choice
+
+
+def describe_lanes(lanes: int) -> str:
+    """``one lane`` / ``2 lanes``, for logs and benchmark lines."""
+    return "one lane" if lanes == 1 else f"{lanes} lanes"
+
+
+def _env_lanes() -> int | None:
+    value = os.environ.get("SKETCHART_LANES", "")
+    try:
+        return max(1, int(value)) if value else None
+    except ValueError:
+        log.warning("sketchart: SKETCHART_LANES=%r is not a number; ignored", value)
+        return None
 
 
 def _overridden(choice: StepChoice) -> StepChoice:
     xla = _env_bool("SKETCHART_XLA_STEP")
     transposed = _env_bool("SKETCHART_TRANSPOSED_PRODUCTS")
-    if xla is None and transposed is None:
+    lanes = _env_lanes()
+    if xla is None and transposed is None and lanes is None:
         return choice
     return StepChoice(
         xla_step=choice.xla_step if xla is None else xla,
         transposed=choice.transposed if transposed is None else transposed,
-        source=f"{choice.source}, environment override", detail=choice.detail)
+        source=f"{choice.source}, environment override", detail=choice.detail,
+        lanes=choice.lanes if lanes is None else lanes)
 
 
 @functools.cache
@@ -162,13 +188,17 @@ def _measure_all(info: CpuInfo, force: bool, dtype: str = "float32") -> StepChoi
     product_detail += f"; {_threading()}"
     if dtype != "float32":
         base = _base_choice("float32")
+        lanes, lane_detail = measure_lanes(base.xla_step, transposed, dtype=dtype)
         return StepChoice(base.xla_step, transposed, f"{dtype} products measured",
-                          f"{product_detail}; XLA step as float32's ({base.source})")
+                          f"{product_detail}; XLA step as float32's ({base.source}); "
+                          f"{lane_detail}", lanes)
     if force or not _has_figures(info):
         xla, step_detail = measure_step(transposed)
-        return StepChoice(xla, transposed, "measured", f"{product_detail}; {step_detail}")
-    return StepChoice(True, transposed, "products measured, XLA step: no AMX, as benchmarked",
-                      product_detail)
+        source, product_detail = "measured", f"{product_detail}; {step_detail}"
+    else:
+        xla, source = True, "products measured, XLA step: no AMX, as benchmarked"
+    lanes, lane_detail = measure_lanes(xla, transposed)
+    return StepChoice(xla, transposed, source, f"{product_detail}; {lane_detail}", lanes)
 
 
 def _threading() -> str:
@@ -206,8 +236,10 @@ def _cache_key(info: CpuInfo, dtype: str = "float32") -> str:
 def _read_cache(info: CpuInfo, dtype: str = "float32") -> StepChoice | None:
     try:
         entry = json.loads(_cache_path().read_text(encoding="utf-8"))[_cache_key(info, dtype)]
+        # an entry from before lanes were measured has none: measured again
         return StepChoice(bool(entry["xla_step"]), bool(entry["transposed"]),
-                          "measured earlier on this CPU", str(entry.get("detail", "")))
+                          "measured earlier on this CPU", str(entry.get("detail", "")),
+                          max(1, int(entry["lanes"])))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -294,29 +326,65 @@ def measure_step(transposed: bool, batch: int = 100, units: int = 512, steps: in
     return pick, f"{steps} layer-norm steps: {detail}"
 
 
-def _loop_fn(batch: int, units: int, steps: int, xla: bool, transposed: bool) -> Any:
-    """A compiled loop of ``steps`` layer-norm LSTM steps, forward then the VJP of each."""
+def measure_lanes(xla: bool, transposed: bool, batch: int = 100,
+                  units: tuple[int, ...] = (256, 512), steps: int = 20, rounds: int = 3,
+                  dtype: str = "float32") -> tuple[int, str]:
+    """Whether two lanes (two independent chains of half the batch each) beat one: the
+    layer-norm step loop of :func:`measure_step` at each of ``units`` (default hparams'
+    encoder and decoder sizes), products in ``dtype``, run as one chain and as two,
+    alternately. One lane unless two are :data:`SWITCH_MARGIN` faster over the sizes."""
+    import tensorflow as tf
+
+    if not tf.executing_eagerly():
+        raise RuntimeError("the measurement runs eagerly, not while a function is traced")
+
+    def sizes(lanes: int) -> Any:
+        loops = [_loop_fn(batch, n, steps, xla, transposed, lanes=lanes, dtype=dtype)
+                 for n in units]
+
+        @tf.function(autograph=False)
+        def one_after_another() -> Any:
+            total = tf.constant(0.0)
+            for run in loops:
+                with tf.control_dependencies([total]):
+                    total = total + run()
+            return total
+
+        return one_after_another
+
+    best, cpu = _timed({n: sizes(n) for n in (1, 2)}, rounds)
+    pick, detail = _pick(best, cpu, 1, {1: "one lane", 2: "2 lanes"})
+    return pick, f"{steps} {dtype} steps at {'+'.join(map(str, units))} units: {detail}"
+
+
+def _loop_fn(batch: int, units: int, steps: int, xla: bool, transposed: bool,
+             lanes: int = 1, dtype: str = "float32") -> Any:
+    """A compiled loop of ``steps`` layer-norm LSTM steps, forward then the VJP of each;
+    ``lanes`` independent chains over parts of the batch; products in ``dtype``, the
+    step's maths in float32 (as a mixed-precision step's)."""
     import tensorflow as tf
 
     from sketchart.nn.cell_base import layer_norm, layer_norm_gates
 
     rng = tf.random.Generator.from_seed(0)
-    w = rng.normal((units, 4 * units)) * 0.05
+    w = tf.cast(rng.normal((units, 4 * units)) * 0.05, dtype)
     w_t = tf.transpose(w)
     gain = tf.ones((4 * units,))
     c_gain = tf.ones((units,))
 
-    def cell(h: Any, c: Any, p: Any) -> tuple[Any, Any]:
-        pre = layer_norm_gates(p, gain, 0.0 * gain, 4, units)
+    def cell(c: Any, p: Any) -> tuple[Any, Any]:
+        pre = layer_norm_gates(tf.cast(p, tf.float32), gain, 0.0 * gain, 4, units)
         i, j, f, o = tf.split(pre, 4, axis=-1)
         new_c = c * tf.sigmoid(f + 1.0) + tf.sigmoid(i) * tf.tanh(j)
-        return tf.tanh(layer_norm(new_c, c_gain, 0.0 * c_gain)) * tf.sigmoid(o), new_c
+        new_h = tf.tanh(layer_norm(new_c, c_gain, 0.0 * c_gain)) * tf.sigmoid(o)
+        return tf.cast(new_h, dtype), new_c
 
-    def vjp(h: Any, c: Any, p: Any) -> Any:
+    def vjp(c: Any, p: Any) -> Any:
         with tf.GradientTape() as tape:
             tape.watch([c, p])
-            new_h, new_c = cell(h, c, p)
-        return tape.gradient([new_h, new_c], [c, p])
+            new_h, new_c = cell(c, p)
+        dc, dp = tape.gradient([new_h, new_c], [c, p])
+        return dc, tf.cast(dp, dtype)
 
     fwd = tf.function(cell, jit_compile=True) if xla else cell
     bwd = tf.function(vjp, jit_compile=True) if xla else vjp
@@ -324,18 +392,29 @@ def _loop_fn(batch: int, units: int, steps: int, xla: bool, transposed: bool) ->
     def product(h: Any) -> Any:
         return tf.transpose(tf.matmul(w_t, h, transpose_b=True)) if transposed else h @ w
 
-    def body(t: Any, h: Any, c: Any, acc: Any) -> tuple[Any, Any, Any, Any]:
+    def lane(h: Any, c: Any) -> tuple[Any, Any]:
+        # one chain, as in the training step's loops: product, step, its VJP, the VJP's
+        # product, each waiting for the one before
         p = product(h)
-        new_h, new_c = fwd(h, c, p)
-        dc, dp = bwd(h, c, p)
-        return t + 1, new_h, new_c + 1e-3 * dc, acc + tf.reduce_sum(dp @ w_t)
+        new_h, new_c = fwd(c, p)
+        dc, dp = bwd(c, p)
+        return new_h + 1e-3 * (dp @ w_t), new_c + 1e-3 * dc
 
-    h0 = tf.zeros((batch, units))
+    def body(t: Any, hs: Any, cs: Any, acc: Any) -> tuple[Any, Any, Any, Any]:
+        out = [lane(h, c) for h, c in zip(hs, cs)]
+        return t + 1, [o[0] for o in out], [o[1] for o in out], acc
+
+    def total(hs: Any) -> Any:
+        return tf.add_n([tf.reduce_sum(tf.cast(h, tf.float32)) for h in hs])
+
+    sizes = [batch // lanes + (k < batch % lanes) for k in range(lanes)]
+    hs = [tf.zeros((n, units), dtype) for n in sizes]
+    cs = [tf.zeros((n, units)) for n in sizes]
 
     @tf.function(autograph=False)
     def run() -> Any:
         out = tf.while_loop(lambda t, *_: t < steps, body,
-                            (tf.constant(0), h0, h0, tf.constant(0.0)))
-        return out[3]
+                            (tf.constant(0), hs, cs, tf.constant(0.0)))
+        return total(out[1])
 
     return run

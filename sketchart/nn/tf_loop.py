@@ -7,7 +7,7 @@ imported inside the functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ WEIGHT_GRAD_CHUNK = 32
 #: (timings in ``benchmarks/README.md``); narrower weights gain nothing. Whether this CPU
 #: takes the transposed path at all is :func:`~sketchart.nn.step_choice.step_choice`'s.
 TRANSPOSED_PRODUCT_MIN_COLS = 2048
+#: the smallest part of a batch a lane runs (smaller products lose the matrix throughput)
+MIN_LANE_BATCH = 16
 
 
 def tf_scan(
@@ -110,6 +112,7 @@ class _ScanSpec:
     n_x: int
     n_a: int
     n_m: int
+    n_p: int
     fwd_step: Callable[..., Any] | None = None
     bwd_step: Callable[..., Any] | None = None
 
@@ -338,6 +341,7 @@ def tf_scan_products(
     y_like: Any,
     added: dict[int, int],
     constants: set[int],
+    per_example: Collection[int] = (),
 ) -> tuple[Any, Any]:
     import tensorflow as tf
 
@@ -358,6 +362,7 @@ def tf_scan_products(
         n_x=len(xs_in),
         n_a=len(adds_in),
         n_m=len(mats),
+        n_p=len(params),
     )
     spec.compile_steps()
 
@@ -377,6 +382,53 @@ def tf_scan_products(
         + [tf.convert_to_tensor(w) for _, w in mats]
         + [tf.convert_to_tensor(p) for p in params]
     )
-    out = loop(*flat_in)
-    final = list(out[: spec.n_c])
-    return final, (out[spec.n_c] if spec.has_y else None)
+    axes = _batch_axes(spec, per_example)
+    lanes = _lanes(flat_in[0], mats) if spec.n_c else 1
+    if lanes > 1 and spec.has_y:  # a lane's outputs have its part of the batch
+        spec.y_like = tf.TensorSpec([None, *y_like.shape[1:]], y_like.dtype)
+    outs = [loop(*part) for part in _split_lanes(flat_in, axes, lanes)]
+    final = [tf.concat([o[k] for o in outs], 0) if lanes > 1 else outs[0][k]
+             for k in range(spec.n_c)]
+    if not spec.has_y:
+        return final, None
+    ys = [o[spec.n_c] for o in outs]
+    return final, (tf.concat(ys, 1) if lanes > 1 else ys[0])
+
+
+def _batch_axes(spec: _ScanSpec, per_example: Collection[int]) -> list[int | None]:
+    """Per flat loop input, its batch axis: carries 0, the steps' xs and addends 1
+    (``[T, B, ...]``), weights none, params 0 where ``per_example`` lists them."""
+    axes: list[int | None] = [0] * spec.n_c + [1] * (spec.n_x + spec.n_a) + [None] * spec.n_m
+    return axes + [0 if k in per_example else None for k in range(spec.n_p)]
+
+
+def _lanes(carry0: Any, mats: Sequence[tuple[int, Any]]) -> int:
+    """How many independent loops to run over parts of the batch: the CPU's
+    :func:`~sketchart.nn.step_choice.step_choice` (two chains of half the batch keep both
+    cores of a small CPU busy where one chain leaves one idle during each step's
+    elementwise work), one on a GPU or for a small batch."""
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        return 1
+    dtype = tf.as_dtype(mats[0][1].dtype).name if mats else "float32"
+    lanes = step_choice(dtype).lanes
+    batch = carry0.shape[0]  # None in a function traced for any batch
+    if lanes < 2 or (batch is not None and batch < lanes * MIN_LANE_BATCH):
+        return 1
+    return lanes
+
+
+def _split_lanes(flat: list[Any], axes: list[int | None], lanes: int) -> list[list[Any]]:
+    """``flat`` as ``lanes`` parts of the batch (sizes differing by one at most), the
+    inputs without a batch axis shared."""
+    import tensorflow as tf
+
+    if lanes == 1:
+        return [flat]
+    batch = tf.shape(flat[0])[0]
+    sizes = tf.stack([batch // lanes + tf.cast(k < batch % lanes, batch.dtype)
+                      for k in range(lanes)])
+    parts = [tf.split(v, sizes, axis=a) if a is not None else [v] * lanes
+             for v, a in zip(flat, axes)]
+    return [[p[k] for p in parts] for k in range(lanes)]
