@@ -275,10 +275,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_medians(decoder, rows[-rounds * len(args.modes.split(",")):], args)
     choice = next((r["step_choice"] for r in rows if r.get("step_choice")), None)
     if choice:
-        lanes = choice.get("lanes", 1)
+        from sketchart.nn.step_choice import describe_lanes  # stdlib only, as above
+
         print(f"TensorFlow step: {'XLA' if choice['xla_step'] else 'op by op'}, wide "
               f"products {'transposed' if choice['transposed'] else 'plain'}, "
-              f"{'one lane' if lanes == 1 else f'{lanes} lanes'} ({choice['source']})")
+              f"{describe_lanes(choice.get('lanes', 1))} ({choice['source']})")
     print(f"baseline: {args.baseline}"
           + (" (CPU seconds, 1 thread each)" if args.threads == 1 else " (wall seconds)"))
     print("reference peak RSS (GB): " + ", ".join(f"{k} {v}" for k, v in ref_rss.items()))

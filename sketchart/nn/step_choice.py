@@ -400,9 +400,9 @@ def _loop_fn(batch: int, units: int, steps: int, xla: bool, transposed: bool,
         dc, dp = bwd(c, p)
         return new_h + 1e-3 * (dp @ w_t), new_c + 1e-3 * dc
 
-    def body(t: Any, hs: Any, cs: Any, acc: Any) -> tuple[Any, Any, Any, Any]:
+    def body(t: Any, hs: Any, cs: Any) -> tuple[Any, Any, Any]:
         out = [lane(h, c) for h, c in zip(hs, cs)]
-        return t + 1, [o[0] for o in out], [o[1] for o in out], acc
+        return t + 1, [o[0] for o in out], [o[1] for o in out]
 
     def total(hs: Any) -> Any:
         return tf.add_n([tf.reduce_sum(tf.cast(h, tf.float32)) for h in hs])
@@ -413,8 +413,7 @@ def _loop_fn(batch: int, units: int, steps: int, xla: bool, transposed: bool,
 
     @tf.function(autograph=False)
     def run() -> Any:
-        out = tf.while_loop(lambda t, *_: t < steps, body,
-                            (tf.constant(0), hs, cs, tf.constant(0.0)))
+        out = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), hs, cs))
         return total(out[1])
 
     return run
