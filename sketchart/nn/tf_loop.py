@@ -216,8 +216,7 @@ def _forward(spec: _ScanSpec, flat: Sequence[Any]) -> _Forward:
     x_tas = [unstacked(x) for x in x_all]
     a_tas = dict(zip(spec.add_k, [unstacked(a) for a in a_all]))
     prod_like = [tf.matmul(c0[i], w) for i, w in zip(spec.idx, ws)]
-    dtype = ws[0].dtype.name if ws else "float32"
-    wide = TRANSPOSED_PRODUCT_MIN_COLS if step_choice(dtype).transposed else None
+    wide = TRANSPOSED_PRODUCT_MIN_COLS if step_choice(_dtype_of(ws)).transposed else None
     ws_t = [tf.transpose(w) if wide and w.shape[-1] >= wide else None for w in ws]
     fwd_step = spec.fwd_step
     assert fwd_step is not None
@@ -411,12 +410,18 @@ def _lanes(carry0: Any, mats: Sequence[tuple[int, Any]]) -> int:
 
     if tf.config.list_logical_devices("GPU"):
         return 1
-    dtype = tf.as_dtype(mats[0][1].dtype).name if mats else "float32"
-    lanes = step_choice(dtype).lanes
+    lanes = step_choice(_dtype_of([w for _, w in mats])).lanes
     batch = carry0.shape[0]  # None in a function traced for any batch
     if lanes < 2 or (batch is not None and batch < lanes * MIN_LANE_BATCH):
         return 1
     return lanes
+
+
+def _dtype_of(ws: Sequence[Any]) -> str:
+    """The products' dtype, whose step choice applies (float32 without products)."""
+    import tensorflow as tf
+
+    return tf.as_dtype(ws[0].dtype).name if ws else "float32"
 
 
 def _split_lanes(flat: list[Any], axes: list[int | None], lanes: int) -> list[list[Any]]:
